@@ -1,0 +1,98 @@
+"""The HTTP edge every service shares: the acting user, one error shape, health."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from shared_events.kernel import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PaymentDeclined,
+)
+
+log = logging.getLogger(__name__)
+
+
+def acting_user(
+    x_actor_id: Annotated[
+        str | None,
+        Header(description="The acting customer, store owner or rider (until real auth lands)"),
+    ] = None,
+) -> str:
+    if not x_actor_id or not x_actor_id.strip():
+        raise HTTPException(status_code=401, detail="X-Actor-Id header is required")
+    if len(x_actor_id) > 64:
+        raise HTTPException(status_code=422, detail="X-Actor-Id is longer than 64 characters")
+    return x_actor_id.strip()
+
+
+_STATUS: list[tuple[type[DomainError], int]] = [
+    (NotFound, 404),
+    (Forbidden, 403),
+    (Conflict, 409),
+    (InvalidInput, 422),
+    (PaymentDeclined, 402),
+]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
+        body: dict[str, object] = {"detail": str(exc)}
+        if isinstance(exc, Conflict) and exc.current_state:
+            body["current_state"] = exc.current_state
+        if isinstance(exc, InvalidInput) and exc.field:
+            body["detail"] = [
+                {"loc": ["body", *exc.field.split(".")], "msg": str(exc), "type": "value_error"}
+            ]
+        return JSONResponse(status_code=status, content=body)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
+        # Optimistic versioning: another command changed the aggregate first.
+        return JSONResponse(
+            status_code=409, content={"detail": "changed concurrently by another request; retry"}
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        log.warning("integrity conflict: %s", type(exc.orig).__name__)
+        return JSONResponse(
+            status_code=409, content={"detail": "conflicts with a concurrent change; retry"}
+        )
+
+
+def health_router(ready_checks: dict[str, Callable[[], Awaitable[bool]]]) -> APIRouter:
+    """`/health/live`: the process answers. `/health/ready`: every dependency answers."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/health/ready")
+    async def ready() -> JSONResponse:
+        results: dict[str, bool] = {}
+        for name, check in ready_checks.items():
+            try:
+                results[name] = await check()
+            except Exception:  # a failing check is "not ready", never a 500
+                results[name] = False
+        ok = all(results.values())
+        return JSONResponse(
+            status_code=200 if ok else 503,
+            content={"status": "ok" if ok else "unavailable", "checks": results},
+        )
+
+    return router

@@ -1,0 +1,84 @@
+"""Running a service process: logging, the API with its outbox relay, the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+
+from aiokafka.client import AIOKafkaClient
+from sqlalchemy import text
+
+from shared_events.db import create_engine, session_factory
+from shared_events.migrations import upgrade
+from shared_events.outbox import OutboxRelay, make_producer
+from shared_events.settings import ServiceSettings
+
+
+def configure_logging(service: str) -> None:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
+    )
+    # aiokafka logs every lost connection at ERROR; the relay reports retries itself.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+
+@asynccontextmanager
+async def running_relay(relay: OutboxRelay) -> AsyncIterator[None]:
+    """Relay in the background; on stop the batch in flight is finished first."""
+    task = asyncio.create_task(relay.run(), name="outbox-relay")
+    try:
+        yield
+    finally:
+        relay.stop()
+        with suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, timeout=15)
+
+
+class Platform:
+    """The infrastructure one service process stands on: its database and its relay."""
+
+    def __init__(self, settings: ServiceSettings, migrations_dir: Path) -> None:
+        self.settings = settings
+        self.migrations_dir = migrations_dir
+        self.engine = create_engine(settings.database_url)
+        self.sessions = session_factory(self.engine)
+        self.relay = OutboxRelay(
+            self.sessions,
+            lambda: make_producer(settings.kafka_bootstrap_servers, f"{settings.service}-relay"),
+        )
+
+    async def migrate(self) -> None:
+        await upgrade(self.migrations_dir, self.settings.database_url)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    async def database_ready(self) -> bool:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    async def broker_ready(self) -> bool:
+        client = AIOKafkaClient(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers, request_timeout_ms=3000
+        )
+        try:
+            await asyncio.wait_for(client.bootstrap(), timeout=3)
+            return True
+        finally:
+            await client.close()
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """API process life: migrate, relay in the background, dispose on the way out."""
+        await self.migrate()
+        try:
+            async with running_relay(self.relay):
+                yield
+        finally:
+            await self.dispose()

@@ -1,0 +1,80 @@
+"""Kitchen context: a Store with its owner, and the MenuItems it sells."""
+
+from __future__ import annotations
+
+from shared_events.contract import MenuItemChanged
+from shared_events.kernel import Aggregate, Forbidden, NotFound
+
+
+class StoreNotFound(NotFound):
+    def __init__(self, store_id: str) -> None:
+        super().__init__(f"store {store_id} not found")
+
+
+class MenuItemNotFound(NotFound):
+    def __init__(self, store_id: str, item_id: str) -> None:
+        super().__init__(f"menu item {item_id} not found in store {store_id}")
+
+
+class NotStoreOwner(Forbidden):
+    def __init__(self, store_id: str) -> None:
+        super().__init__(f"only the owner of store {store_id} may do this")
+
+
+class Store(Aggregate):
+    """A store belongs to the owner who registered it; only they may change it."""
+
+    def __init__(self, store_id: str, owner_id: str, name: str, region: str) -> None:
+        super().__init__()
+        self.store_id = store_id
+        self.owner_id = owner_id
+        self.name = name
+        self.region = region
+
+    def ensure_owned_by(self, actor_id: str) -> None:
+        if actor_id != self.owner_id:
+            raise NotStoreOwner(self.store_id)
+
+    def rename(self, actor_id: str, name: str, region: str) -> None:
+        self.ensure_owned_by(actor_id)
+        self.name = name
+        self.region = region
+
+
+class MenuItem(Aggregate):
+    """Price and stock of one dish; every change is published as MenuItemChanged
+    (with a growing revision) so the order-service can price orders from its replica."""
+
+    def __init__(self, store_id: str, item_id: str, name: str, price: int, stock: int) -> None:
+        super().__init__()
+        self.store_id = store_id
+        self.item_id = item_id
+        self.name = name
+        self.price = price
+        self.stock = stock
+        self.revision = 0
+        self._changed()
+
+    @property
+    def available(self) -> bool:
+        return self.stock > 0
+
+    def change(self, name: str, price: int, stock: int) -> None:
+        if (name, price, stock) == (self.name, self.price, self.stock):
+            return  # PUT is idempotent: nothing new to tell anyone
+        self.name, self.price, self.stock = name, price, stock
+        self._changed()
+
+    def _changed(self) -> None:
+        self.revision += 1
+        self.record(
+            MenuItemChanged(
+                store_id=self.store_id,
+                menu_item_id=self.item_id,
+                name=self.name,
+                price=self.price,
+                stock=self.stock,
+                available=self.available,
+                revision=self.revision,
+            )
+        )

@@ -1,0 +1,28 @@
+"""The Kitchen context's unit of work: its repositories on one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from shared_events.uow import Repository
+from shared_events.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
+from shared_events.uow import UnitOfWork as _UnitOfWork
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store_service.adapters.repository import MenuItemRepository, StoreRepository
+
+PRODUCER = "store-service"
+
+
+class UnitOfWork(_UnitOfWork):
+    stores: StoreRepository
+    menu_items: MenuItemRepository
+
+    def repositories(self) -> Iterable[Repository]:
+        return (self.stores, self.menu_items)
+
+
+class SqlAlchemyUnitOfWork(_SqlAlchemyUnitOfWork, UnitOfWork):
+    def bind(self, session: AsyncSession) -> None:
+        self.stores = StoreRepository(session)
+        self.menu_items = MenuItemRepository(session)
