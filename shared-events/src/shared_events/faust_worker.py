@@ -8,11 +8,15 @@ skipped or parked on the dead-letter topic.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 
 import faust
 
-from shared_events.consumer import EventProcessor, RawMessage
+from shared_events.consumer import DeadLetterPublisher, EventProcessor, RawMessage
+from shared_events.messagebus import MessageBus
+from shared_events.runtime import Platform, configure_logging
+from shared_events.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +88,33 @@ def _headers(raw: object) -> tuple[tuple[str, bytes], ...]:
         return ()
     items = raw.items() if isinstance(raw, dict) else raw
     return tuple((str(k), bytes(v) if v is not None else b"") for k, v in items)  # type: ignore[union-attr]
+
+
+def run_worker(
+    settings: ServiceSettings,
+    platform: Platform,
+    bus: MessageBus,
+    topics: Sequence[str],
+) -> None:
+    """The body of every service's `entrypoints/worker.py` main()."""
+    configure_logging(settings.service)
+
+    async def processor() -> EventProcessor:
+        await platform.migrate()
+        return EventProcessor(
+            settings.service,
+            bus.event_handlers(),
+            DeadLetterPublisher(settings.service, settings.kafka_bootstrap_servers),
+        )
+
+    app = create_worker_app(
+        settings.service,
+        topics,
+        processor,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        web_port=settings.worker_web_port,
+        on_stop=platform.dispose,
+    )
+    # faust.Worker installs the signal handlers: SIGTERM stops after the message in flight.
+    loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+    faust.Worker(app, loglevel=loglevel).execute_from_commandline()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiokafka.client import AIOKafkaClient
 from sqlalchemy import text
+from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
 
 from shared_events.db import create_engine, session_factory
 from shared_events.migrations import upgrade
@@ -53,7 +54,12 @@ class Platform:
         )
 
     async def migrate(self) -> None:
-        await upgrade(self.migrations_dir, self.settings.database_url)
+        # The API and the worker of a service both migrate at start; whichever
+        # loses a race on PostgreSQL finds the schema at head on its retry.
+        async for attempt in AsyncRetrying(stop=stop_after_attempt(5), wait=wait_fixed(1),
+                                           reraise=True):
+            with attempt:
+                await upgrade(self.migrations_dir, self.settings.database_url)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
