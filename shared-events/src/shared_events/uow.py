@@ -27,10 +27,13 @@ class Trace:
 
     correlation_id: str | None = None
     causation_id: str | None = None
+    # The consumed event being handled (its occurred_at, event_type, event_id),
+    # for policies such as read-model projections that record where a change came from.
+    cause: Envelope | None = None
 
     @classmethod
     def caused_by(cls, envelope: Envelope) -> Trace:
-        return cls(envelope.correlation_id, str(envelope.event_id))
+        return cls(envelope.correlation_id, str(envelope.event_id), envelope)
 
 
 class Repository:
