@@ -18,9 +18,10 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class Payload(BaseModel):
-    """Base of every event payload: immutable, and strict about unknown fields."""
+    """Base of every event payload: immutable; a tolerant reader that ignores fields
+    a newer producer added, so an additive optional field never breaks a consumer."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     event_type: ClassVar[str]
     event_version: ClassVar[int]
@@ -36,7 +37,7 @@ class Payload(BaseModel):
 
 
 class DeliveryAddress(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     line: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     region: Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -45,7 +46,7 @@ class DeliveryAddress(BaseModel):
 class OrderLine(BaseModel):
     """An ordered menu item, priced by the order-service (never by the client)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     menu_item_id: Id
     name: str

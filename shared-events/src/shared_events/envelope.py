@@ -29,7 +29,7 @@ def utcnow() -> datetime:
 
 
 class Envelope(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     event_type: str

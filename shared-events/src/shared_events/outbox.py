@@ -81,6 +81,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.published = 0
+        self.failures = 0
 
     def wake(self) -> None:
         """Called after a commit that staged events, so they go out at once."""
@@ -173,6 +174,7 @@ class OutboxRelay:
 
     async def _on_failure(self, state: Any) -> None:
         exc = state.outcome.exception()
+        self.failures += 1
         log.warning("outbox relay: publish failed (%s: %s); retrying", type(exc).__name__, exc)
         # A producer that lost its broker is rebuilt rather than trusted again.
         await self._close_producer()

@@ -56,8 +56,9 @@ class Platform:
     async def migrate(self) -> None:
         # The API and the worker of a service both migrate at start; whichever
         # loses a race on PostgreSQL finds the schema at head on its retry.
-        async for attempt in AsyncRetrying(stop=stop_after_attempt(5), wait=wait_fixed(1),
-                                           reraise=True):
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(5), wait=wait_fixed(1), reraise=True
+        ):
             with attempt:
                 await upgrade(self.migrations_dir, self.settings.database_url)
 

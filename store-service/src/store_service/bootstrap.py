@@ -9,7 +9,6 @@ from shared_events.messagebus import MessageBus
 from shared_events.runtime import Platform
 from shared_events.settings import ServiceSettings
 from shared_events.uow import Trace
-
 from store_service.adapters.orm import start_mappers
 from store_service.service_layer.messagebus import create_bus
 from store_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork

@@ -1,4 +1,5 @@
 import pytest
+
 from shared_events.contract import MenuItemChanged
 from shared_events.kernel import Forbidden, NotFound
 from store_service.domain import commands

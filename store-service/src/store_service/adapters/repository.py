@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from shared_events.uow import Repository
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared_events.uow import Repository
 from store_service.domain.model import MenuItem, Store
 
 

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
 from shared_events.http import acting_user, health_router, install_error_handlers
 from shared_events.runtime import configure_logging
-
 from store_service import views
 from store_service.bootstrap import Container, bootstrap
 from store_service.domain import commands

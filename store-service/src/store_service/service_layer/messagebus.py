@@ -1,7 +1,6 @@
 """Routing of the Kitchen context: which handler takes each command and event."""
 
 from shared_events.messagebus import CommandHandler, MessageBus, Policy, UowFactory
-
 from store_service.domain import commands
 from store_service.service_layer import handlers
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from shared_events.uow import Repository
 from shared_events.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
 from shared_events.uow import UnitOfWork as _UnitOfWork
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from store_service.adapters.repository import MenuItemRepository, StoreRepository
 
 PRODUCER = "store-service"
