@@ -22,7 +22,14 @@ log() { echo "[kafka:$PORT] $*" >&2; }
 fetch() {
   if [ -f "$LIBS/.complete" ]; then return 0; fi
   command -v java >/dev/null || { log "java 17 is required"; exit 1; }
-  command -v mvn >/dev/null || { log "maven is required (apt-get install maven)"; exit 1; }
+  if ! command -v mvn >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      log "installing Maven from Debian's packages"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven >/dev/null
+    else
+      log "maven is required (apt-get install maven)"; exit 1
+    fi
+  fi
   log "fetching the broker from Maven Central into $LIBS"
   rm -rf "$LIBS"
   mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies \

@@ -1,0 +1,51 @@
+# Everything a fresh machine needs (Python 3.11, Java 17, Maven) is installed by these targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+KAFKA_PORT ?= 9092
+
+.PHONY: help setup run test kafka-up kafka-down lint fmt schemas postgres-up postgres-down clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup:  ## install uv (if missing), the Python workspace and the Kafka jars
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --quiet --all-packages
+	@infra/kafka/kafka.sh fetch
+
+run: setup  ## Kafka + the four services on the embedded defaults; Ctrl-C stops all
+	@$(UV) run python infra/launcher.py --kafka-port $(KAFKA_PORT)
+
+test: setup  ## the whole suite: unit, integration (real Kafka, SQLite and PostgreSQL), end to end
+	$(UV) run pytest
+
+kafka-up: setup  ## start the broker on 127.0.0.1:$(KAFKA_PORT) and create the topics
+	@KAFKA_PORT=$(KAFKA_PORT) infra/kafka/kafka.sh up
+	@$(UV) run python -m shared_events.topics_cli --bootstrap 127.0.0.1:$(KAFKA_PORT)
+
+kafka-down:  ## stop the broker
+	@KAFKA_PORT=$(KAFKA_PORT) infra/kafka/kafka.sh down
+
+postgres-up:  ## a local PostgreSQL with one database per service (installed if absent)
+	@infra/postgres/postgres.sh up
+
+postgres-down:
+	@infra/postgres/postgres.sh down
+
+lint: setup  ## ruff
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+fmt: setup
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+schemas: setup  ## rewrite shared-events/schemas/*.json from the event models
+	$(UV) run python -m shared_events.schemas write
+
+clean:  ## stop everything and forget all local data (databases, broker logs)
+	-@infra/kafka/kafka.sh down
+	-@infra/postgres/postgres.sh down
+	rm -rf .local

@@ -1,0 +1,93 @@
+"""How long from the `POST /orders` response until mypage shows the order.
+
+Against a running system (`make run` in another terminal):
+
+    uv run python bench/latency.py --orders 20
+
+Sets up its own store and menu item, places N orders one after another and
+polls `GET /mypage/orders/{id}` every 5 ms for each; prints the distribution and
+writes a JSON report to bench/reports/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+
+async def run(args: argparse.Namespace) -> dict:
+    tag = uuid.uuid4().hex[:8]
+    store, item, owner = f"bench-{tag}", f"dish-{tag}", f"owner-{tag}"
+    async with httpx.AsyncClient(timeout=10) as http:
+        h = {"X-Actor-Id": owner}
+        (await http.put(f"{args.store}/stores/{store}", headers=h,
+                        json={"name": "Bench Bistro", "region": "gangnam"})).raise_for_status()
+        (await http.put(f"{args.store}/stores/{store}/menu/{item}", headers=h,
+                        json={"name": "Kimbap", "price": 4500, "stock": 100_000})
+         ).raise_for_status()
+        body = {"store_id": store, "items": [{"menu_item_id": item, "quantity": 1}],
+                "delivery_address": {"line": "1 Bench-ro", "region": "gangnam"},
+                "phone": "010-0000-0000", "payment": {"card_token": "tok_ok"}}
+        deadline = time.monotonic() + 60
+        while True:  # the order-service's menu replica fills from MenuItemChanged
+            r = await http.post(f"{args.order}/orders", json=body,
+                                headers={"X-Actor-Id": f"warmup-{tag}"})
+            if r.status_code == 201:
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"menu never reached the order-service: {r.text}")
+            await asyncio.sleep(0.05)
+
+        samples = []
+        for n in range(args.orders):
+            r = await http.post(f"{args.order}/orders", json=body,
+                                headers={"X-Actor-Id": f"customer-{tag}-{n}"})
+            r.raise_for_status()
+            responded = time.perf_counter()
+            order_id = r.json()["order_id"]
+            while (await http.get(f"{args.mypage}/mypage/orders/{order_id}")).status_code != 200:
+                if time.perf_counter() - responded > 30:
+                    raise SystemExit(f"order {order_id} never reached mypage")
+                await asyncio.sleep(0.005)
+            samples.append((time.perf_counter() - responded) * 1000)
+
+    return {
+        "measured_at": datetime.now(UTC).isoformat(),
+        "what": "POST /orders response -> GET /mypage/orders/{id} returns 200",
+        "orders": args.orders,
+        "median_ms": round(statistics.median(samples), 1),
+        "p90_ms": round(sorted(samples)[int(0.9 * (len(samples) - 1))], 1),
+        "min_ms": round(min(samples), 1),
+        "max_ms": round(max(samples), 1),
+        "samples_ms": [round(s, 1) for s in samples],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=20)
+    parser.add_argument("--order", default="http://127.0.0.1:8081")
+    parser.add_argument("--store", default="http://127.0.0.1:8082")
+    parser.add_argument("--mypage", default="http://127.0.0.1:8084")
+    args = parser.parse_args()
+    report = asyncio.run(run(args))
+    out = Path(__file__).parent / "reports"
+    out.mkdir(exist_ok=True)
+    path = out / f"latency-{report['measured_at'][:19].replace(':', '')}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"POST /orders -> mypage shows it, {report['orders']} orders: "
+          f"median {report['median_ms']} ms, p90 {report['p90_ms']} ms, "
+          f"min {report['min_ms']} ms, max {report['max_ms']} ms  ({path})")
+
+
+if __name__ == "__main__":
+    main()

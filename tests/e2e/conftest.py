@@ -1,0 +1,42 @@
+"""The whole system as real processes on a test broker, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from launcher import SERVICES, System
+
+DATABASES = {s.name: s.package for s in SERVICES}
+
+
+@pytest.fixture(scope="package", params=["sqlite", "postgresql"])
+def system(request: pytest.FixtureRequest, kafka, tmp_path_factory) -> Iterator[System]:
+    urls: dict[str, str] = {}
+    if request.param == "postgresql":
+        postgres = request.getfixturevalue("postgres")
+        urls = {name: postgres.reset(database) for name, database in DATABASES.items()}
+    running = System(tmp_path_factory.mktemp(f"system-{request.param}"), kafka.bootstrap,
+                     port_offset=10_000, database_urls=urls)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def ids() -> dict[str, str]:
+    """Fresh names per test, so tests never see each other's stores or customers."""
+    tag = uuid.uuid4().hex[:8]
+    return {"store": f"store-{tag}", "item": f"item-{tag}", "owner": f"owner-{tag}",
+            "customer": f"customer-{tag}"}
+
+
+@pytest.fixture
+async def http() -> Iterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
