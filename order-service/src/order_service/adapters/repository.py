@@ -1,0 +1,70 @@
+"""Repositories of the Ordering context."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from order_service.domain.menu import MenuItemReplica
+from order_service.domain.model import Order
+from order_service.domain.payment import Payment
+from shared_events.uow import Repository
+
+
+class OrderRepository(Repository):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__()
+        self._session = session
+
+    async def get(self, order_id: str) -> Order | None:
+        return self._track(await self._session.get(Order, order_id))
+
+    async def get_by_idempotency_key(self, customer_id: str, key: str) -> Order | None:
+        found = await self._session.scalars(
+            select(Order).where(
+                Order.customer_id == customer_id,  # type: ignore[arg-type]
+                Order.idempotency_key == key,  # type: ignore[arg-type]
+            )
+        )
+        return self._track(found.first())
+
+    def add(self, order: Order) -> None:
+        self._session.add(self._track(order))
+
+
+class PaymentRepository(Repository):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__()
+        self._session = session
+
+    async def get(self, order_id: str) -> Payment | None:
+        return self._track(await self._session.get(Payment, order_id))
+
+    def add(self, payment: Payment) -> None:
+        self._session.add(self._track(payment))
+
+
+class MenuReplicaRepository(Repository):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__()
+        self._session = session
+
+    async def get(self, store_id: str, menu_item_id: str) -> MenuItemReplica | None:
+        return self._track(await self._session.get(MenuItemReplica, (store_id, menu_item_id)))
+
+    def add(self, item: MenuItemReplica) -> None:
+        self._session.add(self._track(item))
+
+    async def for_store(
+        self, store_id: str, menu_item_ids: Collection[str]
+    ) -> dict[str, MenuItemReplica]:
+        """The store's replicated items among `menu_item_ids`, by item id."""
+        found = await self._session.scalars(
+            select(MenuItemReplica).where(
+                MenuItemReplica.store_id == store_id,  # type: ignore[arg-type]
+                MenuItemReplica.menu_item_id.in_(menu_item_ids),  # type: ignore[attr-defined]
+            )
+        )
+        return {item.menu_item_id: self._track(item) for item in found}

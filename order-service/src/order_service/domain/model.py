@@ -1,0 +1,187 @@
+"""Ordering context: the Order aggregate and the value objects it is made of."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from shared_events import contract
+from shared_events.kernel import Aggregate, Forbidden, InvalidInput, NotFound
+
+
+class OrderStatus(StrEnum):
+    """The board's Order states: PLACED -> ACCEPTED -> COOKING; PLACED -> REJECTED;
+    PLACED | ACCEPTED -> CANCELLED. Only PLACED is reached in the walking skeleton."""
+
+    PLACED = "PLACED"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    COOKING = "COOKING"
+    CANCELLED = "CANCELLED"
+
+
+class OrderNotFound(NotFound):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"order {order_id} not found")
+
+
+class NotOrderOwner(Forbidden):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"order {order_id} belongs to another customer")
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One ordered menu item, priced by this service from its menu replica."""
+
+    menu_item_id: str
+    name: str
+    unit_price: int  # won
+    quantity: int
+
+    @property
+    def line_total(self) -> int:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class DeliveryAddress:
+    # repr=False: personal data must not leak into logs or tracebacks.
+    line: str = field(repr=False)
+    region: str
+
+
+_MOBILE = re.compile(r"^(010)-?(\d{4})-?(\d{4})$|^(01[16789])-?(\d{3,4})-?(\d{4})$")
+
+
+def normalise_phone(raw: str) -> str:
+    """A Korean mobile number, with or without dashes, in its dashed form
+    (010-1234-5678). Raises ValueError for anything else."""
+    found = _MOBILE.match(raw.strip())
+    if found is None:
+        raise ValueError("must be a Korean mobile number like 010-1234-5678")
+    return "-".join(part for part in found.groups() if part is not None)
+
+
+class Order(Aggregate):
+    """A customer's order at one store, priced on the server and paid before it exists."""
+
+    def __init__(
+        self,
+        order_id: str,
+        customer_id: str,
+        store_id: str,
+        lines: Sequence[OrderLine],
+        delivery_address: DeliveryAddress,
+        phone: str,
+        placed_at: datetime,
+        idempotency_key: str | None = None,
+        request_fingerprint: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.order_id = order_id
+        self.customer_id = customer_id
+        self.store_id = store_id
+        self.lines = tuple(lines)
+        self.total_amount = sum(line.line_total for line in self.lines)
+        self.delivery_address = delivery_address
+        self.phone = phone
+        self.status = OrderStatus.PLACED
+        self.placed_at = placed_at
+        self.idempotency_key = idempotency_key
+        self.request_fingerprint = request_fingerprint
+
+    def __repr__(self) -> str:  # never the phone number or the address
+        return f"<Order {self.order_id} {self.status} customer={self.customer_id}>"
+
+    @classmethod
+    def place(
+        cls,
+        order_id: str,
+        customer_id: str,
+        store_id: str,
+        lines: Sequence[OrderLine],
+        delivery_address: DeliveryAddress,
+        phone: str,
+        placed_at: datetime,
+        *,
+        idempotency_key: str | None = None,
+        request_fingerprint: str | None = None,
+    ) -> Order:
+        """A new PLACED order; raises OrderPlaced with everything downstream needs."""
+        _check_lines(lines)
+        try:
+            phone = normalise_phone(phone)
+        except ValueError as exc:
+            raise InvalidInput(f"phone {exc}", field="phone") from None
+        order = cls(
+            order_id,
+            customer_id,
+            store_id,
+            lines,
+            delivery_address,
+            phone,
+            placed_at,
+            idempotency_key,
+            request_fingerprint,
+        )
+        order.record(order._placed())
+        return order
+
+    def ensure_owned_by(self, customer_id: str) -> None:
+        if customer_id != self.customer_id:
+            raise NotOrderOwner(self.order_id)
+
+    def is_replay_of(self, fingerprint: str) -> bool:
+        """Whether a request with this order's idempotency key asked for the same thing."""
+        return self.request_fingerprint == fingerprint
+
+    def _placed(self) -> contract.OrderPlaced:
+        return contract.OrderPlaced(
+            order_id=self.order_id,
+            customer_id=self.customer_id,
+            store_id=self.store_id,
+            items=[
+                contract.OrderLine(
+                    menu_item_id=line.menu_item_id,
+                    name=line.name,
+                    unit_price=line.unit_price,
+                    quantity=line.quantity,
+                    line_total=line.line_total,
+                )
+                for line in self.lines
+            ],
+            total_amount=self.total_amount,
+            delivery_address=contract.DeliveryAddress(
+                line=self.delivery_address.line, region=self.delivery_address.region
+            ),
+            phone=self.phone,
+        )
+
+
+def _check_lines(lines: Sequence[OrderLine]) -> None:
+    if not lines:
+        raise InvalidInput("an order needs at least one item", field="items")
+    seen: set[str] = set()
+    for index, line in enumerate(lines):
+        if line.quantity < 1:
+            raise InvalidInput("quantity must be at least 1", field=f"items.{index}.quantity")
+        if line.menu_item_id in seen:
+            raise InvalidInput(
+                f"menu item {line.menu_item_id} is listed twice; send one line per item",
+                field=f"items.{index}.menu_item_id",
+            )
+        seen.add(line.menu_item_id)
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """422, as the IETF Idempotency-Key draft advises for a key reused with another body."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Idempotency-Key was already used for a different order request; "
+            "send a new key for a new order"
+        )

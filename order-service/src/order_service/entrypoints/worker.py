@@ -1,0 +1,16 @@
+"""The Ordering context's consumer of store events: `python -m order_service.entrypoints.worker`."""
+
+from __future__ import annotations
+
+from order_service.bootstrap import bootstrap
+from shared_events.faust_worker import run_worker
+from shared_events.topics import STORE_EVENTS
+
+
+def main() -> None:
+    container = bootstrap()
+    run_worker(container.settings, container.platform, container.bus, [STORE_EVENTS])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Read queries of the Ordering context (straight SQL, no aggregates)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from order_service.adapters.orm import orders
+from order_service.domain.model import NotOrderOwner, OrderNotFound
+
+
+async def order_for_customer(
+    sessions: async_sessionmaker[AsyncSession], order_id: str, customer_id: str
+) -> dict[str, Any]:
+    """The order as its customer sees it; 404 when unknown, 403 for anyone else."""
+    async with sessions() as session:
+        row = (await session.execute(select(orders).where(orders.c.order_id == order_id))).first()
+    if row is None:
+        raise OrderNotFound(order_id)
+    if row.customer_id != customer_id:
+        raise NotOrderOwner(order_id)
+    return {
+        "order_id": row.order_id,
+        "customer_id": row.customer_id,
+        "store_id": row.store_id,
+        "status": row.status.value,
+        "total_amount": row.total_amount,
+        "items": [
+            {
+                "menu_item_id": line.menu_item_id,
+                "name": line.name,
+                "unit_price": line.unit_price,
+                "quantity": line.quantity,
+                "line_total": line.line_total,
+            }
+            for line in row.lines
+        ],
+        "delivery_address": {"line": row.address_line, "region": row.address_region},
+        "phone": row.phone,
+        "placed_at": row.placed_at.isoformat(),
+    }
