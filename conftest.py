@@ -82,4 +82,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
     server: PostgresServer = request.getfixturevalue("postgres")
-    return server.reset("order_service")
+    # One scratch database per suite, so suites never share tables.
+    suite = next(
+        (part for part in request.node.path.parts if part.endswith(("-service", "-events"))),
+        "tests",
+    )
+    return server.reset(f"test_{suite.replace('-', '_')}")

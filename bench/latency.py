@@ -28,18 +28,32 @@ async def run(args: argparse.Namespace) -> dict:
     store, item, owner = f"bench-{tag}", f"dish-{tag}", f"owner-{tag}"
     async with httpx.AsyncClient(timeout=10) as http:
         h = {"X-Actor-Id": owner}
-        (await http.put(f"{args.store}/stores/{store}", headers=h,
-                        json={"name": "Bench Bistro", "region": "gangnam"})).raise_for_status()
-        (await http.put(f"{args.store}/stores/{store}/menu/{item}", headers=h,
-                        json={"name": "Kimbap", "price": 4500, "stock": 100_000})
-         ).raise_for_status()
-        body = {"store_id": store, "items": [{"menu_item_id": item, "quantity": 1}],
-                "delivery_address": {"line": "1 Bench-ro", "region": "gangnam"},
-                "phone": "010-0000-0000", "payment": {"card_token": "tok_ok"}}
+        (
+            await http.put(
+                f"{args.store}/stores/{store}",
+                headers=h,
+                json={"name": "Bench Bistro", "region": "gangnam"},
+            )
+        ).raise_for_status()
+        (
+            await http.put(
+                f"{args.store}/stores/{store}/menu/{item}",
+                headers=h,
+                json={"name": "Kimbap", "price": 4500, "stock": 100_000},
+            )
+        ).raise_for_status()
+        body = {
+            "store_id": store,
+            "items": [{"menu_item_id": item, "quantity": 1}],
+            "delivery_address": {"line": "1 Bench-ro", "region": "gangnam"},
+            "phone": "010-0000-0000",
+            "payment": {"card_token": "tok_ok"},
+        }
         deadline = time.monotonic() + 60
         while True:  # the order-service's menu replica fills from MenuItemChanged
-            r = await http.post(f"{args.order}/orders", json=body,
-                                headers={"X-Actor-Id": f"warmup-{tag}"})
+            r = await http.post(
+                f"{args.order}/orders", json=body, headers={"X-Actor-Id": f"warmup-{tag}"}
+            )
             if r.status_code == 201:
                 break
             if time.monotonic() > deadline:
@@ -48,8 +62,9 @@ async def run(args: argparse.Namespace) -> dict:
 
         samples = []
         for n in range(args.orders):
-            r = await http.post(f"{args.order}/orders", json=body,
-                                headers={"X-Actor-Id": f"customer-{tag}-{n}"})
+            r = await http.post(
+                f"{args.order}/orders", json=body, headers={"X-Actor-Id": f"customer-{tag}-{n}"}
+            )
             r.raise_for_status()
             responded = time.perf_counter()
             order_id = r.json()["order_id"]
@@ -72,8 +87,9 @@ async def run(args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--orders", type=int, default=20)
     parser.add_argument("--order", default="http://127.0.0.1:8081")
     parser.add_argument("--store", default="http://127.0.0.1:8082")
@@ -84,9 +100,11 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     path = out / f"latency-{report['measured_at'][:19].replace(':', '')}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"POST /orders -> mypage shows it, {report['orders']} orders: "
-          f"median {report['median_ms']} ms, p90 {report['p90_ms']} ms, "
-          f"min {report['min_ms']} ms, max {report['max_ms']} ms  ({path})")
+    print(
+        f"POST /orders -> mypage shows it, {report['orders']} orders: "
+        f"median {report['median_ms']} ms, p90 {report['p90_ms']} ms, "
+        f"min {report['min_ms']} ms, max {report['max_ms']} ms  ({path})"
+    )
 
 
 if __name__ == "__main__":

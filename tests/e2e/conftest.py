@@ -19,8 +19,12 @@ def system(request: pytest.FixtureRequest, kafka, tmp_path_factory) -> Iterator[
     if request.param == "postgresql":
         postgres = request.getfixturevalue("postgres")
         urls = {name: postgres.reset(database) for name, database in DATABASES.items()}
-    running = System(tmp_path_factory.mktemp(f"system-{request.param}"), kafka.bootstrap,
-                     port_offset=10_000, database_urls=urls)
+    running = System(
+        tmp_path_factory.mktemp(f"system-{request.param}"),
+        kafka.bootstrap,
+        port_offset=10_000,
+        database_urls=urls,
+    )
     try:
         running.start()
         yield running
@@ -32,8 +36,12 @@ def system(request: pytest.FixtureRequest, kafka, tmp_path_factory) -> Iterator[
 def ids() -> dict[str, str]:
     """Fresh names per test, so tests never see each other's stores or customers."""
     tag = uuid.uuid4().hex[:8]
-    return {"store": f"store-{tag}", "item": f"item-{tag}", "owner": f"owner-{tag}",
-            "customer": f"customer-{tag}"}
+    return {
+        "store": f"store-{tag}",
+        "item": f"item-{tag}",
+        "owner": f"owner-{tag}",
+        "customer": f"customer-{tag}",
+    }
 
 
 @pytest.fixture

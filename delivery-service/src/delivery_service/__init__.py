@@ -1,0 +1,1 @@
+"""Delivery context: riders pick up and deliver orders (the Delivery aggregate)."""

@@ -1,0 +1,1 @@
+"""Delivery context adapters: tables, mappings and repositories land here."""

@@ -1,0 +1,1 @@
+"""Delivery context domain: the Delivery aggregate and its state machine land here."""

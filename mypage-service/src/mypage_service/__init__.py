@@ -1,0 +1,1 @@
+"""Customer context: the read side that shows a customer their orders (CQRS)."""

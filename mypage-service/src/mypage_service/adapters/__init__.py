@@ -1,0 +1,1 @@
+"""Customer context adapters: tables, mappings and repositories of the read model."""

@@ -1,0 +1,64 @@
+"""Tables of the Customer context's read model, mapped onto the plain domain classes."""
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, MetaData, String, Table
+from sqlalchemy.orm import registry, relationship
+
+from mypage_service.adapters.types import UtcDateTime
+from mypage_service.domain.model import OrderStatusView, TimelineEntry
+
+metadata = MetaData()
+
+# One row per order. Every column but the id and status may be filled late,
+# because any event of the order may be the first to arrive.
+order_status = Table(
+    "order_status",
+    metadata,
+    Column("order_id", String(64), primary_key=True),
+    Column("customer_id", String(64), nullable=True),
+    Column("store_id", String(64), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("total_amount", Integer, nullable=True),
+    Column("items", JSON, nullable=True),
+    Column("placed_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    # "My orders", newest first.
+    Index("ix_order_status_customer_placed", "customer_id", "placed_at"),
+)
+
+# One entry per status the order reached, naming the event that set it.
+order_timeline = Table(
+    "order_timeline",
+    metadata,
+    Column("order_id", String(64), ForeignKey("order_status.order_id"), primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("event_id", String(36), nullable=False),
+)
+
+mapper_registry = registry()
+_started = False
+
+
+def start_mappers() -> None:
+    """Map once per process; `version` turns concurrent updates into StaleDataError."""
+    global _started
+    if _started:
+        return
+    mapper_registry.map_imperatively(TimelineEntry, order_timeline)
+    mapper_registry.map_imperatively(
+        OrderStatusView,
+        order_status,
+        version_id_col=order_status.c.version,
+        properties={
+            # selectin: loaded with the row, since an async session cannot lazy-load.
+            "timeline": relationship(
+                TimelineEntry,
+                lazy="selectin",
+                cascade="all, delete-orphan",
+                order_by=order_timeline.c.at,
+            )
+        },
+    )
+    _started = True

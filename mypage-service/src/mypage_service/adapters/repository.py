@@ -1,0 +1,20 @@
+"""Repository of the `order_status` read model."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mypage_service.domain.model import OrderStatusView
+from shared_events.uow import Repository
+
+
+class OrderStatusRepository(Repository):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__()
+        self._session = session
+
+    async def get(self, order_id: str) -> OrderStatusView | None:
+        return self._track(await self._session.get(OrderStatusView, order_id))
+
+    def add(self, view: OrderStatusView) -> None:
+        self._session.add(self._track(view))

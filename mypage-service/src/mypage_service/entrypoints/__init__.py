@@ -1,0 +1,1 @@
+"""Customer context processes: the HTTP API and the Kafka worker."""

@@ -1,0 +1,1 @@
+"""Customer context service layer: the projection policies, unit of work and bus."""

@@ -1,0 +1,26 @@
+"""The Customer context's unit of work: the read model on one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mypage_service.adapters.repository import OrderStatusRepository
+from shared_events.uow import Repository
+from shared_events.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
+from shared_events.uow import UnitOfWork as _UnitOfWork
+
+PRODUCER = "mypage-service"
+
+
+class UnitOfWork(_UnitOfWork):
+    orders: OrderStatusRepository
+
+    def repositories(self) -> Iterable[Repository]:
+        return (self.orders,)
+
+
+class SqlAlchemyUnitOfWork(_SqlAlchemyUnitOfWork, UnitOfWork):
+    def bind(self, session: AsyncSession) -> None:
+        self.orders = OrderStatusRepository(session)

@@ -1,0 +1,71 @@
+"""Read queries of the Customer context: the status page and "my orders"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mypage_service.adapters.orm import order_status, order_timeline
+from mypage_service.domain.status import rank
+
+
+async def order(sessions: async_sessionmaker[AsyncSession], order_id: str) -> dict[str, Any] | None:
+    """The status page; None until the order's customer is known (nobody could be
+    shown it, since nobody's ownership can be checked yet)."""
+    async with sessions() as session:
+        row = (
+            await session.execute(select(order_status).where(order_status.c.order_id == order_id))
+        ).first()
+        if row is None or row.customer_id is None:
+            return None
+        entries = (
+            await session.execute(
+                select(order_timeline).where(order_timeline.c.order_id == order_id)
+            )
+        ).all()
+    # Same moment: the earlier lifecycle status first.
+    entries.sort(key=lambda e: (e.at, rank(e.status)))
+    return {
+        "order_id": row.order_id,
+        "customer_id": row.customer_id,
+        "store_id": row.store_id,
+        "status": row.status,
+        "total_amount": row.total_amount,
+        "items": row.items or [],
+        "timeline": [
+            {"status": e.status, "at": e.at.isoformat(), "event_type": e.event_type}
+            for e in entries
+        ],
+    }
+
+
+async def customer_orders(
+    sessions: async_sessionmaker[AsyncSession], customer_id: str, *, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """One customer's orders, newest first; orders not placed yet (their
+    OrderPlaced still on its way) come last."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(order_status)
+            .where(order_status.c.customer_id == customer_id)
+            .order_by(
+                order_status.c.placed_at.is_(None),
+                order_status.c.placed_at.desc(),
+                order_status.c.order_id,
+            )
+            .limit(limit)
+            .offset(offset)
+        )
+        return [
+            {
+                "order_id": r.order_id,
+                "store_id": r.store_id,
+                "status": r.status,
+                "total_amount": r.total_amount,
+                "placed_at": r.placed_at.isoformat() if r.placed_at else None,
+                "updated_at": r.updated_at.isoformat(),
+            }
+            for r in rows
+        ]
