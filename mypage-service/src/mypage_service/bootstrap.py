@@ -11,7 +11,6 @@ from mypage_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOf
 from shared_events.messagebus import MessageBus
 from shared_events.runtime import Platform
 from shared_events.settings import ServiceSettings
-from shared_events.uow import Trace
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -28,10 +27,5 @@ def bootstrap(settings: ServiceSettings | None = None) -> Container:
     start_mappers()
     platform = Platform(settings, MIGRATIONS)
 
-    def uow_factory(trace: Trace) -> SqlAlchemyUnitOfWork:
-        # mypage publishes nothing today; the relay wake-up costs nothing if it ever does.
-        return SqlAlchemyUnitOfWork(
-            platform.sessions, producer=PRODUCER, trace=trace, on_commit=platform.relay.wake
-        )
-
+    uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
     return Container(settings, platform, create_bus(uow_factory))

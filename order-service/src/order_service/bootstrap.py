@@ -12,7 +12,6 @@ from order_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfW
 from shared_events.messagebus import MessageBus
 from shared_events.runtime import Platform
 from shared_events.settings import ServiceSettings
-from shared_events.uow import Trace
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -33,9 +32,5 @@ def bootstrap(
     start_mappers()
     platform = Platform(settings, MIGRATIONS)
 
-    def uow_factory(trace: Trace) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(
-            platform.sessions, producer=PRODUCER, trace=trace, on_commit=platform.relay.wake
-        )
-
+    uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
     return Container(settings, platform, create_bus(uow_factory, gateway), gateway)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated
 
+import uvicorn
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +21,8 @@ from shared_events.kernel import (
     NotFound,
     PaymentDeclined,
 )
+from shared_events.runtime import Platform, configure_logging
+from shared_events.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +100,32 @@ def health_router(ready_checks: dict[str, Callable[[], Awaitable[bool]]]) -> API
         )
 
     return router
+
+
+def service_app(platform: Platform, *, title: str, summary: str) -> FastAPI:
+    """A service's FastAPI app with what every service has: the lifespan (migrate,
+    outbox relay), the one error shape, and the health endpoints."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with platform.lifespan():
+            yield
+
+    app = FastAPI(title=title, summary=summary, lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(
+        health_router({"database": platform.database_ready, "broker": platform.broker_ready})
+    )
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run an API process; SIGTERM lets requests in flight and the relay finish."""
+    configure_logging(settings.service)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="info",
+        timeout_graceful_shutdown=10,
+    )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import TypeVar
 
 from aiokafka.client import AIOKafkaClient
 from sqlalchemy import text
@@ -17,6 +18,9 @@ from shared_events.db import create_engine, session_factory
 from shared_events.migrations import upgrade
 from shared_events.outbox import OutboxRelay, make_producer
 from shared_events.settings import ServiceSettings
+from shared_events.uow import SqlAlchemyUnitOfWork, Trace
+
+U = TypeVar("U", bound=SqlAlchemyUnitOfWork)
 
 
 def configure_logging(service: str) -> None:
@@ -79,6 +83,17 @@ class Platform:
             return True
         finally:
             await client.close()
+
+    def unit_of_work(self, uow_class: type[U], producer: str) -> Callable[[Trace], U]:
+        """The factory the message bus calls: one unit of work per message, waking
+        the relay after a commit that staged events."""
+
+        def factory(trace: Trace) -> U:
+            return uow_class(
+                self.sessions, producer=producer, trace=trace, on_commit=self.relay.wake
+            )
+
+        return factory
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:

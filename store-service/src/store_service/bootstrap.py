@@ -8,7 +8,6 @@ from pathlib import Path
 from shared_events.messagebus import MessageBus
 from shared_events.runtime import Platform
 from shared_events.settings import ServiceSettings
-from shared_events.uow import Trace
 from store_service.adapters.orm import start_mappers
 from store_service.service_layer.messagebus import create_bus
 from store_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
@@ -28,9 +27,5 @@ def bootstrap(settings: ServiceSettings | None = None) -> Container:
     start_mappers()
     platform = Platform(settings, MIGRATIONS)
 
-    def uow_factory(trace: Trace) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(
-            platform.sessions, producer=PRODUCER, trace=trace, on_commit=platform.relay.wake
-        )
-
+    uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
     return Container(settings, platform, create_bus(uow_factory))

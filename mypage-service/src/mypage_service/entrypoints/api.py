@@ -8,18 +8,14 @@ no address). A required header would be one line: `Depends(acting_user)`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-import uvicorn
 from fastapi import Depends, FastAPI, Header, Path, Query
 
 from mypage_service import views
 from mypage_service.bootstrap import Container, bootstrap
 from mypage_service.domain.model import OrderNotFound, ensure_visible_to
-from shared_events.http import acting_user, health_router, install_error_handlers
-from shared_events.runtime import configure_logging
+from shared_events.http import acting_user, serve, service_app
 
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
@@ -42,20 +38,10 @@ def create_app(container: Container | None = None) -> FastAPI:
     container = container or bootstrap()
     platform = container.platform
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # The API publishes nothing; the relay it starts simply finds no outbox rows.
-        async with platform.lifespan():
-            yield
-
-    app = FastAPI(
+    app = service_app(
+        platform,
         title="mypage-service",
         summary="Customer context: order status, timeline and order list (read side)",
-        lifespan=lifespan,
-    )
-    install_error_handlers(app)
-    app.include_router(
-        health_router({"database": platform.database_ready, "broker": platform.broker_ready})
     )
 
     @app.get("/mypage/orders/{order_id}", tags=["mypage"])
@@ -84,14 +70,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
 def main() -> None:
     container = bootstrap()
-    configure_logging(container.settings.service)
-    uvicorn.run(
-        create_app(container),
-        host=container.settings.http_host,
-        port=container.settings.http_port,
-        log_level="info",
-        timeout_graceful_shutdown=10,
-    )
+    serve(create_app(container), container.settings)
 
 
 if __name__ == "__main__":

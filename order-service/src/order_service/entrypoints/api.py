@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-import uvicorn
 from fastapi import Depends, FastAPI, Header, Path
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -16,8 +13,7 @@ from order_service.bootstrap import Container, bootstrap
 from order_service.domain import commands
 from order_service.domain.menu import RequestedItem
 from order_service.domain.model import DeliveryAddress, normalise_phone
-from shared_events.http import acting_user, health_router, install_error_handlers
-from shared_events.runtime import configure_logging
+from shared_events.http import acting_user, serve, service_app
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
@@ -96,19 +92,10 @@ def create_app(container: Container | None = None) -> FastAPI:
     container = container or bootstrap()
     bus, platform = container.bus, container.platform
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with platform.lifespan():
-            yield
-
-    app = FastAPI(
+    app = service_app(
+        platform,
         title="order-service",
         summary="Ordering context: orders, their payment, the menu replica",
-        lifespan=lifespan,
-    )
-    install_error_handlers(app)
-    app.include_router(
-        health_router({"database": platform.database_ready, "broker": platform.broker_ready})
     )
 
     @app.post(
@@ -139,14 +126,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
 def main() -> None:
     container = bootstrap()
-    configure_logging(container.settings.service)
-    uvicorn.run(
-        create_app(container),
-        host=container.settings.http_host,
-        port=container.settings.http_port,
-        log_level="info",
-        timeout_graceful_shutdown=10,
-    )
+    serve(create_app(container), container.settings)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from shared_events.http import acting_user, health_router, install_error_handlers
-from shared_events.runtime import configure_logging
+from shared_events.http import acting_user, serve, service_app
 from store_service import views
 from store_service.bootstrap import Container, bootstrap
 from store_service.domain import commands
@@ -39,19 +35,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     container = container or bootstrap()
     bus, platform = container.bus, container.platform
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with platform.lifespan():
-            yield
-
-    app = FastAPI(
-        title="store-service",
-        summary="Kitchen context: stores, menus, kitchen tickets",
-        lifespan=lifespan,
-    )
-    install_error_handlers(app)
-    app.include_router(
-        health_router({"database": platform.database_ready, "broker": platform.broker_ready})
+    app = service_app(
+        platform, title="store-service", summary="Kitchen context: stores, menus, kitchen tickets"
     )
 
     @app.put("/stores/{store_id}", tags=["stores"])
@@ -93,14 +78,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
 def main() -> None:
     container = bootstrap()
-    configure_logging(container.settings.service)
-    uvicorn.run(
-        create_app(container),
-        host=container.settings.http_host,
-        port=container.settings.http_port,
-        log_level="info",
-        timeout_graceful_shutdown=10,
-    )
+    serve(create_app(container), container.settings)
 
 
 if __name__ == "__main__":
