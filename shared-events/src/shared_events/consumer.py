@@ -48,7 +48,7 @@ class RawMessage:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # "applied" | "skipped" | "dead-lettered"
+    status: str  # "applied" | "duplicate" | "skipped" | "dead-lettered"
     event_type: str | None = None
     error: str | None = None
 
@@ -149,6 +149,7 @@ class EventProcessor:
             return Outcome("skipped", envelope.event_type)
 
         attempts = 0
+        applied: object = None
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self._attempts),
@@ -158,7 +159,7 @@ class EventProcessor:
             ):
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
-                    await handler(envelope, event)
+                    applied = await handler(envelope, event)
         except Exception as exc:
             log.error(
                 "%s: %s %s failed %d times, parked: %s",
@@ -170,7 +171,8 @@ class EventProcessor:
             )
             await self._dead_letters.park(message, exc, attempts=attempts)
             return Outcome("dead-lettered", envelope.event_type, _describe(exc))
-        return Outcome("applied", envelope.event_type)
+        # A handler returns False for an event its inbox had already seen.
+        return Outcome("duplicate" if applied is False else "applied", envelope.event_type)
 
 
 def _origin(message: RawMessage) -> str:

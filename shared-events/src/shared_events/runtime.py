@@ -8,7 +8,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from aiokafka.client import AIOKafkaClient
 from sqlalchemy import text
@@ -32,16 +32,25 @@ def configure_logging(service: str) -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
+class BackgroundLoop(Protocol):
+    """A loop an API process runs beside its requests (the outbox relay, a refund or
+    notification dispatcher): `run()` until `stop()`, finishing the item in flight."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @asynccontextmanager
-async def running_relay(relay: OutboxRelay) -> AsyncIterator[None]:
-    """Relay in the background; on stop the batch in flight is finished first."""
-    task = asyncio.create_task(relay.run(), name="outbox-relay")
+async def running(*loops: BackgroundLoop) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(loop.run(), name=type(loop).__name__) for loop in loops]
     try:
         yield
     finally:
-        relay.stop()
+        for loop in loops:
+            loop.stop()
         with suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(task, timeout=15)
+            await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=15)
 
 
 class Platform:
@@ -56,6 +65,7 @@ class Platform:
             self.sessions,
             lambda: make_producer(settings.kafka_bootstrap_servers, f"{settings.service}-relay"),
         )
+        self.background: list[BackgroundLoop] = [self.relay]
 
     async def migrate(self) -> None:
         # The API and the worker of a service both migrate at start; whichever
@@ -97,10 +107,11 @@ class Platform:
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
-        """API process life: migrate, relay in the background, dispose on the way out."""
+        """API process life: migrate, the relay (and any other background loop) beside
+        the requests, dispose on the way out."""
         await self.migrate()
         try:
-            async with running_relay(self.relay):
+            async with running(*self.background):
                 yield
         finally:
             await self.dispose()
