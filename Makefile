@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 KAFKA_PORT ?= 9092
 
-.PHONY: help setup run test kafka-up kafka-down lint fmt schemas postgres-up postgres-down clean
+.PHONY: help setup run test demo kafka-up kafka-down lint fmt schemas postgres-up postgres-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ run: setup  ## Kafka + the four services on the embedded defaults; Ctrl-C stops 
 
 test: setup  ## the whole suite: unit, integration (real Kafka, SQLite and PostgreSQL), end to end
 	$(UV) run pytest
+
+demo: setup  ## the seed scenarios over HTTP against a running `make run`
+	@$(UV) run python infra/demo.py
 
 kafka-up: setup  ## start the broker on 127.0.0.1:$(KAFKA_PORT) and create the topics
 	@KAFKA_PORT=$(KAFKA_PORT) infra/kafka/kafka.sh up

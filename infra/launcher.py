@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from actors import Endpoints
+
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA_SH = ROOT / "infra" / "kafka" / "kafka.sh"
 
@@ -71,8 +73,7 @@ class System:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
-        spec = next(s for s in SERVICES if s.name == service)
-        return f"http://127.0.0.1:{spec.http_port + self.port_offset}"
+        return f"http://127.0.0.1:{self.spec(service).http_port + self.port_offset}"
 
     @property
     def log_dir(self) -> Path:
@@ -138,6 +139,31 @@ class System:
                 raise RuntimeError(
                     f"{name} exited with {proc.returncode}; see {self.log_dir / (name + '.log')}"
                 )
+
+    @property
+    def endpoints(self) -> Endpoints:
+        return Endpoints(
+            *(
+                self.url(s)
+                for s in ("order-service", "store-service", "delivery-service", "mypage-service")
+            )
+        )
+
+    def spec(self, service: str) -> ServiceSpec:
+        return next(s for s in SERVICES if s.name == service)
+
+    def stop_process(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        """Stop one process, e.g. `stop_process("store-service-worker")`."""
+        proc = self.processes.pop(name)
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def start_worker(self, service: str) -> None:
+        self.start_process(self.spec(service), "worker")
 
     def stop(self, timeout: float = 20) -> None:
         """SIGTERM everything, so handlers in flight and the relay finish; then wait."""
