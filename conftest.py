@@ -70,10 +70,14 @@ class PostgresServer:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> PostgresServer:
-    """Installs PostgreSQL from Debian's packages when absent, and starts it."""
+def postgres() -> Iterator[PostgresServer]:
+    """Installs PostgreSQL from Debian's packages when absent, and starts it; a server
+    this session started is stopped at its end."""
+    was_running = subprocess.run([str(POSTGRES_SH), "status"], capture_output=True).returncode == 0
     subprocess.run([str(POSTGRES_SH), "up"], check=True)
-    return PostgresServer()
+    yield PostgresServer()
+    if not was_running:
+        subprocess.run([str(POSTGRES_SH), "down"], check=False)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,7 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store_service.adapters.orm import menu_items, stores
+from store_service.adapters.orm import menu_items, store_orders, stores
+from store_service.domain.model import NotStoreOwner, StoreNotFound
+from store_service.domain.store_order import TicketStatus
 
 
 async def menu(sessions: async_sessionmaker[AsyncSession], store_id: str) -> dict[str, Any] | None:
@@ -35,3 +37,50 @@ async def menu(sessions: async_sessionmaker[AsyncSession], store_id: str) -> dic
                 for i in items
             ],
         }
+
+
+def ticket(row: Any) -> dict[str, Any]:
+    """A kitchen ticket as its store owner sees it; `row` is a StoreOrder or a table row."""
+    status = TicketStatus(row.status)
+    return {
+        "order_id": row.order_id,
+        "store_id": row.store_id,
+        "status": status.value,
+        "reason": row.reason if status is TicketStatus.REJECTED else None,
+        "items": [
+            {"menu_item_id": line.menu_item_id, "name": line.name, "quantity": line.quantity}
+            for line in row.items or ()
+        ],
+        "total_amount": row.total_amount,
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
+async def store_inbox(
+    sessions: async_sessionmaker[AsyncSession],
+    store_id: str,
+    owner_id: str,
+    status: TicketStatus | None,
+    *,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    """The owner's inbox, newest order first; tickets whose OrderPlaced has not arrived
+    yet are not shown (nothing about them is known)."""
+    async with sessions() as session:
+        store = (await session.execute(select(stores).where(stores.c.store_id == store_id))).first()
+        if store is None:
+            raise StoreNotFound(store_id)
+        if store.owner_id != owner_id:
+            raise NotStoreOwner(store_id)
+        query = select(store_orders).where(
+            store_orders.c.store_id == store_id, store_orders.c.placed_at.is_not(None)
+        )
+        if status is not None:
+            query = query.where(store_orders.c.status == status)
+        rows = await session.execute(
+            query.order_by(store_orders.c.placed_at.desc(), store_orders.c.order_id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return {"store_id": store_id, "orders": [ticket(row) for row in rows]}

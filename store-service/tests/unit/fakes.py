@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from shared_events.uow import FakeUnitOfWork as _FakeUnitOfWork
 from shared_events.uow import Repository, Trace
 from store_service.domain.model import MenuItem, Store
+from store_service.domain.store_order import StoreOrder
 from store_service.service_layer.unit_of_work import PRODUCER, UnitOfWork
 
 
@@ -33,8 +34,25 @@ class FakeMenuItemRepository(Repository):
     def add(self, item: MenuItem) -> None:
         self.rows[(item.store_id, item.item_id)] = self._track(item)
 
+    async def for_store(self, store_id: str, item_ids: Collection[str]) -> dict[str, MenuItem]:
+        return {
+            i: self._track(self.rows[(store_id, i)]) for i in item_ids if (store_id, i) in self.rows
+        }
+
     async def list_for_store(self, store_id: str) -> list[MenuItem]:
         return [self._track(i) for (s, _), i in self.rows.items() if s == store_id]
+
+
+class FakeStoreOrderRepository(Repository):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, StoreOrder] = {}
+
+    async def get(self, order_id: str) -> StoreOrder | None:
+        return self._track(self.rows.get(order_id))
+
+    def add(self, ticket: StoreOrder) -> None:
+        self.rows[ticket.order_id] = self._track(ticket)
 
 
 class FakeUnitOfWork(_FakeUnitOfWork, UnitOfWork):
@@ -42,9 +60,10 @@ class FakeUnitOfWork(_FakeUnitOfWork, UnitOfWork):
         super().__init__(PRODUCER)
         self.stores = FakeStoreRepository()
         self.menu_items = FakeMenuItemRepository()
+        self.store_orders = FakeStoreOrderRepository()
 
     def repositories(self) -> Iterable[Repository]:
-        return (self.stores, self.menu_items)
+        return (self.stores, self.menu_items, self.store_orders)
 
     def factory(self, trace: Trace) -> FakeUnitOfWork:
         """One shared in-memory state for every command, like one database."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared_events.uow import Repository
 from store_service.domain.model import MenuItem, Store
+from store_service.domain.store_order import StoreOrder
 
 
 class StoreRepository(Repository):
@@ -32,8 +35,32 @@ class MenuItemRepository(Repository):
     def add(self, item: MenuItem) -> None:
         self._session.add(self._track(item))
 
+    async def for_store(self, store_id: str, item_ids: Collection[str]) -> dict[str, MenuItem]:
+        """The store's items among `item_ids`, by item id."""
+        if not item_ids:
+            return {}
+        rows = await self._session.scalars(
+            select(MenuItem).where(
+                MenuItem.store_id == store_id,  # type: ignore[arg-type]
+                MenuItem.item_id.in_(item_ids),  # type: ignore[attr-defined]
+            )
+        )
+        return {item.item_id: self._track(item) for item in rows}
+
     async def list_for_store(self, store_id: str) -> list[MenuItem]:
         rows = await self._session.scalars(
             select(MenuItem).where(MenuItem.store_id == store_id)  # type: ignore[arg-type]
         )
         return [self._track(item) for item in rows]
+
+
+class StoreOrderRepository(Repository):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__()
+        self._session = session
+
+    async def get(self, order_id: str) -> StoreOrder | None:
+        return self._track(await self._session.get(StoreOrder, order_id))
+
+    def add(self, ticket: StoreOrder) -> None:
+        self._session.add(self._track(ticket))

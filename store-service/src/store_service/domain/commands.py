@@ -19,3 +19,25 @@ class SetMenuItem:
     name: str
     price: int
     stock: int
+
+
+@dataclass(frozen=True)
+class DecideOrder:
+    """Accept a received order, or reject it with a reason."""
+
+    order_id: str
+    owner_id: str
+    accepted: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class StartCooking:
+    order_id: str
+    owner_id: str
+
+
+@dataclass(frozen=True)
+class FinishCooking:
+    order_id: str
+    owner_id: str

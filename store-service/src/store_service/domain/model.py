@@ -65,6 +65,16 @@ class MenuItem(Aggregate):
         self.name, self.price, self.stock = name, price, stock
         self._changed()
 
+    def take(self, quantity: int) -> int:
+        """Delivered food leaves the stock; it never goes below 0, so this takes at
+        most what there is and says how many it took."""
+        taken = min(quantity, self.stock)
+        self.change(self.name, self.price, self.stock - taken)
+        return taken
+
+    def give_back(self, quantity: int) -> None:
+        self.change(self.name, self.price, self.stock + quantity)
+
     def _changed(self) -> None:
         self.revision += 1
         self.record(

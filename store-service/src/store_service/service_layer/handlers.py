@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from shared_events.envelope import utcnow
 from store_service.domain import commands
-from store_service.domain.model import MenuItem, Store, StoreNotFound
+from store_service.domain.model import MenuItem, NotStoreOwner, Store, StoreNotFound
+from store_service.domain.store_order import StoreOrder, StoreOrderNotFound
 from store_service.service_layer.unit_of_work import UnitOfWork
 
 
@@ -35,3 +37,43 @@ async def set_menu_item(cmd: commands.SetMenuItem, uow: UnitOfWork) -> MenuItem:
             item.change(cmd.name, cmd.price, cmd.stock)
         await uow.commit()
         return item
+
+
+async def decide_order(cmd: commands.DecideOrder, uow: UnitOfWork) -> StoreOrder:
+    async with uow:
+        ticket = await _owned_ticket(cmd.order_id, cmd.owner_id, uow)
+        if cmd.accepted:
+            ticket.accept(utcnow())
+        else:
+            ticket.reject(cmd.reason, utcnow())
+        await uow.commit()
+        return ticket
+
+
+async def start_cooking(cmd: commands.StartCooking, uow: UnitOfWork) -> StoreOrder:
+    async with uow:
+        ticket = await _owned_ticket(cmd.order_id, cmd.owner_id, uow)
+        ticket.start_cooking(utcnow())
+        await uow.commit()
+        return ticket
+
+
+async def finish_cooking(cmd: commands.FinishCooking, uow: UnitOfWork) -> StoreOrder:
+    async with uow:
+        ticket = await _owned_ticket(cmd.order_id, cmd.owner_id, uow)
+        ticket.finish_cooking(utcnow())
+        await uow.commit()
+        return ticket
+
+
+async def _owned_ticket(order_id: str, actor_id: str, uow: UnitOfWork) -> StoreOrder:
+    """The ticket, once its OrderPlaced has arrived (404 before: the owner cannot see
+    it yet), and only for the owner of its store (403)."""
+    ticket = await uow.store_orders.get(order_id)
+    if ticket is None or not ticket.is_placed or ticket.store_id is None:
+        raise StoreOrderNotFound(order_id)
+    store = await uow.stores.get(ticket.store_id)
+    if store is None:
+        raise NotStoreOwner(ticket.store_id)  # a store unknown here has no owner to act
+    store.ensure_owned_by(actor_id)
+    return ticket

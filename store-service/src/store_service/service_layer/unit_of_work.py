@@ -9,7 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared_events.uow import Repository
 from shared_events.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
 from shared_events.uow import UnitOfWork as _UnitOfWork
-from store_service.adapters.repository import MenuItemRepository, StoreRepository
+from store_service.adapters.repository import (
+    MenuItemRepository,
+    StoreOrderRepository,
+    StoreRepository,
+)
 
 PRODUCER = "store-service"
 
@@ -17,12 +21,14 @@ PRODUCER = "store-service"
 class UnitOfWork(_UnitOfWork):
     stores: StoreRepository
     menu_items: MenuItemRepository
+    store_orders: StoreOrderRepository
 
     def repositories(self) -> Iterable[Repository]:
-        return (self.stores, self.menu_items)
+        return (self.stores, self.menu_items, self.store_orders)
 
 
 class SqlAlchemyUnitOfWork(_SqlAlchemyUnitOfWork, UnitOfWork):
     def bind(self, session: AsyncSession) -> None:
         self.stores = StoreRepository(session)
         self.menu_items = MenuItemRepository(session)
+        self.store_orders = StoreOrderRepository(session)

@@ -1,0 +1,219 @@
+"""Kitchen context: the StoreOrder, the kitchen ticket of one order at one store.
+
+RECEIVED -> ACCEPTED | REJECTED; ACCEPTED -> COOKING -> COOKED;
+RECEIVED | ACCEPTED | COOKING | COOKED -> CANCELLED (cancellation wins, even over a
+kitchen that finished before the cancel arrived; a REJECTED ticket stays REJECTED).
+
+Events of one order reach the kitchen on two topics (order events, delivery events)
+that interleave freely, so any of them may be the first to arrive: the ticket then
+exists as a placeholder that learns its store and items when OrderPlaced comes. The
+owner never sees a placeholder. Delivery facts are kept as flags, and whether the
+order holds stock is derived from them (see `holds_stock`), so every arrival order
+ends in the same state.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from shared_events import contract
+from shared_events.kernel import Aggregate, Conflict, InvalidInput, NotFound
+
+
+class TicketStatus(StrEnum):
+    RECEIVED = "RECEIVED"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    COOKING = "COOKING"
+    COOKED = "COOKED"
+    CANCELLED = "CANCELLED"
+
+
+class StoreOrderNotFound(NotFound):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"store order {order_id} not found")
+
+
+class WrongTicketState(Conflict):
+    def __init__(self, order_id: str, action: str, status: TicketStatus) -> None:
+        super().__init__(
+            f"cannot {action} store order {order_id}: it is {status.value}",
+            current_state=status.value,
+        )
+
+
+MAX_REASON = 200
+
+
+def clean_reason(reason: str | None) -> str:
+    """A rejection must say why, so the customer is told something true."""
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput("a reason is required when rejecting an order", field="reason")
+    if len(text) > MAX_REASON:
+        raise InvalidInput(f"reason is longer than {MAX_REASON} characters", field="reason")
+    return text
+
+
+@dataclass(frozen=True)
+class TicketLine:
+    """What the kitchen cooks: no prices, and nothing personal about the customer."""
+
+    menu_item_id: str
+    name: str
+    quantity: int
+
+
+# The owner's actions and the state each needs.
+_ACTIONS: dict[str, tuple[TicketStatus, TicketStatus]] = {
+    "accept": (TicketStatus.RECEIVED, TicketStatus.ACCEPTED),
+    "reject": (TicketStatus.RECEIVED, TicketStatus.REJECTED),
+    "start cooking": (TicketStatus.ACCEPTED, TicketStatus.COOKING),
+    "finish cooking": (TicketStatus.COOKING, TicketStatus.COOKED),
+}
+
+
+class StoreOrder(Aggregate):
+    """The kitchen ticket, keyed by the order id."""
+
+    def __init__(self, order_id: str, at: datetime) -> None:
+        super().__init__()
+        self.order_id = order_id
+        self.status = TicketStatus.RECEIVED
+        # Unknown until OrderPlaced arrives (a placeholder made by another event).
+        self.store_id: str | None = None
+        self.customer_id: str | None = None
+        self.items: tuple[TicketLine, ...] | None = None
+        self.total_amount: int | None = None
+        self.placed_at: datetime | None = None
+        self.reason: str | None = None
+        # Delivery facts, in whatever order they came.
+        self.delivered = False
+        self.returned = False
+        # Stock this order took off the menu, per item, exactly once.
+        self.stock_taken = False
+        self.taken: dict[str, int] = {}
+        self.updated_at = at
+
+    def __repr__(self) -> str:
+        return f"<StoreOrder {self.order_id} {self.status} store={self.store_id}>"
+
+    @property
+    def is_placed(self) -> bool:
+        """Whether OrderPlaced has arrived: only then does the owner see the ticket."""
+        return self.placed_at is not None
+
+    # ---------------------------------------------------------------- policies
+
+    def place(
+        self,
+        store_id: str,
+        customer_id: str,
+        lines: Iterable[TicketLine],
+        total_amount: int,
+        at: datetime,
+    ) -> bool:
+        """OrderPlaced: the ticket enters the owner's inbox as RECEIVED (or keeps the
+        state it already reached). A replay of an earlier placement changes nothing."""
+        if self.is_placed:
+            return False
+        self.store_id = store_id
+        self.customer_id = customer_id
+        self.items = tuple(lines)
+        self.total_amount = total_amount
+        self.placed_at = at
+        self._touch(at)
+        return True
+
+    def cancel(self, store_id: str, customer_id: str, at: datetime) -> bool:
+        """OrderCancelled: cancellation wins over every state but REJECTED (already
+        over, nothing to stop). CookingCancelled is raised once."""
+        self.store_id = self.store_id or store_id
+        self.customer_id = self.customer_id or customer_id
+        if self.status in (TicketStatus.REJECTED, TicketStatus.CANCELLED):
+            return False
+        self.status = TicketStatus.CANCELLED
+        self._touch(at)
+        self.record(contract.CookingCancelled(order_id=self.order_id, store_id=self.store_id))
+        return True
+
+    def mark_delivered(self, at: datetime) -> bool:
+        if self.delivered:
+            return False
+        self.delivered = True
+        self._touch(at)
+        return True
+
+    def mark_returned(self, at: datetime) -> bool:
+        if self.returned:
+            return False
+        self.returned = True
+        self._touch(at)
+        return True
+
+    @property
+    def holds_stock(self) -> bool:
+        """The food left the kitchen for good: delivered, not returned, not cancelled
+        (a cancelled order stays cancelled and moves no stock), and we know what it was."""
+        return (
+            self.items is not None
+            and self.delivered
+            and not self.returned
+            and self.status != TicketStatus.CANCELLED
+        )
+
+    def quantities(self) -> dict[str, int]:
+        """Ordered quantity per menu item (lines of one item are summed)."""
+        counts: Counter[str] = Counter()
+        for line in self.items or ():
+            counts[line.menu_item_id] += line.quantity
+        return dict(counts)
+
+    def stock_moved(self, taken: dict[str, int] | None) -> None:
+        """Record the stock now held (`taken`), or that it was all given back (None)."""
+        self.stock_taken = taken is not None
+        self.taken = dict(taken or {})  # a new dict, so the JSON column sees the change
+
+    # ---------------------------------------------------------------- owner commands
+
+    def accept(self, at: datetime) -> None:
+        self._move("accept", at)
+        self.record(contract.OrderAccepted(order_id=self.order_id, store_id=self._store()))
+
+    def reject(self, reason: str | None, at: datetime) -> None:
+        reason = clean_reason(reason)
+        self._move("reject", at)
+        self.reason = reason
+        self.record(
+            contract.OrderRejected(order_id=self.order_id, store_id=self._store(), reason=reason)
+        )
+
+    def start_cooking(self, at: datetime) -> None:
+        self._move("start cooking", at)
+        self.record(contract.CookStarted(order_id=self.order_id, store_id=self._store()))
+
+    def finish_cooking(self, at: datetime) -> None:
+        self._move("finish cooking", at)
+        self.record(contract.CookFinished(order_id=self.order_id, store_id=self._store()))
+
+    def _move(self, action: str, at: datetime) -> None:
+        if not self.is_placed:
+            raise StoreOrderNotFound(self.order_id)  # nobody can see it yet
+        required, target = _ACTIONS[action]
+        if self.status != required:
+            raise WrongTicketState(self.order_id, action, self.status)
+        self.status = target
+        self._touch(at)
+
+    def _store(self) -> str:
+        assert self.store_id is not None, "a placed ticket knows its store"
+        return self.store_id
+
+    def _touch(self, at: datetime) -> None:
+        # The latest moment anything happened, whatever order the events came in.
+        if at > self.updated_at:
+            self.updated_at = at

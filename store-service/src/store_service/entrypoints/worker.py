@@ -1,0 +1,18 @@
+"""Kafka worker of the Kitchen context: `python -m store_service.entrypoints.worker`.
+
+Order events open and cancel kitchen tickets; delivery events move the menu's stock."""
+
+from __future__ import annotations
+
+from shared_events.faust_worker import run_worker
+from store_service.bootstrap import bootstrap
+from store_service.service_layer.messagebus import subscribed_topics
+
+
+def main() -> None:
+    container = bootstrap()
+    run_worker(container.settings, container.platform, container.bus, subscribed_topics())
+
+
+if __name__ == "__main__":
+    main()
