@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from delivery_service.adapters.orm import start_mappers
+from delivery_service.service_layer.messagebus import create_bus
+from delivery_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
+from shared_events.messagebus import MessageBus
 from shared_events.runtime import Platform
 from shared_events.settings import ServiceSettings
 
-SERVICE = "delivery-service"
+SERVICE = PRODUCER
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -16,9 +20,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class Container:
     settings: ServiceSettings
     platform: Platform
-    # The message bus joins with the Delivery aggregate's first command.
+    bus: MessageBus
 
 
 def bootstrap(settings: ServiceSettings | None = None) -> Container:
     settings = settings or ServiceSettings.from_env(SERVICE, http_port=8083, worker_web_port=6083)
-    return Container(settings, Platform(settings, MIGRATIONS))
+    start_mappers()
+    platform = Platform(settings, MIGRATIONS)
+
+    uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
+    return Container(settings, platform, create_bus(uow_factory))

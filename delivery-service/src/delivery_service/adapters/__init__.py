@@ -1,1 +1,1 @@
-"""Delivery context adapters: tables, mappings and repositories land here."""
+"""Delivery context adapters: the deliveries table, its mapping and repository."""

@@ -1,6 +1,52 @@
-"""Tables of the Delivery context. None yet: the first migration holds only the
-outbox and inbox, which every service's Alembic environment adds itself."""
+"""Tables of the Delivery context, mapped onto the plain domain classes."""
 
-from sqlalchemy import MetaData
+from sqlalchemy import Column, Enum, Index, Integer, MetaData, String, Table
+from sqlalchemy.orm import registry
+
+from delivery_service.adapters.types import UtcDateTime
+from delivery_service.domain.model import Delivery, DeliveryStatus
 
 metadata = MetaData()
+
+# One row per order, created by whichever of its events arrives first: every
+# column but the id, status and times of the first event may be filled late.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("order_id", String(64), primary_key=True),
+    # A plain VARCHAR without a CHECK: adding a state later needs no migration.
+    Column(
+        "status",
+        Enum(DeliveryStatus, native_enum=False, create_constraint=False, length=16),
+        nullable=False,
+    ),
+    Column("store_id", String(64), nullable=True),
+    Column("customer_id", String(64), nullable=True),
+    Column("region", String(64), nullable=True),
+    Column("address_line", String(200), nullable=True),  # personal data
+    Column("rider_id", String(64), nullable=True),
+    Column("return_reason", String(200), nullable=True),
+    Column("placed_at", UtcDateTime, nullable=True),
+    Column("cook_started_at", UtcDateTime, nullable=True),
+    Column("cancelled_at", UtcDateTime, nullable=True),
+    Column("ready_at", UtcDateTime, nullable=True),
+    Column("picked_at", UtcDateTime, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("returned_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    # Offers near a rider: one region and status, oldest first.
+    Index("ix_deliveries_region_status_ready", "region", "status", "ready_at"),
+)
+
+mapper_registry = registry()
+_started = False
+
+
+def start_mappers() -> None:
+    """Map once per process; `version` turns concurrent updates into StaleDataError."""
+    global _started
+    if _started:
+        return
+    mapper_registry.map_imperatively(Delivery, deliveries, version_id_col=deliveries.c.version)
+    _started = True

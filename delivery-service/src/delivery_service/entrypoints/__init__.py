@@ -1,1 +1,1 @@
-"""Delivery context processes: the HTTP API (and, with the first policy, the worker)."""
+"""Delivery context processes: the HTTP API and the worker that applies the policies."""

@@ -1,1 +1,1 @@
-"""Delivery context service layer: command handlers, policies, unit of work and bus land here."""
+"""Delivery context service layer: rider commands, policies, unit of work and bus."""

@@ -1,0 +1,180 @@
+"""Delivery context: the Delivery aggregate, one per order.
+
+The record is created by whichever of the order's events arrives first and
+collects facts (address known, cooking started, order cancelled); its status is
+derived from those facts, so every arrival order of the same events ends in the
+same state. Riders then move it on: WAITING -> PICKED -> DELIVERED, and
+PICKED | DELIVERED -> RETURNED.
+
+Amendment to the board's state machine: cancellation wins everywhere, so a
+PICKED delivery whose order was cancelled meanwhile becomes CANCELLED too
+(WAITING | PICKED -> CANCELLED); DELIVERED and RETURNED stay as they are.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from shared_events import contract
+from shared_events.kernel import Aggregate, Conflict, Forbidden, InvalidInput, NotFound
+
+
+class DeliveryStatus(StrEnum):
+    # Internal: the order is known but not offered yet (address or cook start
+    # still missing). The API never shows a PENDING delivery.
+    PENDING = "PENDING"
+    WAITING = "WAITING"
+    PICKED = "PICKED"
+    DELIVERED = "DELIVERED"
+    RETURNED = "RETURNED"
+    CANCELLED = "CANCELLED"
+
+
+# What a cancellation still stops: the food has not reached the customer.
+CANCELLABLE = frozenset({DeliveryStatus.PENDING, DeliveryStatus.WAITING, DeliveryStatus.PICKED})
+RETURNABLE = frozenset({DeliveryStatus.PICKED, DeliveryStatus.DELIVERED})
+REASON_MAX = 200
+
+
+class DeliveryNotFound(NotFound):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"delivery {order_id} not found")
+
+
+class NotYourDelivery(Forbidden):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"delivery {order_id} was picked by another rider")
+
+
+class WrongState(Conflict):
+    def __init__(self, order_id: str, current: DeliveryStatus, wanted: str) -> None:
+        super().__init__(
+            f"delivery {order_id} is {current}, not {wanted}", current_state=str(current)
+        )
+
+
+class ConcurrentChange(Conflict):
+    """Another transaction changed the delivery between our read and our write."""
+
+    def __init__(self) -> None:
+        super().__init__("the delivery was changed concurrently; retry")
+
+
+class Delivery(Aggregate):
+    def __init__(self, order_id: str, first_seen_at: datetime) -> None:
+        super().__init__()
+        self.order_id = order_id
+        self.status = DeliveryStatus.PENDING
+        self.store_id: str | None = None
+        self.customer_id: str | None = None
+        self.region: str | None = None
+        self.address_line: str | None = None  # personal data: never logged
+        self.rider_id: str | None = None
+        self.return_reason: str | None = None
+        # Facts, each the earliest occurred_at of the event that told it.
+        self.placed_at: datetime | None = None
+        self.cook_started_at: datetime | None = None
+        self.cancelled_at: datetime | None = None
+        # When the address was known and cooking had started (event time, so it
+        # does not depend on arrival order): offers are listed oldest first by it.
+        self.ready_at: datetime | None = None
+        self.picked_at: datetime | None = None
+        self.delivered_at: datetime | None = None
+        self.returned_at: datetime | None = None
+        self.updated_at = first_seen_at
+
+    def __repr__(self) -> str:  # never the address
+        return f"<Delivery {self.order_id} {self.status} rider={self.rider_id}>"
+
+    @property
+    def is_offered(self) -> bool:
+        """Whether the API shows it: anything past PENDING."""
+        return self.status != DeliveryStatus.PENDING
+
+    # ------------------------------------------------------------ facts (policies)
+
+    def learn_placement(
+        self, store_id: str, customer_id: str, address_line: str, region: str, at: datetime
+    ) -> None:
+        """OrderPlaced: keep the local copy of the address and the region."""
+        if self.address_line is None:
+            self.address_line, self.region = address_line, region
+        self.store_id = self.store_id or store_id
+        self.customer_id = self.customer_id or customer_id
+        self.placed_at = _earliest(self.placed_at, at)
+        self._settle(at)
+
+    def learn_cook_started(self, store_id: str, at: datetime) -> None:
+        """CookStarted: riders may come once the address is known too."""
+        self.store_id = self.store_id or store_id
+        self.cook_started_at = _earliest(self.cook_started_at, at)
+        self._settle(at)
+
+    def learn_cancelled(self, store_id: str, customer_id: str, at: datetime) -> None:
+        """OrderCancelled: cancel the delivery, or never open it."""
+        self.store_id = self.store_id or store_id
+        self.customer_id = self.customer_id or customer_id
+        self.cancelled_at = _earliest(self.cancelled_at, at)
+        self._settle(at)
+
+    def _settle(self, at: datetime) -> None:
+        """Derive the status from the facts; cancellation wins over everything
+        that has not reached the customer yet."""
+        if self.placed_at is not None and self.cook_started_at is not None:
+            self.ready_at = max(self.placed_at, self.cook_started_at)
+        if self.cancelled_at is not None and self.status in CANCELLABLE:
+            self.status = DeliveryStatus.CANCELLED
+            self.record(contract.DeliveryCancelled(order_id=self.order_id))
+        elif self.status == DeliveryStatus.PENDING and self.ready_at is not None:
+            self.status = DeliveryStatus.WAITING
+        self._touch(at)
+
+    # ------------------------------------------------------------ rider commands
+
+    def pick(self, rider_id: str, now: datetime) -> None:
+        if self.status != DeliveryStatus.WAITING:
+            raise WrongState(self.order_id, self.status, DeliveryStatus.WAITING)
+        self.status = DeliveryStatus.PICKED
+        self.rider_id = rider_id
+        self.picked_at = now
+        self._touch(now)
+        self.record(contract.FoodPicked(order_id=self.order_id, rider_id=rider_id))
+
+    def confirm(self, rider_id: str, now: datetime) -> None:
+        self._ensure_picked_by(rider_id)
+        if self.status != DeliveryStatus.PICKED:
+            raise WrongState(self.order_id, self.status, DeliveryStatus.PICKED)
+        self.status = DeliveryStatus.DELIVERED
+        self.delivered_at = now
+        self._touch(now)
+        self.record(contract.DeliveryConfirmed(order_id=self.order_id, rider_id=rider_id))
+
+    def return_food(self, rider_id: str, reason: str, now: datetime) -> None:
+        reason = reason.strip()
+        if not reason or len(reason) > REASON_MAX:
+            raise InvalidInput(f"reason must be 1 to {REASON_MAX} characters", field="reason")
+        self._ensure_picked_by(rider_id)
+        if self.status not in RETURNABLE:
+            raise WrongState(self.order_id, self.status, "PICKED or DELIVERED")
+        self.status = DeliveryStatus.RETURNED
+        self.return_reason = reason
+        self.returned_at = now
+        self._touch(now)
+        self.record(
+            contract.DeliveryReturned(order_id=self.order_id, rider_id=rider_id, reason=reason)
+        )
+
+    def _ensure_picked_by(self, rider_id: str) -> None:
+        # Only once someone picked it is there an owner to compare with; before
+        # that the state check answers (409 WAITING).
+        if self.rider_id is not None and rider_id != self.rider_id:
+            raise NotYourDelivery(self.order_id)
+
+    def _touch(self, at: datetime) -> None:
+        # The newest moment anything happened, whatever the arrival order.
+        self.updated_at = max(self.updated_at, at)
+
+
+def _earliest(known: datetime | None, at: datetime) -> datetime:
+    return at if known is None else min(known, at)

@@ -1,0 +1,17 @@
+"""The Delivery context's consumer of order and store events:
+`python -m delivery_service.entrypoints.worker`."""
+
+from __future__ import annotations
+
+from delivery_service.bootstrap import bootstrap
+from delivery_service.service_layer.messagebus import subscribed_topics
+from shared_events.faust_worker import run_worker
+
+
+def main() -> None:
+    container = bootstrap()
+    run_worker(container.settings, container.platform, container.bus, subscribed_topics())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Read queries of the Delivery context (straight SQL, no aggregates)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from delivery_service.adapters.orm import deliveries
+from delivery_service.domain.model import DeliveryStatus
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def offers(
+    sessions: Sessions, region: str, status: DeliveryStatus, limit: int
+) -> list[dict[str, Any]]:
+    """Deliveries in one region and status, oldest first. Only the region is shown:
+    a rider sees the street address once they picked the food."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(
+                deliveries.c.order_id,
+                deliveries.c.status,
+                deliveries.c.region,
+                deliveries.c.store_id,
+                deliveries.c.updated_at,
+            )
+            .where(deliveries.c.region == region, deliveries.c.status == status)
+            # ready_at is the moment it could be offered (event time); a delivery
+            # cancelled before cooking started has none and sorts by its last change.
+            .order_by(
+                deliveries.c.ready_at.asc().nulls_last(),
+                deliveries.c.updated_at,
+                deliveries.c.order_id,
+            )
+            .limit(limit)
+        )
+        return [
+            {
+                "order_id": row.order_id,
+                "status": str(row.status),
+                "region": row.region,
+                "store_id": row.store_id,
+                "updated_at": row.updated_at.isoformat(),
+            }
+            for row in rows
+        ]
+
+
+async def delivery(sessions: Sessions, order_id: str, viewer: str | None) -> dict[str, Any] | None:
+    """One delivery; None while it is unknown or not offered yet (PENDING). The
+    address line is there only for the rider who picked it."""
+    async with sessions() as session:
+        row = (
+            await session.execute(select(deliveries).where(deliveries.c.order_id == order_id))
+        ).first()
+    if row is None or row.status == DeliveryStatus.PENDING:
+        return None
+    found: dict[str, Any] = {
+        "order_id": row.order_id,
+        "status": str(row.status),
+        "region": row.region,
+        "store_id": row.store_id,
+        "rider_id": row.rider_id,
+        "updated_at": row.updated_at.isoformat(),
+    }
+    if viewer is not None and viewer == row.rider_id:
+        found["address_line"] = row.address_line
+    return found
