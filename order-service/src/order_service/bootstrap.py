@@ -8,10 +8,12 @@ from pathlib import Path
 from order_service.adapters.orm import start_mappers
 from order_service.adapters.payment import FakeCardGateway, PaymentGateway
 from order_service.service_layer.messagebus import create_bus
+from order_service.service_layer.refunds import RefundDispatcher
 from order_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
 from shared_events.messagebus import MessageBus
 from shared_events.runtime import Platform
 from shared_events.settings import ServiceSettings
+from shared_events.uow import Trace
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -22,6 +24,7 @@ class Container:
     platform: Platform
     bus: MessageBus
     gateway: PaymentGateway
+    refunds: RefundDispatcher
 
 
 def bootstrap(
@@ -33,4 +36,10 @@ def bootstrap(
     platform = Platform(settings, MIGRATIONS)
 
     uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
-    return Container(settings, platform, create_bus(uow_factory, gateway), gateway)
+    # The dispatcher runs in the API process only (platform.background, beside the
+    # relay). The worker builds it too but never runs it: its wake() is then a no-op
+    # and the API's dispatcher finds the worker's refunds by polling.
+    refunds = RefundDispatcher(lambda: uow_factory(Trace()), gateway)
+    platform.background.append(refunds)
+    bus = create_bus(uow_factory, gateway, wake_refunds=refunds.wake)
+    return Container(settings, platform, bus, gateway, refunds)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from order_service.adapters.orm import orders
+from order_service.adapters.orm import orders, payments
 from order_service.domain.model import NotOrderOwner, OrderNotFound
 
 
@@ -15,8 +15,17 @@ async def order_for_customer(
     sessions: async_sessionmaker[AsyncSession], order_id: str, customer_id: str
 ) -> dict[str, Any]:
     """The order as its customer sees it; 404 when unknown, 403 for anyone else."""
+    query = (
+        select(
+            orders,
+            payments.c.status.label("payment_status"),
+            payments.c.amount.label("payment_amount"),
+        )
+        .outerjoin(payments, payments.c.order_id == orders.c.order_id)
+        .where(orders.c.order_id == order_id)
+    )
     async with sessions() as session:
-        row = (await session.execute(select(orders).where(orders.c.order_id == order_id))).first()
+        row = (await session.execute(query)).first()
     if row is None:
         raise OrderNotFound(order_id)
     if row.customer_id != customer_id:
@@ -40,4 +49,8 @@ async def order_for_customer(
         "delivery_address": {"line": row.address_line, "region": row.address_region},
         "phone": row.phone,
         "placed_at": row.placed_at.isoformat(),
+        # Every stored order has its payment (they commit together).
+        "payment": None
+        if row.payment_status is None
+        else {"status": row.payment_status.value, "amount": row.payment_amount},
     }

@@ -1,106 +1,19 @@
 """The real FastAPI app over a real database (SQLite file and PostgreSQL), its lifespan
-running (migrations, outbox relay). The broker address has no broker behind it: the
-relay keeps retrying in the background and every event stays in the outbox."""
+running (migrations, outbox relay, refund dispatcher). The broker address has no broker
+behind it: the relay keeps retrying in the background and every event stays in the outbox."""
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 
-import httpx
 import pytest
-from sqlalchemy import func, select
 
 from order_service.adapters.orm import orders, payments
-from order_service.adapters.payment import FakeCardGateway
-from order_service.bootstrap import Container, bootstrap
-from order_service.entrypoints.api import create_app
-from shared_events.contract import MenuItemChanged
-from shared_events.envelope import decode, wrap
+from shared_events.envelope import decode
 from shared_events.tables import outbox
 
-
-class RendezvousGateway(FakeCardGateway):
-    """Optionally holds charges until `parties` of them are in flight, so two requests
-    are both past their checks before either commits: a deterministic race."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parties = 1
-        self._arrived = 0
-        self._all_here = asyncio.Event()
-
-    async def charge(self, order_id: str, amount: int, card_token: str) -> str:
-        reference = await super().charge(order_id, amount, card_token)
-        self._arrived += 1
-        if self._arrived >= self.parties:
-            self._all_here.set()
-        await asyncio.wait_for(self._all_here.wait(), timeout=10)
-        return reference
-
-
-@dataclass
-class Service:
-    http: httpx.AsyncClient
-    container: Container
-    gateway: RendezvousGateway
-
-    async def stock(self, item: str = "m1", **fields: Any) -> None:
-        event = MenuItemChanged(
-            **{
-                "store_id": "s1",
-                "menu_item_id": item,
-                "name": "Bibimbap",
-                "price": 9000,
-                "stock": 50,
-                "available": True,
-                "revision": 1,
-                **fields,
-            }
-        )
-        await self.container.bus.handle_event(wrap(event, producer="store-service"), event)
-
-    async def count(self, table: Any) -> int:
-        async with self.container.platform.sessions() as session:
-            return (await session.execute(select(func.count()).select_from(table))).scalar_one()
-
-    async def outbox(self) -> list[Any]:
-        async with self.container.platform.sessions() as session:
-            return list((await session.execute(select(outbox).order_by(outbox.c.id))).all())
-
-
-@pytest.fixture
-async def service(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Service]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing listens there
-    gateway = RendezvousGateway()
-    container = bootstrap(gateway=gateway)
-    app = create_app(container)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://order-service"
-        ) as http,
-    ):
-        yield Service(http, container, gateway)
-
-
-CUSTOMER = {"X-Actor-Id": "c1"}
-BODY: dict[str, Any] = {
-    "store_id": "s1",
-    "items": [{"menu_item_id": "m1", "quantity": 2}],
-    "delivery_address": {"line": "12 Teheran-ro", "region": "gangnam"},
-    "phone": "01012345678",
-    "payment": {"card_token": "tok_ok"},
-}
-
-
-def body(**changes: Any) -> dict[str, Any]:
-    return {**copy.deepcopy(BODY), **changes}
+from .support import CUSTOMER, body
 
 
 async def test_placing_an_order_answers_201_with_its_location_and_writes_the_outbox(service):
@@ -144,6 +57,7 @@ async def test_placing_an_order_answers_201_with_its_location_and_writes_the_out
         ],
         "delivery_address": {"line": "12 Teheran-ro", "region": "gangnam"},
         "phone": "010-1234-5678",  # normalised
+        "payment": {"status": "CHARGED", "amount": 19500},
     }
     placed = [row for row in await service.outbox() if row.event_type == "OrderPlaced"]
     assert [(row.message_key, row.published_at) for row in placed] == [(order_id, None)]

@@ -1,4 +1,5 @@
-"""Migration 0001 builds exactly the tables the ORM maps, and goes down and up again."""
+"""The migrations build exactly the tables the ORM maps, go down and up again, and
+0002 keeps the payments 0001 stored."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from order_service.adapters.orm import metadata
 from order_service.bootstrap import MIGRATIONS
@@ -51,3 +52,37 @@ async def test_the_migration_goes_down_and_up_again(database_url):
     await upgrade(MIGRATIONS, database_url)
     tables, _ = await _schema(database_url)
     assert "orders" in tables
+
+
+async def test_0002_keeps_existing_payments_and_adds_the_refund_queue(database_url):
+    config = alembic_config(MIGRATIONS, database_url)
+    await asyncio.to_thread(command.upgrade, config, "0001")
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO orders (order_id, customer_id, store_id, status, lines,"
+                    " total_amount, address_line, address_region, phone, placed_at, version)"
+                    " VALUES ('o1', 'c1', 's1', 'PLACED', '[]', 9000, 'l', 'r', 'p',"
+                    " CURRENT_TIMESTAMP, 1)"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO payments (order_id, reference, amount, status, charged_at,"
+                    " version) VALUES ('o1', 'ref', 9000, 'CHARGED', CURRENT_TIMESTAMP, 1)"
+                )
+            )
+
+        await upgrade(MIGRATIONS, database_url)
+
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(text("SELECT status, refund_requested_at FROM payments"))
+            ).one()
+            indexes = await conn.run_sync(lambda c: inspect(c).get_indexes("payments"))
+    finally:
+        await engine.dispose()
+    assert tuple(row) == ("CHARGED", None)
+    assert "ix_payments_status" in {index["name"] for index in indexes}

@@ -1,7 +1,8 @@
 """In-memory repositories and unit of work: the service layer runs unchanged on them.
 
-Like a database, what a transaction adds is only kept when it commits, and the
-orders table refuses a second order with one customer's Idempotency-Key.
+Like a database, what a transaction adds or changes is only kept when it commits
+(a rollback restores the rows it loaded), and the orders table refuses a second
+order with one customer's Idempotency-Key.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from order_service.adapters.payment import FakeCardGateway
 from order_service.domain.menu import MenuItemReplica
 from order_service.domain.model import Order
-from order_service.domain.payment import Payment
+from order_service.domain.payment import Payment, PaymentStatus
 from order_service.service_layer.unit_of_work import PRODUCER, UnitOfWork
 from shared_events.uow import FakeUnitOfWork as _FakeUnitOfWork
 from shared_events.uow import Repository, Trace
@@ -26,9 +28,13 @@ class FakeTable(Repository):
         super().__init__()
         self.rows: dict[Any, Any] = {}
         self.pending: dict[Any, Any] = {}
+        self.loaded: dict[int, tuple[Any, dict[str, Any]]] = {}  # id -> (row, its state)
 
     def _get(self, key: Any) -> Any:
-        return self._track(self.pending.get(key, self.rows.get(key)))
+        row = self.pending.get(key, self.rows.get(key))
+        if row is not None and key in self.rows and id(row) not in self.loaded:
+            self.loaded[id(row)] = (row, dict(vars(row)))
+        return self._track(row)
 
     def _add(self, key: Any, row: Any) -> None:
         self.pending[key] = self._track(row)
@@ -39,11 +45,17 @@ class FakeTable(Repository):
     def persist(self) -> None:
         self.rows |= self.pending
         self.pending.clear()
+        self.loaded.clear()
 
     def discard(self) -> None:
         for row in self.pending.values():
             row.pull_events()  # a rolled-back aggregate's events are never published
         self.pending.clear()
+        for row, state in self.loaded.values():
+            vars(row).clear()
+            vars(row).update(state)
+            row.pull_events()
+        self.loaded.clear()
 
 
 class FakeOrderRepository(FakeTable):
@@ -72,6 +84,11 @@ class FakePaymentRepository(FakeTable):
 
     def add(self, payment: Payment) -> None:
         self._add(payment.order_id, payment)
+
+    async def refund_pending(self, limit: int) -> list[str]:
+        pending = [p for p in self.rows.values() if p.status is PaymentStatus.REFUND_PENDING]
+        pending.sort(key=lambda p: (p.refund_requested_at, p.order_id))
+        return [p.order_id for p in pending[:limit]]
 
 
 class FakeMenuReplicaRepository(FakeTable):
@@ -133,3 +150,18 @@ class FakeUnitOfWork(_FakeUnitOfWork, UnitOfWork):
         await super().rollback()
         for table in self.repositories():
             table.discard()
+
+
+class FlakyGateway(FakeCardGateway):
+    """Refunds fail `failures` times (the PSP is down), then work again."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def refund(self, order_id: str, reference: str, amount: int) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            self.refund_calls.append(order_id)
+            raise ConnectionError("payment gateway unavailable")
+        await super().refund(order_id, reference, amount)

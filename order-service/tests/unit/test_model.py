@@ -10,13 +10,17 @@ from order_service.domain.menu import (
     price_items,
 )
 from order_service.domain.model import (
+    ContradictoryStoreEvent,
     DeliveryAddress,
+    NotOrderOwner,
     Order,
     OrderLine,
+    OrderNotCancellable,
     OrderStatus,
+    RefundDue,
     normalise_phone,
 )
-from shared_events.contract import MenuItemChanged, OrderPlaced
+from shared_events.contract import MenuItemChanged, OrderCancelled, OrderPlaced
 from shared_events.kernel import Forbidden, InvalidInput
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -113,6 +117,118 @@ def test_only_the_customer_owns_the_order():
     order.ensure_owned_by("c1")
     with pytest.raises(Forbidden):
         order.ensure_owned_by("c2")
+
+
+# ---------------------------------------------------------------- state machine
+
+PLACED, ACCEPTED, COOKING = OrderStatus.PLACED, OrderStatus.ACCEPTED, OrderStatus.COOKING
+REJECTED, CANCELLED = OrderStatus.REJECTED, OrderStatus.CANCELLED
+
+
+def order_in(status: OrderStatus) -> Order:
+    """An order brought to `status` through the aggregate's own transitions."""
+    order = place([OrderLine("m1", "Bibimbap", 9000, 1)])
+    steps = {
+        PLACED: [],
+        ACCEPTED: [order.accept],
+        COOKING: [order.accept, order.start_cooking],
+        REJECTED: [order.reject],
+        CANCELLED: [lambda: order.cancel("c1")],
+    }[status]
+    for step in steps:
+        step()
+    assert order.status is status
+    order.pull_events()
+    return order
+
+
+@pytest.mark.parametrize("status", [PLACED, ACCEPTED])
+def test_the_customer_cancels_before_cooking_starts(status):
+    order = order_in(status)
+
+    order.cancel("c1")
+
+    assert order.status is CANCELLED
+    assert order.pull_events() == [
+        OrderCancelled(order_id="o1", customer_id="c1", store_id="s1"),
+        RefundDue("o1", "cancelled"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (COOKING, "cooking has already started"),
+        (REJECTED, "the store rejected it"),
+        (CANCELLED, "already cancelled"),
+    ],
+)
+def test_too_late_to_cancel_is_a_conflict_naming_the_status(status, reason):
+    order = order_in(status)
+
+    with pytest.raises(OrderNotCancellable, match=reason) as refused:
+        order.cancel("c1")
+
+    assert refused.value.current_state == status.value
+    assert order.status is status
+    assert order.pull_events() == []
+
+
+@pytest.mark.parametrize("status", list(OrderStatus))
+def test_only_the_owner_may_cancel_whatever_the_status(status):
+    order = order_in(status)
+
+    with pytest.raises(NotOrderOwner):
+        order.cancel("c2")
+    assert order.status is status
+    assert order.pull_events() == []
+
+
+# Every kitchen fact in every status: the status it leaves, and whether it changed
+# anything. "contradiction" is a fact the kitchen's own state machine cannot produce.
+KITCHEN_FACTS = [
+    ("accept", PLACED, ACCEPTED, True),
+    ("accept", ACCEPTED, ACCEPTED, False),  # a repeat
+    ("accept", COOKING, COOKING, False),  # never backwards
+    ("accept", CANCELLED, CANCELLED, False),  # cancellation wins
+    ("accept", REJECTED, "contradiction", None),
+    ("start_cooking", PLACED, COOKING, True),  # cooking implies acceptance
+    ("start_cooking", ACCEPTED, COOKING, True),
+    ("start_cooking", COOKING, COOKING, False),
+    ("start_cooking", CANCELLED, CANCELLED, False),
+    ("start_cooking", REJECTED, "contradiction", None),
+    ("reject", PLACED, REJECTED, True),
+    ("reject", REJECTED, REJECTED, False),
+    ("reject", CANCELLED, CANCELLED, False),
+    ("reject", ACCEPTED, "contradiction", None),
+    ("reject", COOKING, "contradiction", None),
+]
+
+
+@pytest.mark.parametrize(("fact", "status", "after", "changed"), KITCHEN_FACTS)
+def test_kitchen_facts_move_the_status_only_forward(fact, status, after, changed):
+    order = order_in(status)
+
+    if after == "contradiction":
+        with pytest.raises(ContradictoryStoreEvent) as refused:
+            getattr(order, fact)()
+        assert refused.value.current_state == status.value
+        assert order.status is status
+    else:
+        assert getattr(order, fact)() is changed
+        assert order.status is after
+    if fact != "reject" or not changed:
+        assert order.pull_events() == []  # nothing published, nothing refunded
+
+
+def test_a_rejection_makes_the_refund_due_and_publishes_nothing():
+    order = order_in(PLACED)
+
+    order.reject()
+
+    assert order.refunds_due() == [RefundDue("o1", "rejected")]
+    assert order.pull_events() == [RefundDue("o1", "rejected")]
+    assert order.refunds_due() == []  # once pulled (committed), no longer pending
 
 
 def test_the_replica_takes_only_newer_revisions():

@@ -95,8 +95,10 @@ payments = Table(
     Column("order_id", String(36), ForeignKey("orders.order_id"), primary_key=True),
     Column("reference", String(128), nullable=False, unique=True),
     Column("amount", BigInteger, nullable=False),
-    Column("status", _states(PaymentStatus), nullable=False),
+    # Indexed for the refund dispatcher, which polls for REFUND_PENDING rows.
+    Column("status", _states(PaymentStatus), nullable=False, index=True),
     Column("charged_at", UtcDateTime, nullable=False),
+    Column("refund_requested_at", UtcDateTime, nullable=True),
     Column("refunded_at", UtcDateTime, nullable=True),
     Column("version", Integer, nullable=False),
 )

@@ -19,8 +19,10 @@ class PaymentGateway(ABC):
 
     @abstractmethod
     async def refund(self, order_id: str, reference: str, amount: int) -> None:
-        """Give back a charge. Idempotent per reference: refund policies are
-        at-least-once, and a second refund of the same charge changes nothing."""
+        """Give back an order's charge. Idempotent per order (each order has one
+        charge): the refund dispatcher is at-least-once, and asking again for a
+        refund already given changes nothing. A real PSP gets the order id as the
+        idempotency key of its refund call."""
 
 
 @dataclass
@@ -37,13 +39,14 @@ class UnknownCharge(LookupError):
 class FakeCardGateway(PaymentGateway):
     """Approves every card except DECLINED_TEST_CARD; remembers charges in memory.
 
-    Stateless enough for two processes: the API charges, the worker will refund
-    (OrderRejected, cancellation), so a refund of a reference this instance never
-    saw is accepted; one it did see must match its order and amount."""
+    Stateless enough for a restarted process: a refund of a reference this instance
+    never saw is accepted; one it did see must match its order and amount. Money
+    goes back at most once per charge; `refund_calls` counts every request."""
 
     def __init__(self) -> None:
         self.charges: dict[str, Charge] = {}
         self.refunds: dict[str, int] = {}
+        self.refund_calls: list[str] = []  # order ids, one per call, repeats included
 
     async def charge(self, order_id: str, amount: int, card_token: str) -> str:
         if card_token == DECLINED_TEST_CARD:
@@ -53,6 +56,7 @@ class FakeCardGateway(PaymentGateway):
         return reference
 
     async def refund(self, order_id: str, reference: str, amount: int) -> None:
+        self.refund_calls.append(order_id)
         charge = self.charges.get(reference)
         if charge is not None:
             if (charge.order_id, charge.amount) != (order_id, amount):

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_service.domain.menu import MenuItemReplica
 from order_service.domain.model import Order
-from order_service.domain.payment import Payment
+from order_service.domain.payment import Payment, PaymentStatus
 from shared_events.uow import Repository
 
 
@@ -44,6 +44,16 @@ class PaymentRepository(Repository):
 
     def add(self, payment: Payment) -> None:
         self._session.add(self._track(payment))
+
+    async def refund_pending(self, limit: int) -> list[str]:
+        """Order ids whose refund is owed, oldest request first."""
+        found = await self._session.scalars(
+            select(Payment.order_id)  # type: ignore[arg-type]
+            .where(Payment.status == PaymentStatus.REFUND_PENDING)  # type: ignore[arg-type]
+            .order_by(Payment.refund_requested_at, Payment.order_id)  # type: ignore[arg-type]
+            .limit(limit)
+        )
+        return list(found)
 
 
 class MenuReplicaRepository(Repository):

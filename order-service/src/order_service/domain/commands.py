@@ -28,3 +28,9 @@ class PlaceOrder:
         del request["idempotency_key"], request["customer_id"]
         canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    order_id: str
+    customer_id: str  # the acting customer; only the order's owner may cancel

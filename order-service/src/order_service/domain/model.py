@@ -9,18 +9,31 @@ from datetime import datetime
 from enum import StrEnum
 
 from shared_events import contract
-from shared_events.kernel import Aggregate, Forbidden, InvalidInput, NotFound
+from shared_events.kernel import Aggregate, Conflict, Forbidden, InvalidInput, NotFound
 
 
 class OrderStatus(StrEnum):
     """The board's Order states: PLACED -> ACCEPTED -> COOKING; PLACED -> REJECTED;
-    PLACED | ACCEPTED -> CANCELLED. Only PLACED is reached in the walking skeleton."""
+    PLACED | ACCEPTED -> CANCELLED. REJECTED and CANCELLED are final."""
 
     PLACED = "PLACED"
     ACCEPTED = "ACCEPTED"
     REJECTED = "REJECTED"
     COOKING = "COOKING"
     CANCELLED = "CANCELLED"
+
+
+# How far the kitchen has got: the local status only ever moves up this ladder.
+_PROGRESS = {OrderStatus.PLACED: 0, OrderStatus.ACCEPTED: 1, OrderStatus.COOKING: 2}
+CANCELLABLE = frozenset({OrderStatus.PLACED, OrderStatus.ACCEPTED})
+
+
+@dataclass(frozen=True)
+class RefundDue:
+    """Internal event (never published): the order's charge must be given back."""
+
+    order_id: str
+    reason: str  # "rejected" | "cancelled"
 
 
 class OrderNotFound(NotFound):
@@ -31,6 +44,30 @@ class OrderNotFound(NotFound):
 class NotOrderOwner(Forbidden):
     def __init__(self, order_id: str) -> None:
         super().__init__(f"order {order_id} belongs to another customer")
+
+
+class OrderNotCancellable(Conflict):
+    def __init__(self, order_id: str, status: OrderStatus) -> None:
+        reason = {
+            OrderStatus.COOKING: "cooking has already started",
+            OrderStatus.REJECTED: "the store rejected it",
+            OrderStatus.CANCELLED: "it is already cancelled",
+        }.get(status, f"it is {status}")
+        super().__init__(
+            f"order {order_id} can no longer be cancelled: {reason}", current_state=status.value
+        )
+
+
+class ContradictoryStoreEvent(Conflict):
+    """A kitchen fact that the kitchen's own state machine cannot produce for this
+    order (e.g. CookStarted after OrderRejected). Never applied: the consumer retries
+    it and then parks it on the dead-letter topic for a human to look at."""
+
+    def __init__(self, order_id: str, status: OrderStatus, event_type: str) -> None:
+        super().__init__(
+            f"order {order_id} is {status}; {event_type} contradicts it",
+            current_state=status.value,
+        )
 
 
 @dataclass(frozen=True)
@@ -134,6 +171,60 @@ class Order(Aggregate):
     def ensure_owned_by(self, customer_id: str) -> None:
         if customer_id != self.customer_id:
             raise NotOrderOwner(self.order_id)
+
+    # ------------------------------------------------------------ the customer
+
+    def cancel(self, customer_id: str) -> None:
+        """CancelOrder: only the owner, only before cooking starts. Raises
+        OrderCancelled (published) and RefundDue (internal)."""
+        self.ensure_owned_by(customer_id)
+        if self.status not in CANCELLABLE:
+            raise OrderNotCancellable(self.order_id, self.status)
+        self.status = OrderStatus.CANCELLED
+        self.record(
+            contract.OrderCancelled(
+                order_id=self.order_id, customer_id=self.customer_id, store_id=self.store_id
+            )
+        )
+        self.record(RefundDue(self.order_id, "cancelled"))
+
+    # ------------------------------------------------------------ kitchen facts
+    # Each returns False when the fact changes nothing: the order was cancelled
+    # (cancellation wins) or is already at or past that point (never backwards).
+
+    def accept(self) -> bool:
+        return self._advance(OrderStatus.ACCEPTED, "OrderAccepted")
+
+    def start_cooking(self) -> bool:
+        # From PLACED too: cooking implies acceptance, so an OrderAccepted that
+        # was parked on the dead-letter topic cannot leave the order cancellable.
+        return self._advance(OrderStatus.COOKING, "CookStarted")
+
+    def reject(self) -> bool:
+        if self.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
+            return False
+        if self.status is not OrderStatus.PLACED:
+            raise ContradictoryStoreEvent(self.order_id, self.status, "OrderRejected")
+        self.status = OrderStatus.REJECTED
+        self.record(RefundDue(self.order_id, "rejected"))
+        return True
+
+    def _advance(self, target: OrderStatus, event_type: str) -> bool:
+        if self.status is OrderStatus.CANCELLED:
+            return False
+        if self.status is OrderStatus.REJECTED:
+            raise ContradictoryStoreEvent(self.order_id, self.status, event_type)
+        if _PROGRESS[self.status] >= _PROGRESS[target]:
+            return False
+        self.status = target
+        return True
+
+    def refunds_due(self) -> list[RefundDue]:
+        """The refunds this transaction's decisions raised, not yet committed: the
+        payment record takes them in the same transaction."""
+        return [event for event in getattr(self, "events", []) if isinstance(event, RefundDue)]
+
+    # ------------------------------------------------------------ idempotency
 
     def is_replay_of(self, fingerprint: str) -> bool:
         """Whether a request with this order's idempotency key asked for the same thing."""

@@ -1,4 +1,4 @@
-"""HTTP edge of the Ordering context: customers place orders and look at them."""
+"""HTTP edge of the Ordering context: customers place, read and cancel their orders."""
 
 from __future__ import annotations
 
@@ -119,6 +119,21 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     @app.get("/orders/{order_id}", tags=["orders"])
     async def get_order(order_id: PathId, actor: Actor) -> dict[str, Any]:
+        return await views.order_for_customer(platform.sessions, order_id, actor)
+
+    @app.delete(
+        "/orders/{order_id}",
+        tags=["orders"],
+        responses={
+            403: {"description": "The order belongs to another customer"},
+            404: {"description": "Unknown order"},
+            409: {"description": "Too late to cancel; `current_state` names the status"},
+        },
+    )
+    async def cancel_order(order_id: PathId, actor: Actor) -> dict[str, Any]:
+        """CancelOrder, while the order is PLACED or ACCEPTED: the order as GET shows it,
+        now CANCELLED with its payment REFUND_PENDING (or already REFUNDED)."""
+        await bus.handle(commands.CancelOrder(order_id, actor))
         return await views.order_for_customer(platform.sessions, order_id, actor)
 
     return app

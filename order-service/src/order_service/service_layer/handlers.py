@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from sqlalchemy.orm.exc import StaleDataError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
 
 from order_service.adapters.payment import PaymentGateway
 from order_service.domain import commands
 from order_service.domain.menu import MenuItemReplica, price_items
-from order_service.domain.model import IdempotencyKeyReused, Order
+from order_service.domain.model import IdempotencyKeyReused, Order, OrderNotFound, RefundDue
 from order_service.domain.payment import Payment
 from order_service.service_layer.unit_of_work import UnitOfWork
-from shared_events.contract import MenuItemChanged
+from shared_events.contract import CookStarted, MenuItemChanged, OrderAccepted, OrderRejected
 from shared_events.envelope import utcnow
 
 # Log ids and amounts only: never a phone number or an address.
@@ -144,3 +148,95 @@ async def keep_menu_replica(event: MenuItemChanged, uow: UnitOfWork) -> None:
             event.revision,
             replica.revision,
         )
+
+
+# ---------------------------------------------------------------- cancel order
+
+
+async def cancel_order(cmd: commands.CancelOrder, uow: UnitOfWork) -> None:
+    """CancelOrder: the order becomes CANCELLED, OrderCancelled goes to the outbox and
+    the payment becomes REFUND_PENDING, all in one transaction.
+
+    A store event applied by the worker between our read and our commit makes the
+    commit fail its version check; the command is then decided again on the fresh
+    state, so the customer gets a definite 200 or 409 instead of "retry"."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(StaleDataError),
+        stop=stop_after_attempt(3),
+        wait=wait_random(0, 0.05),
+        reraise=True,
+    ):
+        with attempt:
+            async with uow:
+                order = await uow.orders.get(cmd.order_id)
+                if order is None:
+                    raise OrderNotFound(cmd.order_id)
+                order.cancel(cmd.customer_id)
+                await _request_refunds(order, uow)
+                await uow.commit()
+    log.info("order %s cancelled by its customer", cmd.order_id)
+
+
+# ---------------------------------------------------------------- store events
+# Policies: whenever the kitchen decides, keep the order's local status (the cancel
+# rule needs it). They run inside the bus's apply-once transaction, which commits.
+
+
+async def order_accepted(event: OrderAccepted, uow: UnitOfWork) -> None:
+    order = await _order(event.order_id, uow)
+    _applied(order, order.accept(), event)
+
+
+async def cook_started(event: CookStarted, uow: UnitOfWork) -> None:
+    order = await _order(event.order_id, uow)
+    _applied(order, order.start_cooking(), event)
+
+
+async def order_rejected(event: OrderRejected, uow: UnitOfWork) -> None:
+    order = await _order(event.order_id, uow)
+    if _applied(order, order.reject(), event):
+        await _request_refunds(order, uow)
+
+
+async def _order(order_id: str, uow: UnitOfWork) -> Order:
+    order = await uow.orders.get(order_id)
+    if order is None:
+        # The store learns of orders only from OrderPlaced, published after our
+        # commit: an unknown order is an anomaly, parked by the consumer.
+        raise OrderNotFound(order_id)
+    return order
+
+
+KitchenFact = OrderAccepted | OrderRejected | CookStarted
+
+
+def _applied(order: Order, changed: bool, event: KitchenFact) -> bool:
+    if changed:
+        log.info("%s takes order %s to %s", event.event_type, order.order_id, order.status)
+    else:
+        # Cancellation won, or the order is already past this point.
+        log.info("order %s stays %s: %s ignored", order.order_id, order.status, event.event_type)
+    return changed
+
+
+async def _request_refunds(order: Order, uow: UnitOfWork) -> None:
+    """The payment takes the order's RefundDue in the same transaction: REFUND_PENDING
+    is the durable to-do the refund dispatcher works off after the commit."""
+    for due in order.refunds_due():
+        payment = await uow.payments.get(due.order_id)
+        if payment is None:
+            log.error("order %s: no payment record to refund; needs reconciliation", due.order_id)
+        elif payment.request_refund(utcnow()):
+            log.info(
+                "order %s %s: refund of %d won pending", due.order_id, due.reason, payment.amount
+            )
+
+
+def wake_refunds(wake: Callable[[], None]) -> Callable[[RefundDue, UnitOfWork], Awaitable[None]]:
+    """Internal-event handler: after the commit, the in-process dispatcher starts at
+    once instead of at its next poll."""
+
+    async def handler(event: RefundDue, uow: UnitOfWork) -> None:
+        wake()
+
+    return handler

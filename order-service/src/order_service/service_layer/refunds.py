@@ -1,0 +1,148 @@
+"""The refund dispatcher: gives back the charge of every payment left REFUND_PENDING.
+
+A BackgroundLoop of the API process (beside the outbox relay). REFUND_PENDING is
+written in the transaction that rejected or cancelled the order, so the owed
+refund survives any crash; this loop works that to-do list off:
+
+* woken after the commit by the internal RefundDue event when the decision was
+  taken in this process (a cancel), and polling every `poll_interval` otherwise
+  (rejections are applied by the worker process, which runs no dispatcher);
+* the gateway is called outside any transaction, then the payment is marked
+  REFUNDED. A crash or failed commit in between leaves it REFUND_PENDING and the
+  refund is asked for again: the gateway is idempotent per order, so the money
+  goes back exactly once;
+* a gateway failure leaves the payment REFUND_PENDING; the pass goes on with the
+  other refunds and is retried with exponential backoff, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from order_service.adapters.payment import PaymentGateway
+from order_service.domain.payment import PaymentStatus
+from order_service.service_layer.unit_of_work import UnitOfWork
+from shared_events.envelope import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class RefundsFailed(Exception):
+    """Some refunds of a pass failed; they stay REFUND_PENDING for the retry."""
+
+    def __init__(self, order_ids: list[str]) -> None:
+        super().__init__(f"{len(order_ids)} refund(s) failed: {', '.join(order_ids)}")
+        self.order_ids = order_ids
+
+
+class RefundDispatcher:
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        gateway: PaymentGateway,
+        *,
+        poll_interval: float = 0.5,
+        batch_size: int = 50,
+        backoff_multiplier: float = 0.2,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._gateway = gateway
+        self._poll_interval = poll_interval
+        self._batch_size = batch_size
+        self._backoff = wait_exponential(multiplier=backoff_multiplier, max=max_backoff)
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.refunded = 0
+        self.failures = 0
+
+    def wake(self) -> None:
+        """A refund became due in this process: start now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Dispatch until stop(); the refund in flight is finished before returning."""
+        while not self._stopping.is_set():
+            # Cleared before the pass reads the pending rows, so a wake() arriving
+            # during the pass is never lost: it starts the next pass at once.
+            self._wake.clear()
+            done = await self._with_retry()
+            if done == 0:
+                await self._idle()
+
+    async def dispatch_pending(self) -> int:
+        """One pass over the pending refunds; returns how many were completed.
+        Raises RefundsFailed, after trying every other one, if any failed."""
+        async with self._uow_factory() as uow:
+            order_ids = await uow.payments.refund_pending(self._batch_size)
+        done, failed = 0, []
+        for order_id in order_ids:
+            if self._stopping.is_set():
+                break
+            try:
+                done += await self._refund(order_id)
+            except Exception as exc:
+                failed.append(order_id)
+                log.warning(
+                    "refund of order %s failed (%s: %s); stays pending",
+                    order_id,
+                    type(exc).__name__,
+                    exc,
+                )
+        if failed:
+            raise RefundsFailed(failed)
+        return done
+
+    async def _refund(self, order_id: str) -> int:
+        async with self._uow_factory() as uow:
+            payment = await uow.payments.get(order_id)
+            if payment is None or payment.status is not PaymentStatus.REFUND_PENDING:
+                return 0  # another dispatcher finished it meanwhile
+            reference, amount = payment.reference, payment.amount
+        # No transaction is held open while the gateway is called.
+        await self._gateway.refund(order_id, reference, amount)
+        async with self._uow_factory() as uow:
+            payment = await uow.payments.get(order_id)
+            if payment is None or not payment.mark_refunded(utcnow()):
+                return 0
+            await uow.commit()
+        self.refunded += 1
+        log.info("order %s: %d won refunded (charge %s)", order_id, amount, reference)
+        return 1
+
+    async def _with_retry(self) -> int:
+        async for attempt in AsyncRetrying(
+            wait=self._backoff,
+            retry=retry_if_exception_type(Exception),
+            before_sleep=self._on_failure,
+            sleep=self._sleep,
+        ):
+            with attempt:
+                if self._stopping.is_set():
+                    return 0
+                return await self.dispatch_pending()
+        return 0  # pragma: no cover
+
+    async def _on_failure(self, state: Any) -> None:
+        self.failures += 1
+        exc = state.outcome.exception()
+        log.warning("refund dispatcher: %s; retrying in %.1fs", exc, state.next_action.sleep)
+
+    async def _sleep(self, seconds: float) -> None:
+        # Backoff ignores wake() (a burst of new refunds must not defeat it) but not stop().
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    async def _idle(self) -> None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
