@@ -48,3 +48,148 @@ def happy_path() -> list[Envelope]:
         contract.DeliveryConfirmed(order_id=ORDER, rider_id="r-1"),
     ]
     return [envelope(e, minutes=i) for i, e in enumerate(events)]
+
+
+# ------------------------------------------------------------- whole lifecycles
+# One order's events as its three topics carry them: each topic's events in
+# their own (causal) order, stamped in causal order across topics.
+Streams = tuple[list[Envelope], list[Envelope], list[Envelope]]  # order, store, delivery
+
+
+def _accepted(m: int) -> Envelope:
+    return envelope(contract.OrderAccepted(order_id=ORDER, store_id=STORE), m)
+
+
+def _cancelled(m: int) -> Envelope:
+    return envelope(
+        contract.OrderCancelled(order_id=ORDER, customer_id=CUSTOMER, store_id=STORE), m
+    )
+
+
+def _kitchen(m: int) -> list[Envelope]:
+    """Accepted, cooking, cooked: one minute apart from minute m."""
+    return [
+        _accepted(m),
+        envelope(contract.CookStarted(order_id=ORDER, store_id=STORE), m + 1),
+        envelope(contract.CookFinished(order_id=ORDER, store_id=STORE), m + 2),
+    ]
+
+
+def _picked(m: int) -> Envelope:
+    return envelope(contract.FoodPicked(order_id=ORDER, rider_id="r-1"), m)
+
+
+def _confirmed(m: int) -> Envelope:
+    return envelope(contract.DeliveryConfirmed(order_id=ORDER, rider_id="r-1"), m)
+
+
+def _returned(m: int) -> Envelope:
+    return envelope(
+        contract.DeliveryReturned(order_id=ORDER, rider_id="r-1", reason="customer refused"), m
+    )
+
+
+def _cooking_cancelled(m: int) -> Envelope:
+    return envelope(contract.CookingCancelled(order_id=ORDER, store_id=STORE), m)
+
+
+def _delivery_cancelled(m: int) -> Envelope:
+    return envelope(contract.DeliveryCancelled(order_id=ORDER), m)
+
+
+def happy_streams() -> Streams:
+    return [envelope(order_placed(), 0)], _kitchen(1), [_picked(4), _confirmed(5)]
+
+
+def rejected_streams() -> Streams:
+    rejected = contract.OrderRejected(order_id=ORDER, store_id=STORE, reason="sold out")
+    return [envelope(order_placed(), 0)], [envelope(rejected, 1)], []
+
+
+def cancelled_before_acceptance_streams() -> Streams:
+    return (
+        [envelope(order_placed(), 0), _cancelled(1)],
+        [_cooking_cancelled(2)],
+        [_delivery_cancelled(2)],
+    )
+
+
+def cancelled_after_acceptance_streams() -> Streams:
+    return (
+        [envelope(order_placed(), 0), _cancelled(2)],
+        [_accepted(1), _cooking_cancelled(3)],
+        [_delivery_cancelled(3)],
+    )
+
+
+def cancel_crossing_cooking_streams() -> Streams:
+    """The customer cancels as the kitchen starts cooking: both commit, the kitchen
+    then cancels the ticket and delivery cancels the delivery it just opened."""
+    cook_started = envelope(contract.CookStarted(order_id=ORDER, store_id=STORE), 2)
+    return (
+        [envelope(order_placed(), 0), _cancelled(2)],
+        [_accepted(1), cook_started, _cooking_cancelled(3)],
+        [_delivery_cancelled(4)],
+    )
+
+
+def returned_streams() -> Streams:
+    return [envelope(order_placed(), 0)], _kitchen(1), [_picked(4), _returned(5)]
+
+
+def returned_after_delivery_streams() -> Streams:
+    return [envelope(order_placed(), 0)], _kitchen(1), [_picked(4), _confirmed(5), _returned(6)]
+
+
+# name -> (streams, final status, the statuses its timeline records)
+LIFECYCLES = {
+    "happy path": (
+        happy_streams,
+        "DELIVERED",
+        {"PLACED", "ACCEPTED", "COOKING", "COOKED", "PICKED", "DELIVERED"},
+    ),
+    "rejected": (rejected_streams, "REJECTED", {"PLACED", "REJECTED"}),
+    "cancelled before acceptance": (
+        cancelled_before_acceptance_streams,
+        "CANCELLED",
+        {"PLACED", "CANCELLED"},
+    ),
+    "cancelled after acceptance": (
+        cancelled_after_acceptance_streams,
+        "CANCELLED",
+        {"PLACED", "ACCEPTED", "CANCELLED"},
+    ),
+    "cancel crossing cooking": (
+        cancel_crossing_cooking_streams,
+        "CANCELLED",
+        {"PLACED", "ACCEPTED", "COOKING", "CANCELLED"},
+    ),
+    "returned": (
+        returned_streams,
+        "RETURNED",
+        {"PLACED", "ACCEPTED", "COOKING", "COOKED", "PICKED", "RETURNED"},
+    ),
+    "returned after delivery": (
+        returned_after_delivery_streams,
+        "RETURNED",
+        {"PLACED", "ACCEPTED", "COOKING", "COOKED", "PICKED", "DELIVERED", "RETURNED"},
+    ),
+}
+
+
+def one_of_each() -> list[Envelope]:
+    """One envelope of every event of an order, for per-type projection tests."""
+    events: list[contract.Payload] = [
+        order_placed(),
+        contract.OrderCancelled(order_id=ORDER, customer_id=CUSTOMER, store_id=STORE),
+        contract.OrderAccepted(order_id=ORDER, store_id=STORE),
+        contract.OrderRejected(order_id=ORDER, store_id=STORE, reason="sold out"),
+        contract.CookStarted(order_id=ORDER, store_id=STORE),
+        contract.CookFinished(order_id=ORDER, store_id=STORE),
+        contract.CookingCancelled(order_id=ORDER, store_id=STORE),
+        contract.FoodPicked(order_id=ORDER, rider_id="r-1"),
+        contract.DeliveryConfirmed(order_id=ORDER, rider_id="r-1"),
+        contract.DeliveryCancelled(order_id=ORDER),
+        contract.DeliveryReturned(order_id=ORDER, rider_id="r-1", reason="customer refused"),
+    ]
+    return [envelope(e, i) for i, e in enumerate(events)]

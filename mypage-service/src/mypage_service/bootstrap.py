@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mypage_service.adapters.notification_log import SqlNotificationLog
+from mypage_service.adapters.notifier import Notifier, notifier_from_env
 from mypage_service.adapters.orm import start_mappers
+from mypage_service.service_layer.dispatcher import DispatchPolicy, NotificationDispatcher
 from mypage_service.service_layer.messagebus import create_bus
 from mypage_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
 from shared_events.messagebus import MessageBus
@@ -20,12 +23,23 @@ class Container:
     settings: ServiceSettings
     platform: Platform
     bus: MessageBus
+    notifier: Notifier
+    dispatcher: NotificationDispatcher
 
 
-def bootstrap(settings: ServiceSettings | None = None) -> Container:
+def bootstrap(
+    settings: ServiceSettings | None = None,
+    notifier: Notifier | None = None,
+    dispatch: DispatchPolicy | None = None,
+) -> Container:
     settings = settings or ServiceSettings.from_env(PRODUCER, http_port=8084, worker_web_port=6084)
+    # KakaoTalk over HTTP when KAKAO_NOTIFY_URL is set, else the log notifier.
+    notifier = notifier or notifier_from_env()
     start_mappers()
     platform = Platform(settings, MIGRATIONS)
 
     uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
-    return Container(settings, platform, create_bus(uow_factory))
+    # The worker decides notifications; the API process sends them, beside its relay.
+    dispatcher = NotificationDispatcher(SqlNotificationLog(platform.sessions), notifier, dispatch)
+    platform.background.append(dispatcher)
+    return Container(settings, platform, create_bus(uow_factory), notifier, dispatcher)

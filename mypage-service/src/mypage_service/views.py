@@ -1,4 +1,4 @@
-"""Read queries of the Customer context: the status page and "my orders"."""
+"""Read queries of the Customer context: the status page, "my orders" and my messages."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mypage_service.adapters.orm import order_status, order_timeline
+from mypage_service.adapters.orm import notifications, order_status, order_timeline
 from mypage_service.domain.status import rank
 
 
@@ -66,6 +66,39 @@ async def customer_orders(
                 "total_amount": r.total_amount,
                 "placed_at": r.placed_at.isoformat() if r.placed_at else None,
                 "updated_at": r.updated_at.isoformat(),
+            }
+            for r in rows
+        ]
+
+
+async def customer_notifications(
+    sessions: async_sessionmaker[AsyncSession], customer_id: str
+) -> list[dict[str, Any]]:
+    """The messages decided for one customer, in the order they were decided.
+    Never the phone number: it is not in this table."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(
+                notifications.c.notification_id,
+                notifications.c.order_id,
+                notifications.c.status,
+                notifications.c.message,
+                notifications.c.state,
+                notifications.c.created_at,
+                notifications.c.sent_at,
+            )
+            .where(notifications.c.customer_id == customer_id)
+            .order_by(notifications.c.created_at, notifications.c.notification_id)
+        )
+        return [
+            {
+                "notification_id": r.notification_id,
+                "order_id": r.order_id,
+                "status": r.status,
+                "message": r.message,
+                "state": r.state,
+                "created_at": r.created_at.isoformat(),
+                "sent_at": r.sent_at.isoformat() if r.sent_at else None,
             }
             for r in rows
         ]

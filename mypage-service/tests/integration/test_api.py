@@ -7,12 +7,8 @@ import pytest
 
 from mypage_service.bootstrap import Container, bootstrap
 from mypage_service.entrypoints.api import create_app
-from mypage_service.service_layer.handlers import project_order_event
-from mypage_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
 from shared_events import contract
 from shared_events.envelope import Envelope
-from shared_events.inbox import apply_once
-from shared_events.uow import Trace
 
 from ..events import CUSTOMER, envelope, order_placed
 
@@ -25,6 +21,7 @@ async def service(
 ) -> AsyncIterator[tuple[Container, httpx.AsyncClient]]:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing listens there
+    monkeypatch.delenv("KAKAO_NOTIFY_URL", raising=False)  # the log notifier
     container = bootstrap()
     app = create_app(container)
     async with app.router.lifespan_context(app):
@@ -115,7 +112,7 @@ async def test_a_row_made_by_an_early_event_stays_hidden_until_order_placed(serv
     """The next issue's case, through the real mapping: DeliveryConfirmed first."""
     container, client = service
     delivered = envelope(contract.DeliveryConfirmed(order_id=ORDER, rider_id="r-1"), 50)
-    await project(container, delivered)
+    assert await container.bus.handle_event(delivered, delivered.event())
     assert (await client.get(f"/mypage/orders/{ORDER}")).status_code == 404
 
     await place(container, minutes=0)
@@ -123,14 +120,6 @@ async def test_a_row_made_by_an_early_event_stays_hidden_until_order_placed(serv
     body = (await client.get(f"/mypage/orders/{ORDER}")).json()
     assert body["status"] == "DELIVERED"
     assert [e["status"] for e in body["timeline"]] == ["PLACED", "DELIVERED"]
-
-
-async def project(container: Container, env: Envelope) -> None:
-    """Apply any order event the way the bus does, without subscribing it yet."""
-    uow = SqlAlchemyUnitOfWork(
-        container.platform.sessions, producer=PRODUCER, trace=Trace.caused_by(env)
-    )
-    assert await apply_once(uow, env, lambda: project_order_event(env.event(), uow))
 
 
 async def test_health(service):

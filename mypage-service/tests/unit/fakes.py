@@ -1,10 +1,14 @@
-"""In-memory repository and unit of work: the service layer runs unchanged on them."""
+"""In-memory repositories, unit of work and notification log: the service layer and
+the dispatcher run unchanged on them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
+from mypage_service.adapters.notification_log import Due, NotificationLog
 from mypage_service.domain.model import OrderStatusView
+from mypage_service.domain.notification import Notification, NotificationState, OrderContact
 from mypage_service.service_layer.unit_of_work import PRODUCER, UnitOfWork
 from shared_events.uow import FakeUnitOfWork as _FakeUnitOfWork
 from shared_events.uow import Repository, Trace
@@ -22,15 +26,86 @@ class FakeOrderStatusRepository(Repository):
         self.rows[view.order_id] = self._track(view)
 
 
+class FakeContactRepository(Repository):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, OrderContact] = {}
+
+    async def get(self, order_id: str) -> OrderContact | None:
+        return self.rows.get(order_id)
+
+    def add(self, contact: OrderContact) -> None:
+        self.rows[contact.order_id] = contact
+
+
 class FakeUnitOfWork(_FakeUnitOfWork, UnitOfWork):
     def __init__(self) -> None:
         super().__init__(PRODUCER)
         self.orders = FakeOrderStatusRepository()
+        self.contacts = FakeContactRepository()
 
     def repositories(self) -> Iterable[Repository]:
-        return (self.orders,)
+        return (self.orders, self.contacts)
 
     def factory(self, trace: Trace) -> FakeUnitOfWork:
         """One shared in-memory state for every event, like one database."""
         self.trace = trace
         return self
+
+    def notifications(self) -> list[Notification]:
+        """Every notification decided so far, in the order they were decided."""
+        found = [n for view in self.orders.rows.values() for n in view.notifications]
+        return sorted(found, key=lambda n: n.created_at)
+
+
+class FakeNotificationLog(NotificationLog):
+    """The dispatcher's queries over the fake unit of work's objects."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    def _find(self, notification_id: str) -> Notification:
+        return next(n for n in self._uow.notifications() if n.notification_id == notification_id)
+
+    @staticmethod
+    def _ready(n: Notification, now: datetime) -> bool:
+        return n.state == NotificationState.PENDING and (
+            n.next_attempt_at is None or n.next_attempt_at <= now
+        )
+
+    async def due(self, now: datetime, limit: int) -> list[Due]:
+        due = []
+        waiting: set[str] = set()  # orders with an older message still pending
+        for n in self._uow.notifications():
+            contact = self._uow.contacts.rows.get(n.order_id)
+            first = n.order_id not in waiting
+            if n.state == NotificationState.PENDING:
+                waiting.add(n.order_id)
+            if contact is not None and first and self._ready(n, now):
+                due.append(
+                    Due(
+                        n.notification_id,
+                        n.order_id,
+                        n.status,
+                        n.message,
+                        n.attempts,
+                        contact.phone,
+                    )
+                )
+        return due[:limit]
+
+    async def claim(self, notification_id: str, now: datetime, lease_until: datetime) -> bool:
+        n = self._find(notification_id)
+        if not self._ready(n, now):
+            return False
+        n.attempts += 1
+        n.next_attempt_at = lease_until
+        return True
+
+    async def sent(self, notification_id: str, at: datetime) -> None:
+        n = self._find(notification_id)
+        n.state, n.sent_at = NotificationState.SENT, at
+
+    async def failed(self, notification_id: str, error: str, retry_at: datetime) -> None:
+        n = self._find(notification_id)
+        n.last_error, n.next_attempt_at = error, retry_at

@@ -1,13 +1,16 @@
 """The projection policy through the message bus, on the in-memory unit of work."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from mypage_service.service_layer.handlers import MissingCause, project_order_event
 from mypage_service.service_layer.messagebus import create_bus, subscribed_topics
-from shared_events.topics import ORDER_EVENTS
+from shared_events import contract
+from shared_events.topics import DELIVERY_EVENTS, ORDER_EVENTS, STORE_EVENTS
 from shared_events.uow import Trace
 
-from ..events import CUSTOMER, ORDER, at, envelope, order_placed
+from ..events import CUSTOMER, ORDER, STORE, at, envelope, happy_path, one_of_each, order_placed
 from .fakes import FakeUnitOfWork
 
 
@@ -63,5 +66,72 @@ async def test_the_projection_needs_the_consumed_envelope(uow):
     assert uow.orders.rows == {}
 
 
-def test_the_worker_subscribes_to_the_order_events():
-    assert subscribed_topics() == [ORDER_EVENTS]
+def test_the_worker_subscribes_to_all_three_topics():
+    assert subscribed_topics() == sorted([ORDER_EVENTS, STORE_EVENTS, DELIVERY_EVENTS])
+
+
+def test_every_event_of_an_order_is_routed_and_menu_changes_are_not(bus):
+    routed = set(bus.event_handlers())
+    assert routed == {env.event_type for env in one_of_each()}
+    assert contract.MenuItemChanged.event_type not in routed  # the consumer skips it
+
+
+@pytest.mark.parametrize("env", one_of_each(), ids=lambda env: env.event_type)
+async def test_every_event_of_an_order_goes_through_the_bus_onto_its_row(bus, uow, env):
+    assert await bus.handle_event(env, env.event()) is True
+
+    view = uow.orders.rows[ORDER]
+    assert view.status is not None
+    assert [n.status for n in view.notifications] == [view.status]
+    assert uow.committed
+
+
+async def test_a_status_change_and_its_message_commit_together_stamped_now(bus, uow):
+    before = datetime.now(UTC)
+    for env in happy_path()[:2]:
+        await bus.handle_event(env, env.event())
+
+    notifications = uow.notifications()
+    assert [(n.status, n.state, n.customer_id) for n in notifications] == [
+        ("PLACED", "PENDING", CUSTOMER),
+        ("ACCEPTED", "PENDING", CUSTOMER),
+    ]
+    # Stamped when decided (creation order), not with the event's own time.
+    assert all(n.created_at >= before for n in notifications)
+
+
+async def test_redelivered_and_late_events_decide_no_second_message(bus, uow):
+    placed, accepted, cooking, *_ = happy_path()
+    for env in (placed, cooking, cooking, accepted, placed, accepted):
+        await bus.handle_event(env, env.event())
+
+    assert [n.status for n in uow.notifications()] == ["PLACED", "COOKING"]
+    assert uow.orders.rows[ORDER].status == "COOKING"
+
+
+async def test_order_placed_keeps_the_phone_apart_from_the_read_model(bus, uow):
+    placed = envelope(order_placed())
+    await bus.handle_event(placed, placed.event())
+
+    contact = uow.contacts.rows[ORDER]
+    assert contact.phone == "010-1234-5678"
+    assert "010" not in repr(contact)
+    assert "010-1234-5678" not in repr(vars(uow.orders.rows[ORDER]))
+
+
+async def test_a_replayed_order_placed_keeps_the_first_phone(bus, uow):
+    first = envelope(order_placed(), 0)
+    replay = envelope(order_placed().model_copy(update={"phone": "010-0000-0000"}), 1)
+    for env in (first, replay):
+        await bus.handle_event(env, env.event())
+
+    assert uow.contacts.rows[ORDER].phone == "010-1234-5678"
+
+
+async def test_an_early_event_decides_its_message_before_the_phone_is_known(bus, uow):
+    cooking = envelope(contract.CookStarted(order_id=ORDER, store_id=STORE), 2)
+    await bus.handle_event(cooking, cooking.event())
+
+    [notification] = uow.notifications()
+    assert (notification.status, notification.customer_id) == ("COOKING", None)
+    assert uow.contacts.rows == {}

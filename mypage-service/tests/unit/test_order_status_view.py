@@ -9,7 +9,7 @@ from mypage_service.domain.status import PRECEDENCE, STATUS_BY_EVENT, TERMINAL, 
 from shared_events import contract
 from shared_events.contract import EVENT_MODELS
 
-from ..events import CUSTOMER, ORDER, STORE, at, envelope, happy_path, order_placed
+from ..events import CUSTOMER, ORDER, STORE, at, envelope, happy_path, one_of_each, order_placed
 
 
 def fold(envelopes) -> OrderStatusView:
@@ -177,3 +177,75 @@ def test_terminal_statuses_outrank_every_other_status():
 def test_every_event_about_an_order_maps_to_a_visible_status():
     order_events = {m for m in EVENT_MODELS if "order_id" in m.model_fields}
     assert order_events == set(STATUS_BY_EVENT)
+    assert contract.MenuItemChanged not in STATUS_BY_EVENT
+
+
+@pytest.mark.parametrize("env", one_of_each(), ids=lambda env: env.event_type)
+def test_every_event_of_an_order_projects_alone_onto_a_new_row(env):
+    """Any event may be the first to arrive: it makes the row, its status, its
+    timeline entry and the customer's message about that status."""
+    event = env.event()
+    view = OrderStatusView(ORDER)
+
+    assert view.apply(event, env) is True
+
+    expected = STATUS_BY_EVENT[type(event)]
+    assert view.status == expected
+    assert view.updated_at == env.occurred_at
+    [entry] = view.timeline
+    assert (entry.status, entry.at, entry.event_type, entry.event_id) == (
+        expected,
+        env.occurred_at,
+        env.event_type,
+        str(env.event_id),
+    )
+    [notification] = view.notifications
+    assert (notification.status, notification.state, notification.attempts) == (
+        expected,
+        "PENDING",
+        0,
+    )
+    # Only OrderPlaced and OrderCancelled name the customer.
+    assert notification.customer_id == getattr(event, "customer_id", None)
+    assert notification.message.startswith(f"[주문 {ORDER[:8]}] ")
+
+
+def test_a_status_change_decides_one_message_and_a_non_change_none():
+    placed, accepted = happy_path()[:2]
+    view = fold([placed])
+    replayed = envelope(order_placed(), 9)  # same order, a new event id
+
+    assert view.apply(replayed.event(), replayed) is False
+    assert view.apply(accepted.event(), accepted, now=at(30)) is True
+    assert view.apply(accepted.event(), accepted) is False
+
+    assert [(n.status, n.created_at) for n in view.notifications] == [
+        ("PLACED", at(0)),  # stamped with the event's time when no `now` is given
+        ("ACCEPTED", at(30)),
+    ]
+    assert view.notifications[0].message == f"[주문 {ORDER[:8]}] 주문이 접수되었습니다."
+
+
+def test_a_message_decided_before_the_customer_is_known_learns_whose_it_is():
+    *_, delivered = happy_path()
+    view = fold([delivered])
+    assert view.notification_for("DELIVERED").customer_id is None
+
+    placed = envelope(order_placed(), 0)
+    view.apply(placed.event(), placed)
+
+    assert [(n.status, n.customer_id) for n in view.notifications] == [("DELIVERED", CUSTOMER)]
+
+
+def test_a_rejection_message_quotes_the_reason():
+    rejected = envelope(contract.OrderRejected(order_id=ORDER, store_id=STORE, reason="sold out"))
+
+    [notification] = fold([rejected]).notifications
+
+    assert notification.message.endswith("(사유: sold out)")
+
+
+def test_the_phone_number_is_in_no_message():
+    view = fold(happy_path())
+
+    assert all("010-1234-5678" not in repr(vars(n)) for n in view.notifications)

@@ -1,10 +1,22 @@
 """Tables of the Customer context's read model, mapped onto the plain domain classes."""
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, MetaData, String, Table
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import registry, relationship
 
 from mypage_service.adapters.types import UtcDateTime
 from mypage_service.domain.model import OrderStatusView, TimelineEntry
+from mypage_service.domain.notification import Notification, OrderContact
 
 metadata = MetaData()
 
@@ -37,6 +49,37 @@ order_timeline = Table(
     Column("event_id", String(36), nullable=False),
 )
 
+# The notification log: one message per order and status, decided with the status
+# change and sent later by the dispatcher (PENDING -> SENT).
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("notification_id", String(36), primary_key=True),
+    Column("order_id", String(64), ForeignKey("order_status.order_id"), nullable=False),
+    Column("customer_id", String(64), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    # Whatever is redelivered or replayed, never a second message for one status.
+    UniqueConstraint("order_id", "status", name="uq_notifications_order_status"),
+    # The customer's list, and the dispatcher's poll of what is still to send.
+    Index("ix_notifications_customer_created", "customer_id", "created_at"),
+    Index("ix_notifications_state_created", "state", "created_at"),
+)
+
+# Personal data, apart from the read model: only the dispatcher reads it.
+order_contact = Table(
+    "order_contact",
+    metadata,
+    Column("order_id", String(64), primary_key=True),
+    Column("phone", Text, nullable=False),
+)
+
 mapper_registry = registry()
 _started = False
 
@@ -47,6 +90,8 @@ def start_mappers() -> None:
     if _started:
         return
     mapper_registry.map_imperatively(TimelineEntry, order_timeline)
+    mapper_registry.map_imperatively(Notification, notifications)
+    mapper_registry.map_imperatively(OrderContact, order_contact)
     mapper_registry.map_imperatively(
         OrderStatusView,
         order_status,
@@ -58,7 +103,13 @@ def start_mappers() -> None:
                 lazy="selectin",
                 cascade="all, delete-orphan",
                 order_by=order_timeline.c.at,
-            )
+            ),
+            "notifications": relationship(
+                Notification,
+                lazy="selectin",
+                cascade="all, delete-orphan",
+                order_by=notifications.c.created_at,
+            ),
         },
     )
     _started = True

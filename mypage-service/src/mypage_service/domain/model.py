@@ -4,17 +4,23 @@ Built only from events. Any event of an order may be the first one to arrive,
 so every field but the id and the status may be unknown for a while and is
 filled in when an event that carries it comes along. Applying is idempotent and
 commutative: the same events in any order, any number of times, give one state.
+
+The view also owns the customer's notifications: a status change and the message
+about it are one decision, committed together.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from mypage_service.domain.notification import Notification, message_for
 from mypage_service.domain.status import Status, rank, status_for
 from shared_events.contract import OrderPlaced, Payload
 from shared_events.envelope import Envelope
 from shared_events.kernel import Aggregate, Forbidden, NotFound
+
+_TICK = timedelta(microseconds=1)
 
 
 class OrderNotFound(NotFound):
@@ -60,10 +66,13 @@ class OrderStatusView(Aggregate):
         self.placed_at: datetime | None = None
         self.updated_at: datetime | None = None
         self.timeline: list[TimelineEntry] = []
+        self.notifications: list[Notification] = []
 
-    def apply(self, event: Payload, cause: Envelope) -> bool:
-        """Fold one event in; True when the customer-visible status changed
-        (the moment the customer is to be notified, once)."""
+    def apply(self, event: Payload, cause: Envelope, now: datetime | None = None) -> bool:
+        """Fold one event in; True when the customer-visible status changed, which
+        is when the customer's message about it is decided (once: the status only
+        ever moves up, so no status is reached twice). `now` stamps that message
+        (the projection passes the wall clock; by default the event's own time)."""
         status = status_for(event)
         if status is None:
             return False
@@ -72,6 +81,7 @@ class OrderStatusView(Aggregate):
         changed = rank(status) > rank(self.status)
         if changed:
             self.status = status
+            self._notify(status, event, now or cause.occurred_at)
         if touched or changed:
             # The newest moment anything happened, whatever the arrival order.
             if self.updated_at is None or cause.occurred_at > self.updated_at:
@@ -85,8 +95,31 @@ class OrderStatusView(Aggregate):
     def ordered_timeline(self) -> list[TimelineEntry]:
         return sorted(self.timeline, key=TimelineEntry.sort_key)
 
+    def notification_for(self, status: str) -> Notification | None:
+        return next((n for n in self.notifications if n.status == status), None)
+
+    def _notify(self, status: Status, event: Payload, now: datetime) -> None:
+        if self.notification_for(status) is not None:
+            return  # one message per status, whatever happens (the table says so too)
+        message = message_for(self.order_id, status, event)
+        if self.notifications:
+            # Creation order is the order the customer reads them in: never a tie.
+            now = max(now, max(n.created_at for n in self.notifications) + _TICK)
+        self.notifications.append(
+            Notification(self.order_id, self.customer_id, status, message, created_at=now)
+        )
+
     def _learn(self, event: Payload, cause: Envelope) -> bool:
         """Take the order's details from the events that carry them."""
+        touched = self._learn_details(event, cause)
+        if self.customer_id is not None:
+            # Messages decided before the customer was known now know whose they are.
+            for notification in self.notifications:
+                if notification.customer_id is None:
+                    notification.customer_id = self.customer_id
+        return touched
+
+    def _learn_details(self, event: Payload, cause: Envelope) -> bool:
         if isinstance(event, OrderPlaced):
             if self.placed_at is not None and self.placed_at <= cause.occurred_at:
                 return False  # known already; a replayed copy may only move placed_at back

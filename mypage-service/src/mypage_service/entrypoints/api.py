@@ -1,4 +1,5 @@
-"""HTTP edge of the Customer context: a customer's order status page and order list.
+"""HTTP edge of the Customer context: a customer's order status page, order list and
+the KakaoTalk messages sent about their orders.
 
 Ownership: until real authentication lands, X-Actor-Id names the viewer and is
 optional here. When it is sent and is not the order's customer the answer is
@@ -41,7 +42,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app = service_app(
         platform,
         title="mypage-service",
-        summary="Customer context: order status, timeline and order list (read side)",
+        summary="Customer context: order status, timeline, order list and notifications",
     )
 
     @app.get("/mypage/orders/{order_id}", tags=["mypage"])
@@ -64,6 +65,12 @@ def create_app(container: Container | None = None) -> FastAPI:
             platform.sessions, customer_id, limit=limit, offset=offset
         )
         return {"customer_id": customer_id, "limit": limit, "offset": offset, "orders": orders}
+
+    @app.get("/mypage/customers/{customer_id}/notifications", tags=["mypage"])
+    async def list_notifications(customer_id: PathId, viewer: Viewer) -> dict[str, Any]:
+        ensure_visible_to(customer_id, viewer)
+        found = await views.customer_notifications(platform.sessions, customer_id)
+        return {"customer_id": customer_id, "notifications": found}
 
     return app
 

@@ -1,4 +1,6 @@
-"""Kafka worker of the Customer context: projects order events onto the read model."""
+"""Kafka worker of the Customer context: projects every event of an order (order,
+store and delivery topics) onto the read model, deciding the customer's messages
+in the same transactions; the API process's dispatcher sends them."""
 
 from __future__ import annotations
 

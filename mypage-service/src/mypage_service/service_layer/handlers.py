@@ -1,7 +1,10 @@
-"""Policies of the Customer context: project an order's events onto its status row.
+"""Policies of the Customer context: project an order's events onto its status row,
+and decide the customer's message whenever the visible status changes.
 
 A policy runs inside the transaction the bus opened (`apply_once`), next to the
-inbox record of the event, so it neither enters nor commits the unit of work.
+inbox record of the event, so it neither enters nor commits the unit of work:
+the status change, its notification row and the event's inbox record commit
+together or not at all. Sending happens later (service_layer.dispatcher).
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from mypage_service.domain.model import OrderStatusView
+from mypage_service.domain.notification import OrderContact
 from mypage_service.service_layer.unit_of_work import UnitOfWork
-from shared_events.envelope import Envelope
+from shared_events.contract import OrderPlaced
+from shared_events.envelope import Envelope, utcnow
 
 
 class MissingCause(RuntimeError):
@@ -30,6 +35,17 @@ async def project_order_event(event: Any, uow: UnitOfWork) -> None:
     The row may not exist yet whatever the event (arrival order is free), and may
     exist already even for OrderPlaced (a replay under a new event id): both are fine.
     """
+    cause = _cause(uow)
     view = await uow.orders.get(event.order_id) or OrderStatusView(event.order_id)
-    view.apply(event, _cause(uow))  # True = visible change: notifications hook in here
+    # A visible change adds the customer's notification to the view, in this transaction.
+    view.apply(event, cause, now=utcnow())
     uow.orders.add(view)  # a no-op for a row that was already there
+    if isinstance(event, OrderPlaced):
+        await _keep_contact(event, uow)
+
+
+async def _keep_contact(event: OrderPlaced, uow: UnitOfWork) -> None:
+    """The phone the messages go to; notifications decided before it was known
+    have waited for it (the dispatcher only picks messages it can address)."""
+    if await uow.contacts.get(event.order_id) is None:
+        uow.contacts.add(OrderContact(event.order_id, event.phone))

@@ -1,13 +1,15 @@
 """Routing of the Customer context: which policy takes each consumed event."""
 
+from mypage_service.domain.status import STATUS_BY_EVENT
 from mypage_service.service_layer import handlers
-from shared_events.contract import OrderPlaced, Payload
+from shared_events.contract import Payload
 from shared_events.messagebus import MessageBus, Policy, UowFactory
 
-# The walking skeleton projects OrderPlaced; every later event of an order
-# goes through the same projection (see domain.status.STATUS_BY_EVENT).
+# Every event of an order goes through the same projection; MenuItemChanged says
+# nothing about an order and is not registered, so the consumer skips it.
 POLICIES: dict[type[Payload], Policy] = {
-    OrderPlaced: handlers.project_order_event,  # type: ignore[dict-item]
+    event: handlers.project_order_event  # type: ignore[misc]
+    for event in STATUS_BY_EVENT
 }
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mypage_service.adapters.repository import OrderStatusRepository
+from mypage_service.adapters.repository import ContactRepository, OrderStatusRepository
 from shared_events.uow import Repository
 from shared_events.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
 from shared_events.uow import UnitOfWork as _UnitOfWork
@@ -16,11 +16,13 @@ PRODUCER = "mypage-service"
 
 class UnitOfWork(_UnitOfWork):
     orders: OrderStatusRepository
+    contacts: ContactRepository
 
     def repositories(self) -> Iterable[Repository]:
-        return (self.orders,)
+        return (self.orders, self.contacts)
 
 
 class SqlAlchemyUnitOfWork(_SqlAlchemyUnitOfWork, UnitOfWork):
     def bind(self, session: AsyncSession) -> None:
         self.orders = OrderStatusRepository(session)
+        self.contacts = ContactRepository(session)

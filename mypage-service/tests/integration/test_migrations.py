@@ -1,0 +1,60 @@
+"""The migrations build exactly the tables the ORM maps, and go down and up again."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from mypage_service.adapters.orm import metadata
+from mypage_service.bootstrap import MIGRATIONS
+from shared_events.db import create_engine
+from shared_events.migrations import alembic_config, upgrade
+from shared_events.tables import plumbing_metadata
+
+TABLES = {"order_status", "order_timeline", "notifications", "order_contact", "outbox", "inbox"}
+
+
+async def _schema(url: str) -> tuple[set[str], list]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+
+            def inspect_sync(sync_conn):  # type: ignore[no-untyped-def]
+                context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+                tables = set(inspect(sync_conn).get_table_names())
+                return tables, compare_metadata(context, [metadata, plumbing_metadata])
+
+            return await conn.run_sync(inspect_sync)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_migrations_match_the_mapped_tables(database_url):
+    await upgrade(MIGRATIONS, database_url)
+
+    tables, drift = await _schema(database_url)
+
+    assert TABLES <= tables
+    assert drift == []
+
+
+async def test_0002_goes_down_to_0001_and_everything_down_and_up_again(database_url):
+    config = alembic_config(MIGRATIONS, database_url)
+    await upgrade(MIGRATIONS, database_url)
+
+    await asyncio.to_thread(command.downgrade, config, "0001")
+    tables, _ = await _schema(database_url)
+    assert "notifications" not in tables and "order_contact" not in tables
+    assert "order_status" in tables
+
+    await asyncio.to_thread(command.downgrade, config, "base")
+    tables, _ = await _schema(database_url)
+    assert tables <= {"alembic_version"}
+
+    await upgrade(MIGRATIONS, database_url)
+    tables, _ = await _schema(database_url)
+    assert TABLES <= tables
