@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import subprocess
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer
@@ -13,6 +18,58 @@ from aiokafka import AIOKafkaConsumer
 from shared_events import decode
 
 T = TypeVar("T")
+
+ROOT = Path(__file__).resolve().parents[1]
+KAFKA_SH = ROOT / "infra" / "kafka" / "kafka.sh"
+POSTGRES_SH = ROOT / "infra" / "postgres" / "postgres.sh"
+TEST_KAFKA_PORT = int(os.environ.get("TEST_KAFKA_PORT", "19092"))
+
+
+@dataclass
+class KafkaBroker:
+    port: int
+    home: Path
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _run(self, command: str) -> None:
+        env = {**os.environ, "KAFKA_PORT": str(self.port), "KAFKA_HOME": str(self.home)}
+        subprocess.run([str(KAFKA_SH), command], check=True, env=env)
+
+    def start(self) -> None:
+        self._run("up")
+
+    def stop(self) -> None:
+        self._run("down")
+
+
+def fresh_broker(port: int) -> Iterator[KafkaBroker]:
+    import asyncio
+
+    from shared_events.topics_cli import ensure_topics
+
+    home = ROOT / ".local" / f"kafka-test-{port}"
+    broker = KafkaBroker(port, home)
+    broker.stop()
+    shutil.rmtree(home, ignore_errors=True)  # every session starts from an empty broker
+    broker.start()
+    asyncio.run(ensure_topics(broker.bootstrap))
+    yield broker
+    broker.stop()
+
+
+@dataclass
+class PostgresServer:
+    def url(self, database: str) -> str:
+        return subprocess.run(
+            [str(POSTGRES_SH), "url", database], check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    def reset(self, database: str) -> str:
+        subprocess.run([str(POSTGRES_SH), "reset", database], check=True, capture_output=True)
+        return self.url(database)
 
 
 async def eventually(

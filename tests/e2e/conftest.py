@@ -9,8 +9,16 @@ import httpx
 import pytest
 
 from launcher import SERVICES, System
+from testkit import TEST_KAFKA_PORT, fresh_broker
 
 DATABASES = {s.name: s.package for s in SERVICES}
+
+
+@pytest.fixture(scope="package")
+def kafka() -> Iterator:
+    """The system gets a broker of its own: the plumbing tests publish events of orders
+    no service knows, which its workers would otherwise read (and park) first."""
+    yield from fresh_broker(TEST_KAFKA_PORT + 100)
 
 
 @pytest.fixture(scope="package", params=["sqlite", "postgresql"])
