@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 KAFKA_SH = ROOT / "infra" / "kafka" / "kafka.sh"
 POSTGRES_SH = ROOT / "infra" / "postgres" / "postgres.sh"
 TEST_KAFKA_PORT = int(os.environ.get("TEST_KAFKA_PORT", "19092"))
+# The services under test listen on their usual ports plus this offset (18081, ...).
+E2E_PORT_OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "10000"))
 
 
 @dataclass

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from launcher import SERVICES, System
-from testkit import TEST_KAFKA_PORT, fresh_broker
+from testkit import E2E_PORT_OFFSET, TEST_KAFKA_PORT, fresh_broker
 
 DATABASES = {s.name: s.package for s in SERVICES}
 
@@ -30,7 +30,7 @@ def system(request: pytest.FixtureRequest, kafka, tmp_path_factory) -> Iterator[
     running = System(
         tmp_path_factory.mktemp(f"system-{request.param}"),
         kafka.bootstrap,
-        port_offset=10_000,
+        port_offset=E2E_PORT_OFFSET,
         database_urls=urls,
     )
     try:
