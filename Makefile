@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 KAFKA_PORT ?= 9092
 
-.PHONY: help setup run test demo kafka-up kafka-down lint fmt schemas postgres-up postgres-down clean
+.PHONY: help setup run test demo dlq dlq-replay rebuild-mypage kafka-up kafka-down lint fmt schemas postgres-up postgres-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,6 +23,15 @@ test: setup  ## the whole suite: unit, integration (real Kafka, SQLite and Postg
 
 demo: setup  ## the seed scenarios over HTTP against a running `make run`
 	@$(UV) run python infra/demo.py
+
+dlq: setup  ## list the parked messages of every consumer (SERVICE=mypage-service for one)
+	@$(UV) run python -m shared_events.dlq list --bootstrap 127.0.0.1:$(KAFKA_PORT) $(if $(SERVICE),--service $(SERVICE))
+
+dlq-replay: setup  ## republish parked messages: ARGS="--service S --partition P --offset O | --all [--dry-run]"
+	@$(UV) run python -m shared_events.dlq replay --bootstrap 127.0.0.1:$(KAFKA_PORT) $(ARGS)
+
+rebuild-mypage: setup  ## rebuild mypage's read model from the topics into a fresh database (ARGS=...)
+	@FOODDELIVERY_DATA_DIR=.local/run/db $(UV) run python -m mypage_service.entrypoints.rebuild --bootstrap 127.0.0.1:$(KAFKA_PORT) $(ARGS)
 
 kafka-up: setup  ## start the broker on 127.0.0.1:$(KAFKA_PORT) and create the topics
 	@KAFKA_PORT=$(KAFKA_PORT) infra/kafka/kafka.sh up

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,27 +112,48 @@ class System:
         for spec in SERVICES:
             # The API first: it migrates the database before its worker needs it.
             self.start_process(spec, "api")
-        self.wait_ready(timeout)
+        # Not yet "ready": that needs the workers, which start once the APIs answer.
+        self.wait_ready(timeout, checks=("database", "broker"))
         for spec in SERVICES:
             if spec.has_worker:
                 self.start_process(spec, "worker")
+        # Ready includes the consumer: callers start once every worker owns its partitions.
+        self.wait_ready(timeout)
 
-    def wait_ready(self, timeout: float = 90) -> None:
+    def wait_ready(
+        self,
+        timeout: float = 90,
+        *,
+        services: Iterable[str] | None = None,
+        checks: Iterable[str] | None = None,
+    ) -> None:
+        """Wait until each API's `/health/ready` is 200, or, given `checks`, until
+        those checks of its readiness pass (the others may still fail)."""
         deadline = time.monotonic() + timeout
-        pending = {s.name for s in SERVICES}
+        pending = set(services) if services is not None else {s.name for s in SERVICES}
         while pending:
             for name in sorted(pending):
                 self.check_alive()
-                try:
-                    if httpx.get(f"{self.url(name)}/health/ready", timeout=2).status_code == 200:
-                        pending.discard(name)
-                except httpx.HTTPError:
-                    pass
+                if self._ready(name, checks):
+                    pending.discard(name)
             if pending and time.monotonic() > deadline:
                 raise TimeoutError(
                     f"not ready after {timeout}s: {sorted(pending)}; see {self.log_dir}"
                 )
             time.sleep(0.2)
+
+    def _ready(self, service: str, checks: Iterable[str] | None) -> bool:
+        try:
+            r = httpx.get(f"{self.url(service)}/health/ready", timeout=10)
+        except httpx.HTTPError:
+            return False
+        if checks is None:
+            return r.status_code == 200
+        try:
+            results = r.json()["checks"]
+        except (ValueError, KeyError, TypeError):
+            return False
+        return all(results.get(check) is True for check in checks)
 
     def check_alive(self) -> None:
         for name, proc in self.processes.items():
@@ -162,8 +184,11 @@ class System:
             proc.kill()
             proc.wait()
 
-    def start_worker(self, service: str) -> None:
+    def start_worker(self, service: str, *, wait: bool = False, timeout: float = 90) -> None:
+        """Start a service's worker; `wait` returns once it owns its partitions."""
         self.start_process(self.spec(service), "worker")
+        if wait:
+            self.wait_ready(timeout, services=[service])
 
     def stop(self, timeout: float = 20) -> None:
         """SIGTERM everything, so handlers in flight and the relay finish; then wait."""

@@ -64,6 +64,7 @@ class Service:
 async def service(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Service]:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing listens there
+    monkeypatch.setenv("WORKER_HEALTH_URL", "http://127.0.0.1:1/health/ready")  # no worker
     container = bootstrap()
     app = create_app(container)
     async with app.router.lifespan_context(app):
@@ -87,7 +88,7 @@ async def test_the_app_starts_migrated_with_its_ports_and_health(service):
     assert (await service.http.get("/health/live")).status_code == 200
     ready = await service.http.get("/health/ready")
     assert ready.status_code == 503  # no broker in this test
-    assert ready.json()["checks"] == {"database": True, "broker": False}
+    assert ready.json()["checks"] == {"database": True, "broker": False, "consumer": False}
 
 
 async def test_order_placed_and_cook_started_offer_the_delivery_in_its_region(service):

@@ -21,6 +21,7 @@ async def service(
 ) -> AsyncIterator[tuple[Container, httpx.AsyncClient]]:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing listens there
+    monkeypatch.setenv("WORKER_HEALTH_URL", "http://127.0.0.1:1/health/ready")  # no worker
     monkeypatch.delenv("KAKAO_NOTIFY_URL", raising=False)  # the log notifier
     container = bootstrap()
     app = create_app(container)
@@ -127,4 +128,4 @@ async def test_health(service):
     assert (await client.get("/health/live")).status_code == 200
     ready = await client.get("/health/ready")
     assert ready.status_code == 503  # no broker in this test
-    assert ready.json()["checks"] == {"database": True, "broker": False}
+    assert ready.json()["checks"] == {"database": True, "broker": False, "consumer": False}

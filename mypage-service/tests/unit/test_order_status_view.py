@@ -145,8 +145,11 @@ def test_two_events_claiming_one_status_keep_the_earliest():
     cooking_cancelled = envelope(contract.CookingCancelled(order_id=ORDER, store_id=STORE), 2)
 
     for order in ([cancelled, cooking_cancelled], [cooking_cancelled, cancelled]):
-        [entry] = fold(order).timeline
+        view = fold(order)
+        [entry] = view.timeline
         assert (entry.status, entry.at, entry.event_type) == ("CANCELLED", at(1), "OrderCancelled")
+        # The later claim changed nothing the row shows, whichever came first.
+        assert view.updated_at == at(1)
 
 
 def test_an_event_that_says_nothing_about_an_order_status_is_ignored():

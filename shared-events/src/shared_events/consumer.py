@@ -184,4 +184,8 @@ def _describe(error: BaseException) -> str:
     # phone numbers and addresses) into the log or the dead-letter headers.
     frames = traceback.extract_tb(error.__traceback__)
     where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-    return f"{type(error).__name__}: {error}{where}"[:2000]
+    text = str(error).splitlines()[0] if str(error) else ""
+    # Database errors quote the statement's bound parameters: never let those out.
+    for marker in ("[SQL:", "[parameters:", "DETAIL:"):
+        text = text.split(marker, 1)[0].rstrip()
+    return f"{type(error).__name__}: {text}{where}"[:2000]

@@ -24,7 +24,8 @@ def async_url(url: str) -> str:
         "postgresql": "postgresql+asyncpg",
         "postgres": "postgresql+asyncpg",
     }.get(parsed.drivername)
-    return str(parsed.set(drivername=driver)) if driver else url
+    # str(URL) would mask the password as "***": render it in full.
+    return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
 
 
 def create_engine(url: str) -> AsyncEngine:

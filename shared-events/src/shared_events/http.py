@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import signal
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -21,7 +22,7 @@ from shared_events.kernel import (
     NotFound,
     PaymentDeclined,
 )
-from shared_events.runtime import Platform, configure_logging
+from shared_events.runtime import Check, Platform, configure_logging, run_checks
 from shared_events.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def health_router(ready_checks: dict[str, Callable[[], Awaitable[bool]]]) -> APIRouter:
-    """`/health/live`: the process answers. `/health/ready`: every dependency answers."""
+def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
+    """`/health/live`: the process answers. `/health/ready`: every check passes
+    (see the health design in runtime.py); the body lists each check."""
     router = APIRouter(tags=["health"])
 
     @router.get("/health/live")
@@ -87,12 +89,7 @@ def health_router(ready_checks: dict[str, Callable[[], Awaitable[bool]]]) -> API
 
     @router.get("/health/ready")
     async def ready() -> JSONResponse:
-        results: dict[str, bool] = {}
-        for name, check in ready_checks.items():
-            try:
-                results[name] = await check()
-            except Exception:  # a failing check is "not ready", never a 500
-                results[name] = False
+        results = await run_checks(ready_checks)  # a failing check is "not ready", never a 500
         ok = all(results.values())
         return JSONResponse(
             status_code=200 if ok else 503,
@@ -114,7 +111,13 @@ def service_app(platform: Platform, *, title: str, summary: str) -> FastAPI:
     app = FastAPI(title=title, summary=summary, lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(
-        health_router({"database": platform.database_ready, "broker": platform.broker_ready})
+        health_router(
+            {
+                "database": platform.database_ready,
+                "broker": platform.broker_ready,
+                "consumer": platform.consumer_ready,  # the worker process's readiness
+            }
+        )
     )
     return app
 
@@ -122,6 +125,9 @@ def service_app(platform: Platform, *, title: str, summary: str) -> FastAPI:
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Run an API process; SIGTERM lets requests in flight and the relay finish."""
     configure_logging(settings.service)
+    # uvicorn re-raises the signal it stopped on once it has shut down gracefully, and
+    # the default SIGTERM action would then report the clean stop as a kill (-15).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         app,
         host=settings.http_host,
@@ -129,3 +135,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         log_level="info",
         timeout_graceful_shutdown=10,
     )
+
+
+def _exit_cleanly(*_: object) -> None:
+    raise SystemExit(0)

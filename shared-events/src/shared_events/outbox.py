@@ -71,12 +71,14 @@ class OutboxRelay:
         batch_size: int = 100,
         poll_interval: float = 0.1,
         max_backoff: float = 5.0,
+        backoff_multiplier: float = 0.2,
     ) -> None:
         self._sessions = sessions
         self._producer_factory = producer_factory
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
+        self._backoff_multiplier = backoff_multiplier
         self._producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -162,15 +164,22 @@ class OutboxRelay:
 
     async def _with_retry(self, fn: Callable[[], Any]) -> Any:
         async for attempt in AsyncRetrying(
-            wait=wait_exponential(multiplier=0.2, max=self._max_backoff),
+            wait=wait_exponential(multiplier=self._backoff_multiplier, max=self._max_backoff),
             retry=retry_if_exception_type(Exception),
             before_sleep=self._on_failure,
+            sleep=self._backoff,
         ):
             with attempt:
                 if self._stopping.is_set():
                     return 0
                 return await fn()
         return 0  # pragma: no cover
+
+    async def _backoff(self, seconds: float) -> None:
+        # stop() ends a backoff at once: a stopping process must not sit out the
+        # broker's absence; the rows stay unpublished for the next start.
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     async def _on_failure(self, state: Any) -> None:
         exc = state.outcome.exception()

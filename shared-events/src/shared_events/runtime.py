@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+import aiohttp
 from aiokafka.client import AIOKafkaClient
 from sqlalchemy import text
 from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
@@ -21,6 +22,30 @@ from shared_events.settings import ServiceSettings
 from shared_events.uow import SqlAlchemyUnitOfWork, Trace
 
 U = TypeVar("U", bound=SqlAlchemyUnitOfWork)
+
+# Health design. A service is two processes: the API (with the outbox relay) and
+# the Faust worker (the consumer). Each answers `/health/live` (the process runs)
+# and `/health/ready`. The worker is ready when its consumer owns partitions and
+# its database and the broker answer; it serves that on its Faust web port
+# (WORKER_WEB_PORT). The API is ready when its database and the broker answer and
+# its worker is ready: the "consumer" check asks the worker's readiness URL
+# (WORKER_HEALTH_URL), so one probe of the API covers the whole service. Checks
+# run concurrently, each bounded by CHECK_TIMEOUT, so a probe answers in seconds.
+CHECK_TIMEOUT = 3.0
+Check = Callable[[], Awaitable[bool]]
+
+
+async def run_checks(checks: Mapping[str, Check]) -> dict[str, bool]:
+    """Every check's result; one that fails or hangs is False, never an error."""
+
+    async def probe(check: Check) -> bool:
+        try:
+            return bool(await asyncio.wait_for(check(), CHECK_TIMEOUT))
+        except Exception:
+            return False
+
+    results = await asyncio.gather(*(probe(check) for check in checks.values()))
+    return dict(zip(checks, results, strict=True))
 
 
 def configure_logging(service: str) -> None:
@@ -66,6 +91,9 @@ class Platform:
             lambda: make_producer(settings.kafka_bootstrap_servers, f"{settings.service}-relay"),
         )
         self.background: list[BackgroundLoop] = [self.relay]
+        self.worker_health_url = os.environ.get("WORKER_HEALTH_URL") or (
+            f"http://127.0.0.1:{settings.worker_web_port}/health/ready"
+        )
 
     async def migrate(self) -> None:
         # The API and the worker of a service both migrate at start; whichever
@@ -93,6 +121,15 @@ class Platform:
             return True
         finally:
             await client.close()
+
+    async def consumer_ready(self) -> bool:
+        """Whether the service's worker (another process) owns its partitions."""
+        timeout = aiohttp.ClientTimeout(total=CHECK_TIMEOUT)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(self.worker_health_url) as response,
+        ):
+            return response.status == 200
 
     def unit_of_work(self, uow_class: type[U], producer: str) -> Callable[[Trace], U]:
         """The factory the message bus calls: one unit of work per message, waking

@@ -50,7 +50,20 @@ async def on_order_placed(envelope, event) -> None:
 
 
 async def on_order_cancelled(envelope, event) -> None:
-    raise RuntimeError("probe: the cancellation policy is broken")
+    # Broken for good, or (with PROBE_BROKEN_FLAG) while that file exists: the "fix".
+    flag = os.environ.get("PROBE_BROKEN_FLAG")
+    if flag is None or os.path.exists(flag):
+        raise RuntimeError("probe: the cancellation policy is broken")
+    uow = ProbeUnitOfWork(sessions, producer=NAME, trace=Trace.caused_by(envelope))
+
+    async def apply() -> None:
+        await uow.session.execute(
+            insert(applied).values(
+                event_id=str(envelope.event_id), order_id=f"cancelled:{event.order_id}"
+            )
+        )
+
+    return await apply_once(uow, envelope, apply)
 
 
 async def processor() -> EventProcessor:

@@ -117,3 +117,19 @@ async def test_a_message_that_breaks_the_contract_is_parked_at_once(dead_letters
     assert outcome.status == "dead-lettered"
     assert len(dead_letters.parked) == 1
     assert dead_letters.parked[0][2] == 1
+
+
+async def test_a_parked_database_error_keeps_no_bound_parameters(dead_letters):
+    async def leaky(envelope, event):
+        raise RuntimeError(
+            "(IntegrityError) UNIQUE failed [SQL: INSERT INTO contact VALUES (?)]\n"
+            "[parameters: ('010-1234-5678',)]"
+        )
+
+    value = encode(wrap(OrderAccepted(order_id="o1", store_id="s1"), producer="store-service"))
+    outcome = await processor({"OrderAccepted": leaky}, dead_letters, attempts=1).process(
+        message(value)
+    )
+    assert outcome.status == "dead-lettered"
+    assert "010-1234-5678" not in outcome.error and "INSERT" not in outcome.error
+    assert "UNIQUE failed" in outcome.error

@@ -83,9 +83,10 @@ class OrderStatusView(Aggregate):
             self.status = status
             self._notify(status, event, now or cause.occurred_at)
         if touched or changed:
-            # The newest moment anything happened, whatever the arrival order.
-            if self.updated_at is None or cause.occurred_at > self.updated_at:
-                self.updated_at = cause.occurred_at
+            # The newest moment the order reached one of its statuses: a function of
+            # the timeline alone, so any arrival order, a redelivery or a replay from
+            # the beginning (entrypoints.rebuild) writes the same value.
+            self.updated_at = max(entry.at for entry in self.timeline)
         return changed
 
     @property
