@@ -267,13 +267,20 @@ async def test_a_cancelled_order_publishes_cooking_cancelled_once_and_stays_canc
     assert (refused.status_code, refused.json()["current_state"]) == (409, "CANCELLED")
 
 
-async def test_two_racing_acceptances_make_one_decision(service):
+async def test_racing_acceptances_make_one_decision_and_the_losers_are_told_it(service):
     await service.consume(order_placed(ORDER))
 
     responses = await asyncio.gather(
-        service.put(ORDER, "acceptance", {"accepted": True}),
-        service.put(ORDER, "acceptance", {"accepted": False, "reason": "closing"}),
+        *(
+            service.put(ORDER, "acceptance", {"accepted": True})
+            if i % 2
+            else service.put(ORDER, "acceptance", {"accepted": False, "reason": "closing"})
+            for i in range(8)
+        )
     )
 
-    assert sorted(r.status_code for r in responses) == [200, 409]
+    assert sorted(r.status_code for r in responses) == [200] + [409] * 7
+    winner = next(r.json()["status"] for r in responses if r.status_code == 200)
+    # A loser of the version check is decided again: its 409 names the winner's state.
+    assert {r.json().get("current_state") for r in responses if r.status_code == 409} == {winner}
     assert len(await service.outbox("OrderAccepted", "OrderRejected")) == 1

@@ -1,6 +1,20 @@
-"""Command handlers of the Kitchen context: load, decide, commit."""
+"""Command handlers of the Kitchen context: load, decide, commit.
+
+A command that loses the optimistic version check (another command, or a policy
+applied by the worker, committed the same aggregate between our read and our
+write: on PostgreSQL, where transactions overlap) is decided again on the fresh
+state. So the loser gets the state check's answer, a 409 naming the current
+state, instead of a bare "changed concurrently; retry".
+"""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy.orm.exc import StaleDataError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
 
 from shared_events.envelope import utcnow
 from store_service.domain import commands
@@ -8,7 +22,27 @@ from store_service.domain.model import MenuItem, NotStoreOwner, Store, StoreNotF
 from store_service.domain.store_order import StoreOrder, StoreOrderNotFound
 from store_service.service_layer.unit_of_work import UnitOfWork
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
+
+def decided_again_when_stale(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    @functools.wraps(handler)
+    async def decide(*args: P.args, **kwargs: P.kwargs) -> R:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(StaleDataError),
+            stop=stop_after_attempt(3),
+            wait=wait_random(0, 0.05),
+            reraise=True,
+        ):
+            with attempt:
+                return await handler(*args, **kwargs)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return decide
+
+
+@decided_again_when_stale
 async def register_store(cmd: commands.RegisterStore, uow: UnitOfWork) -> Store:
     """PUT semantics: the first caller becomes the owner; later calls by the owner
     rename the store, by anyone else are refused."""
@@ -23,6 +57,7 @@ async def register_store(cmd: commands.RegisterStore, uow: UnitOfWork) -> Store:
         return store
 
 
+@decided_again_when_stale
 async def set_menu_item(cmd: commands.SetMenuItem, uow: UnitOfWork) -> MenuItem:
     async with uow:
         store = await uow.stores.get(cmd.store_id)
@@ -39,6 +74,7 @@ async def set_menu_item(cmd: commands.SetMenuItem, uow: UnitOfWork) -> MenuItem:
         return item
 
 
+@decided_again_when_stale
 async def decide_order(cmd: commands.DecideOrder, uow: UnitOfWork) -> StoreOrder:
     async with uow:
         ticket = await _owned_ticket(cmd.order_id, cmd.owner_id, uow)
@@ -50,6 +86,7 @@ async def decide_order(cmd: commands.DecideOrder, uow: UnitOfWork) -> StoreOrder
         return ticket
 
 
+@decided_again_when_stale
 async def start_cooking(cmd: commands.StartCooking, uow: UnitOfWork) -> StoreOrder:
     async with uow:
         ticket = await _owned_ticket(cmd.order_id, cmd.owner_id, uow)
@@ -58,6 +95,7 @@ async def start_cooking(cmd: commands.StartCooking, uow: UnitOfWork) -> StoreOrd
         return ticket
 
 
+@decided_again_when_stale
 async def finish_cooking(cmd: commands.FinishCooking, uow: UnitOfWork) -> StoreOrder:
     async with uow:
         ticket = await _owned_ticket(cmd.order_id, cmd.owner_id, uow)

@@ -1,0 +1,75 @@
+"""The whole system on a broker of its own, for tests that break things on purpose.
+
+The broker is package-scoped and private: these tests stop it, and replay its
+topics, which must never reach another suite's services. Whatever a test breaks
+(the broker, a worker) the `faults` fixture puts back before the next test.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from launcher import SERVICES, System
+from testkit import E2E_PORT_OFFSET, TEST_KAFKA_PORT, Faults, KafkaBroker, fresh_broker
+
+# The load driver lives with the benches; the tests import it from there.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+
+# A SIGKILLed worker never leaves its consumer group: its partitions wait until the
+# broker gives up on it (Faust's default session timeout, 60 s) before its restarted
+# successor gets them. Ten seconds keeps the fault tests short; what they prove does
+# not depend on it.
+FAST_GROUP_RECOVERY = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
+
+
+@pytest.fixture(scope="package")
+def kafka() -> Iterator[KafkaBroker]:
+    yield from fresh_broker(TEST_KAFKA_PORT + 200)
+
+
+@pytest.fixture(scope="package")
+def system(
+    request: pytest.FixtureRequest, kafka: KafkaBroker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[System]:
+    """On SQLite; FAULTS_DATABASE=postgresql runs the same faults on PostgreSQL."""
+    urls: dict[str, str] = {}
+    if os.environ.get("FAULTS_DATABASE") == "postgresql":
+        postgres = request.getfixturevalue("postgres")
+        urls = {s.name: postgres.reset(f"faults_{s.package}") for s in SERVICES}
+    running = System(
+        tmp_path_factory.mktemp("faults-system"),
+        kafka.bootstrap,
+        port_offset=E2E_PORT_OFFSET,
+        database_urls=urls,
+        extra_env=FAST_GROUP_RECOVERY,
+    )
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def faults(kafka: KafkaBroker, system: System) -> Iterator[Faults]:
+    """Stop the broker, kill workers; afterwards the broker runs and every worker too."""
+    injected = Faults(kafka, system)
+    try:
+        yield injected
+    finally:
+        injected.restore()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    from lifecycle_load import client
+
+    async with client() as http:
+        yield http
