@@ -54,5 +54,6 @@ def ids() -> dict[str, str]:
 
 @pytest.fixture
 async def http() -> Iterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
+    # Idle connections are dropped before uvicorn closes them (5 s), never reused mid-close.
+    async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(keepalive_expiry=1)) as client:
         yield client
