@@ -46,7 +46,8 @@ def system(
     running = System(
         tmp_path_factory.mktemp("faults-system"),
         kafka.bootstrap,
-        port_offset=E2E_PORT_OFFSET,
+        # Beside the e2e package's system, which may still be up: never share a port.
+        port_offset=E2E_PORT_OFFSET + 500,
         database_urls=urls,
         extra_env=FAST_GROUP_RECOVERY,
     )
