@@ -3,8 +3,8 @@
 from sqlalchemy import Column, Enum, Index, Integer, MetaData, String, Table
 from sqlalchemy.orm import registry
 
-from delivery_service.adapters.types import UtcDateTime
 from delivery_service.domain.model import Delivery, DeliveryStatus
+from shared_events.types import UtcDateTime
 
 metadata = MetaData()
 

@@ -14,9 +14,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import registry, relationship
 
-from mypage_service.adapters.types import UtcDateTime
 from mypage_service.domain.model import OrderStatusView, TimelineEntry
 from mypage_service.domain.notification import Notification, OrderContact
+from shared_events.types import UtcDateTime
 
 metadata = MetaData()
 

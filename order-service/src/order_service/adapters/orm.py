@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -11,7 +10,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     Enum,
     ForeignKey,
     Integer,
@@ -28,23 +26,7 @@ from sqlalchemy.types import TypeDecorator
 from order_service.domain.menu import MenuItemReplica
 from order_service.domain.model import DeliveryAddress, Order, OrderLine, OrderStatus
 from order_service.domain.payment import Payment, PaymentStatus
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Always timezone-aware UTC: SQLite hands datetimes back naive."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime; use UTC-aware datetimes")
-        return value.astimezone(UTC) if value is not None else None
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from shared_events.types import UtcDateTime
 
 
 class OrderLines(TypeDecorator[tuple[OrderLine, ...]]):

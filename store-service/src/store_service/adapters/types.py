@@ -1,38 +1,15 @@
-"""Column types that behave the same on SQLite and PostgreSQL."""
+"""The kitchen ticket's own column type (times use shared_events.types.UtcDateTime)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from store_service.domain.store_order import TicketLine
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in and out: SQLite keeps no offset and hands back naive values,
-    which could then not be compared with the envelopes' aware times."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: times are UTC and carry their offset")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 class TicketLines(TypeDecorator[tuple[TicketLine, ...]]):
