@@ -16,26 +16,26 @@ setup:  ## install uv (if missing), the Python workspace and the Kafka jars
 	@infra/kafka/kafka.sh fetch
 
 run: setup  ## Kafka + the four services on the embedded defaults; Ctrl-C stops all
-	@$(UV) run python infra/launcher.py --kafka-port $(KAFKA_PORT)
+	@$(UV) run python -m testkit.launcher --kafka-port $(KAFKA_PORT)
 
 test: setup  ## the whole suite: unit, integration (real Kafka, SQLite and PostgreSQL), end to end
 	$(UV) run pytest
 
 demo: setup  ## the seed scenarios over HTTP against a running `make run`
-	@$(UV) run python infra/demo.py
+	@$(UV) run python -m testkit.demo
 
 dlq: setup  ## list the parked messages of every consumer (SERVICE=mypage-service for one)
-	@$(UV) run python -m shared_events.dlq list --bootstrap 127.0.0.1:$(KAFKA_PORT) $(if $(SERVICE),--service $(SERVICE))
+	@$(UV) run python -m fooddelivery_ops dlq list --bootstrap 127.0.0.1:$(KAFKA_PORT) $(if $(SERVICE),--service $(SERVICE))
 
 dlq-replay: setup  ## republish parked messages: ARGS="--service S --partition P --offset O | --all [--dry-run]"
-	@$(UV) run python -m shared_events.dlq replay --bootstrap 127.0.0.1:$(KAFKA_PORT) $(ARGS)
+	@$(UV) run python -m fooddelivery_ops dlq replay --bootstrap 127.0.0.1:$(KAFKA_PORT) $(ARGS)
 
 rebuild-mypage: setup  ## rebuild mypage's read model from the topics into a fresh database (ARGS=...)
-	@FOODDELIVERY_DATA_DIR=.local/run/db $(UV) run python -m mypage_service.entrypoints.rebuild --bootstrap 127.0.0.1:$(KAFKA_PORT) $(ARGS)
+	@FOODDELIVERY_DATA_DIR=.local/run/db $(UV) run python -m fooddelivery_ops rebuild --bootstrap 127.0.0.1:$(KAFKA_PORT) $(ARGS)
 
 kafka-up: setup  ## start the broker on 127.0.0.1:$(KAFKA_PORT) and create the topics
 	@KAFKA_PORT=$(KAFKA_PORT) infra/kafka/kafka.sh up
-	@$(UV) run python -m shared_events.topics_cli --bootstrap 127.0.0.1:$(KAFKA_PORT)
+	@$(UV) run python -m fooddelivery_ops topics --bootstrap 127.0.0.1:$(KAFKA_PORT)
 
 kafka-down:  ## stop the broker
 	@KAFKA_PORT=$(KAFKA_PORT) infra/kafka/kafka.sh down

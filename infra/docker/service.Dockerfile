@@ -2,7 +2,7 @@
 #
 #   docker build -f order-service/Dockerfile .
 #
-# The four <service>/Dockerfile files are this file with the two ARG defaults
+# The <service>/Dockerfile files (and ops/Dockerfile) are this file with the two ARG defaults
 # filled in; infra/docker/sync-dockerfiles.sh rewrites them (--check verifies).
 # The image runs the API by default; compose runs the Faust worker and the
 # topics CLI from the same image with another command.
@@ -28,19 +28,25 @@ WORKDIR /app
 
 # Third-party dependencies first (their own layer, reused until uv.lock
 # changes). uv needs every workspace member's pyproject.toml to read the
-# workspace, but only this service's and shared-events' sources.
+# workspace; `uv sync --package` then installs only what the package needs.
 COPY pyproject.toml uv.lock ./
 COPY shared-events/pyproject.toml shared-events/
+COPY service-kit/pyproject.toml service-kit/
+COPY ops/pyproject.toml ops/
 COPY order-service/pyproject.toml order-service/
 COPY store-service/pyproject.toml store-service/
 COPY delivery-service/pyproject.toml delivery-service/
 COPY mypage-service/pyproject.toml mypage-service/
 RUN uv sync --frozen --no-dev --package "$SERVICE" --no-install-workspace
 
+# The contract and the chassis, then the package itself (the ops image also
+# needs mypage-service, whose read model it rebuilds).
 COPY shared-events/ shared-events/
+COPY service-kit/ service-kit/
+COPY mypage-service/ mypage-service/
 COPY ${SERVICE}/ ${SERVICE}/
 RUN uv sync --frozen --no-dev --package "$SERVICE" \
- && /app/.venv/bin/python -c "import ${PACKAGE}, shared_events"
+ && /app/.venv/bin/python -c "import ${PACKAGE}, shared_events, service_kit"
 
 ENV PATH=/app/.venv/bin:$PATH \
     APP_PACKAGE=${PACKAGE} \

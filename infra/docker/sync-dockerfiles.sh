@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Writes <service>/Dockerfile for the four services from the shared template
+# Writes <service>/Dockerfile for the services and ops/ from the shared template
 # infra/docker/service.Dockerfile (only the ARG SERVICE/PACKAGE defaults differ).
 #
 #   infra/docker/sync-dockerfiles.sh          rewrite them
@@ -18,8 +18,9 @@ render() { # service package
 }
 
 stale=0
-for service in order-service store-service delivery-service mypage-service; do
+for service in order-service store-service delivery-service mypage-service ops; do
   package="${service//-/_}"
+  [ "$service" = ops ] && package=fooddelivery_ops
   target="$ROOT/$service/Dockerfile"
   if [ "$check" = 1 ]; then
     if ! diff -q <(render "$service" "$package") "$target" >/dev/null 2>&1; then

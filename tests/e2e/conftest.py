@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from launcher import SERVICES, System
 from testkit import E2E_PORT_OFFSET, TEST_KAFKA_PORT, fresh_broker
+from testkit.launcher import SERVICES, System
 
 DATABASES = {s.name: s.package for s in SERVICES}
 

@@ -1,6 +1,6 @@
 """The whole order lifecycle across the four services, as real processes over HTTP.
 
-Customers, store owners and riders act through `infra/actors.py`; every check
+Customers, store owners and riders act through `testkit.actors`; every check
 waits on a condition with a deadline while the events travel through Kafka.
 """
 
@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from actors import Customer, Rider, StoreOwner, wait_for
+from testkit.actors import Customer, Rider, StoreOwner, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 

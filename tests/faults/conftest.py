@@ -8,18 +8,15 @@ topics, which must never reach another suite's services. Whatever a test breaks
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from launcher import SERVICES, System
 from testkit import E2E_PORT_OFFSET, TEST_KAFKA_PORT, Faults, KafkaBroker, fresh_broker
+from testkit.launcher import SERVICES, System
 
 # The load driver lives with the benches; the tests import it from there.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 
 # A SIGKILLed worker never leaves its consumer group: its partitions wait until the
@@ -70,7 +67,7 @@ def faults(kafka: KafkaBroker, system: System) -> Iterator[Faults]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    from lifecycle_load import client
+    from testkit.load import client
 
     async with client() as http:
         yield http

@@ -11,7 +11,10 @@ import asyncio
 import os
 
 import pytest
-from lifecycle_checks import (
+
+from shared_events import decode
+from shared_events.topics import STORE_EVENTS
+from testkit.checks import (
     Verdict,
     check_topics,
     converge,
@@ -20,15 +23,12 @@ from lifecycle_checks import (
     price_of,
     published,
 )
-from lifecycle_load import (
+from testkit.load import (
     Driver,
     Scenario,
     World,
     broker_outage,
 )
-
-from shared_events import decode
-from shared_events.topics import STORE_EVENTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 

@@ -10,23 +10,23 @@ from collections import Counter
 
 import httpx
 import pytest
-from lifecycle_checks import (
+
+from shared_events import decode
+from shared_events.topics import DELIVERY_EVENTS, ORDER_EVENTS, STORE_EVENTS
+from testkit import read_to_end
+from testkit.actors import Customer, Rider, wait_for
+from testkit.checks import (
     Verdict,
     fault_report,
     menu_change_applied,
     price_of,
 )
-from lifecycle_load import (
+from testkit.load import (
     Driver,
     Plan,
     Scenario,
     World,
 )
-
-from actors import Customer, Rider, wait_for
-from shared_events import decode
-from shared_events.topics import DELIVERY_EVENTS, ORDER_EVENTS, STORE_EVENTS
-from testkit import read_to_end
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 

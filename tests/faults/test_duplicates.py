@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from lifecycle_checks import (
+
+from shared_events.topics import EVENT_TOPICS
+from testkit import committed_offsets, end_offsets
+from testkit.actors import wait_for
+from testkit.checks import (
     check_topics,
     converge,
     fault_report,
@@ -21,14 +25,10 @@ from lifecycle_checks import (
     published,
     snapshot,
 )
-from lifecycle_load import (
+from testkit.load import (
     Driver,
     World,
 )
-
-from actors import wait_for
-from shared_events.topics import EVENT_TOPICS
-from testkit import committed_offsets, end_offsets
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 

@@ -21,8 +21,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from actors import Customer, StoreOwner
-from launcher import SERVICES, System
 from shared_events.topics import STORE_EVENTS
 from testkit import (
     E2E_PORT_OFFSET,
@@ -33,6 +31,8 @@ from testkit import (
     read_topic,
 )
 from testkit import envelopes as decode_all
+from testkit.actors import Customer, StoreOwner
+from testkit.launcher import SERVICES, System
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 

@@ -19,12 +19,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from actors import Customer, StoreOwner, wait_for
+from fooddelivery_ops.dlq import DeadLetter, read_dead_letters, replay
 from shared_events import encode, wrap
 from shared_events.contract import DeliveryAddress, OrderAccepted, OrderLine, OrderPlaced
-from shared_events.dlq import DeadLetter, read_dead_letters, replay
 from shared_events.topics import ORDER_EVENTS, PARTITIONS, STORE_EVENTS
 from testkit import read_topic
+from testkit.actors import Customer, StoreOwner, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 

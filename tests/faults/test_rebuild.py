@@ -26,10 +26,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from actors import Customer, Rider, StoreOwner, wait_for
 from mypage_service.adapters.databases import reader_engine
 from mypage_service.adapters.orm import notifications, order_status
 from mypage_service.adapters.read_model_diff import compare_read_models
+from testkit.actors import Customer, Rider, StoreOwner, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 

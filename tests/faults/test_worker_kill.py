@@ -9,12 +9,12 @@ import asyncio
 import os
 
 import pytest
-from lifecycle_checks import check_topics, converge, fault_report, published
-from lifecycle_load import Driver, World
 
-from actors import wait_for
 from shared_events.topics import DELIVERY_EVENTS, EVENT_TOPICS, ORDER_EVENTS, STORE_EVENTS
 from testkit import lag
+from testkit.actors import wait_for
+from testkit.checks import check_topics, converge, fault_report, published
+from testkit.load import Driver, World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 

@@ -17,9 +17,9 @@ from sqlalchemy import inspect, select
 
 from delivery_service.bootstrap import Container, bootstrap
 from delivery_service.entrypoints.api import create_app
+from service_kit.tables import outbox
 from shared_events.contract import Payload
 from shared_events.envelope import Envelope, decode
-from shared_events.tables import outbox
 from shared_events.topics import DELIVERY_EVENTS
 
 from ..events import ADDRESS, REGION, STORE, envelope, order_placed

@@ -19,7 +19,7 @@ from delivery_service.domain import commands
 from delivery_service.domain.model import Delivery, WrongState
 from delivery_service.service_layer.messagebus import create_bus
 from delivery_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
-from shared_events.uow import Trace
+from service_kit.uow import Trace
 
 from ..events import cook_started, envelope, order_placed
 

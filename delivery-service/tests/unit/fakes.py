@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable
 
 from delivery_service.domain.model import ConcurrentChange, Delivery
 from delivery_service.service_layer.unit_of_work import PRODUCER, UnitOfWork
-from shared_events.uow import FakeUnitOfWork as _FakeUnitOfWork
-from shared_events.uow import Repository, Trace
+from service_kit.uow import FakeUnitOfWork as _FakeUnitOfWork
+from service_kit.uow import Repository, Trace
 
 
 class FakeDeliveryRepository(Repository):

@@ -9,9 +9,9 @@ import pytest
 
 from delivery_service.domain.model import DeliveryStatus
 from delivery_service.service_layer.messagebus import create_bus
+from service_kit.testing import interleavings, twice
 from shared_events import contract
 from shared_events.envelope import Envelope
-from shared_events.testing import interleavings, twice
 
 from ..events import ORDER, envelope, order_placed
 from ..events import cook_started as cook_started_event

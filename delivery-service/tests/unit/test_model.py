@@ -13,8 +13,8 @@ from delivery_service.domain.model import (
     NotYourDelivery,
     WrongState,
 )
+from service_kit.kernel import Conflict, InvalidInput
 from shared_events import contract
-from shared_events.kernel import Conflict, InvalidInput
 
 from ..events import ADDRESS, CUSTOMER, ORDER, REGION, STORE, at
 

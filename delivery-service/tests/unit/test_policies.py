@@ -10,10 +10,10 @@ from delivery_service.domain import commands
 from delivery_service.domain.model import DeliveryStatus
 from delivery_service.service_layer.messagebus import create_bus, subscribed_topics
 from delivery_service.service_layer.policies import MissingCause, open_delivery
+from service_kit.uow import Trace
 from shared_events import contract
 from shared_events.envelope import Envelope
 from shared_events.topics import ORDER_EVENTS, STORE_EVENTS
-from shared_events.uow import Trace
 
 from ..events import (
     ADDRESS,

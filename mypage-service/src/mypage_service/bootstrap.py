@@ -11,9 +11,9 @@ from mypage_service.adapters.orm import start_mappers
 from mypage_service.service_layer.dispatcher import DispatchPolicy, NotificationDispatcher
 from mypage_service.service_layer.messagebus import create_bus
 from mypage_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
-from shared_events.messagebus import MessageBus
-from shared_events.runtime import Platform
-from shared_events.settings import ServiceSettings
+from service_kit.messagebus import MessageBus
+from service_kit.runtime import Platform
+from service_kit.settings import ServiceSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -18,9 +18,9 @@ from mypage_service.adapters.orm import notifications
 from mypage_service.bootstrap import Container, bootstrap
 from mypage_service.entrypoints.api import create_app
 from mypage_service.service_layer.dispatcher import DispatchPolicy
+from service_kit.testing import twice
 from shared_events import contract
 from shared_events.envelope import Envelope, utcnow
-from shared_events.testing import twice
 from testkit import eventually as _eventually
 
 from ..events import CUSTOMER, ORDER, envelope, happy_path, order_placed

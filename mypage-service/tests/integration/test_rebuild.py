@@ -35,10 +35,10 @@ from mypage_service.entrypoints.rebuild import main, rebuild
 from mypage_service.service_layer.dispatcher import DispatchPolicy, NotificationDispatcher
 from mypage_service.service_layer.messagebus import create_bus
 from mypage_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
+from service_kit.db import create_engine, session_factory
+from service_kit.migrations import upgrade
 from shared_events import contract
-from shared_events.db import create_engine, session_factory
 from shared_events.envelope import Envelope, encode, utcnow
-from shared_events.migrations import upgrade
 from shared_events.topics import ORDER_EVENTS, STORE_EVENTS
 
 from ..events import LIFECYCLES, T0, envelope

@@ -10,8 +10,8 @@ from mypage_service.adapters.notification_log import Due, NotificationLog
 from mypage_service.domain.model import OrderStatusView
 from mypage_service.domain.notification import Notification, NotificationState, OrderContact
 from mypage_service.service_layer.unit_of_work import PRODUCER, UnitOfWork
-from shared_events.uow import FakeUnitOfWork as _FakeUnitOfWork
-from shared_events.uow import Repository, Trace
+from service_kit.uow import FakeUnitOfWork as _FakeUnitOfWork
+from service_kit.uow import Repository, Trace
 
 
 class FakeOrderStatusRepository(Repository):

@@ -15,7 +15,7 @@ import pytest
 from mypage_service.domain.status import rank
 from mypage_service.service_layer.dispatcher import DispatchPolicy, NotificationDispatcher
 from mypage_service.service_layer.messagebus import create_bus
-from shared_events.testing import interleavings, twice
+from service_kit.testing import interleavings, twice
 
 from ..events import CUSTOMER, LIFECYCLES, ORDER, happy_streams
 from ..notifiers import FakeNotifier

@@ -6,9 +6,9 @@ import pytest
 
 from mypage_service.service_layer.handlers import MissingCause, project_order_event
 from mypage_service.service_layer.messagebus import create_bus, subscribed_topics
+from service_kit.uow import Trace
 from shared_events import contract
 from shared_events.topics import DELIVERY_EVENTS, ORDER_EVENTS, STORE_EVENTS
-from shared_events.uow import Trace
 
 from ..events import CUSTOMER, ORDER, STORE, at, envelope, happy_path, one_of_each, order_placed
 from .fakes import FakeUnitOfWork

@@ -17,8 +17,8 @@ from mypage_service.entrypoints.rebuild import (
     default_target,
     report,
 )
-from shared_events.consumer import RawMessage
-from shared_events.db import async_url
+from service_kit.consumer import RawMessage
+from service_kit.db import async_url
 
 ORDERS = "fooddelivery.order.events"
 

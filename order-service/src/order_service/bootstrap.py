@@ -10,10 +10,10 @@ from order_service.adapters.payment import FakeCardGateway, PaymentGateway
 from order_service.service_layer.messagebus import create_bus
 from order_service.service_layer.refunds import RefundDispatcher
 from order_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
-from shared_events.messagebus import MessageBus
-from shared_events.runtime import Platform
-from shared_events.settings import ServiceSettings
-from shared_events.uow import Trace
+from service_kit.messagebus import MessageBus
+from service_kit.runtime import Platform
+from service_kit.settings import ServiceSettings
+from service_kit.uow import Trace
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

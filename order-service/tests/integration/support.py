@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from order_service.adapters.payment import FakeCardGateway
 from order_service.bootstrap import Container
+from service_kit.tables import outbox
 from shared_events.contract import MenuItemChanged, Payload
 from shared_events.envelope import wrap
-from shared_events.tables import outbox
 
 
 class RendezvousGateway(FakeCardGateway):

@@ -10,8 +10,8 @@ import uuid
 import pytest
 
 from order_service.adapters.orm import orders, payments
+from service_kit.tables import outbox
 from shared_events.envelope import decode
-from shared_events.tables import outbox
 
 from .support import CUSTOMER, body
 

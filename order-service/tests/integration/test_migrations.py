@@ -12,9 +12,9 @@ from sqlalchemy import inspect, text
 
 from order_service.adapters.orm import metadata
 from order_service.bootstrap import MIGRATIONS
-from shared_events.db import create_engine
-from shared_events.migrations import alembic_config, upgrade
-from shared_events.tables import plumbing_metadata
+from service_kit.db import create_engine
+from service_kit.migrations import alembic_config, upgrade
+from service_kit.tables import plumbing_metadata
 
 
 async def _schema(url: str) -> tuple[set[str], list]:

@@ -15,8 +15,8 @@ from order_service.domain.menu import MenuItemReplica
 from order_service.domain.model import Order
 from order_service.domain.payment import Payment, PaymentStatus
 from order_service.service_layer.unit_of_work import PRODUCER, UnitOfWork
-from shared_events.uow import FakeUnitOfWork as _FakeUnitOfWork
-from shared_events.uow import Repository, Trace
+from service_kit.uow import FakeUnitOfWork as _FakeUnitOfWork
+from service_kit.uow import Repository, Trace
 
 
 class DuplicateKey(Exception):

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import pytest
 
 from order_service.domain.payment import PaymentStatus
+from service_kit.kernel import Conflict
+from service_kit.testing import interleavings, twice
 from shared_events.contract import CookStarted, OrderAccepted, OrderRejected
-from shared_events.kernel import Conflict
-from shared_events.testing import interleavings, twice
 
 from .world import World, store_event
 

@@ -10,9 +10,9 @@ from order_service.domain.model import DeliveryAddress, IdempotencyKeyReused, Or
 from order_service.domain.payment import PaymentStatus
 from order_service.service_layer.handlers import Placed
 from order_service.service_layer.messagebus import create_bus
+from service_kit.kernel import PaymentDeclined
 from shared_events.contract import MenuItemChanged, OrderPlaced
 from shared_events.envelope import Envelope, wrap
-from shared_events.kernel import PaymentDeclined
 
 from .fakes import FakeUnitOfWork
 

@@ -20,8 +20,8 @@ from order_service.domain.model import (
     RefundDue,
     normalise_phone,
 )
+from service_kit.kernel import Forbidden, InvalidInput
 from shared_events.contract import MenuItemChanged, OrderCancelled, OrderPlaced
-from shared_events.kernel import Forbidden, InvalidInput
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 ADDRESS = DeliveryAddress("12 Teheran-ro", "gangnam")

@@ -4,7 +4,7 @@ import pytest
 
 from order_service.adapters.payment import DECLINED_TEST_CARD, FakeCardGateway, UnknownCharge
 from order_service.domain.payment import Payment, PaymentStatus, RefundNotRequested
-from shared_events.kernel import PaymentDeclined
+from service_kit.kernel import PaymentDeclined
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

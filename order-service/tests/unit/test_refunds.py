@@ -9,8 +9,8 @@ import pytest
 from order_service.adapters.payment import FakeCardGateway
 from order_service.domain.payment import PaymentStatus
 from order_service.service_layer.refunds import RefundDispatcher, RefundsFailed
+from service_kit.uow import Trace
 from shared_events.contract import OrderRejected
-from shared_events.uow import Trace
 
 from .fakes import FlakyGateway
 from .world import World, store_event

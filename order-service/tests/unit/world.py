@@ -14,10 +14,10 @@ from order_service.domain.model import DeliveryAddress, Order
 from order_service.domain.payment import Payment
 from order_service.service_layer.messagebus import create_bus
 from order_service.service_layer.refunds import RefundDispatcher
+from service_kit.messagebus import MessageBus
+from service_kit.uow import Trace
 from shared_events.contract import MenuItemChanged, OrderCancelled, Payload
 from shared_events.envelope import Envelope, wrap
-from shared_events.messagebus import MessageBus
-from shared_events.uow import Trace
 
 from .fakes import FakeUnitOfWork
 

@@ -1,29 +1,13 @@
 import json
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from shared_events import InvalidEvent, UnknownEventType, decode, encode, wrap
-from shared_events.contract import DeliveryAddress, MenuItemChanged, OrderLine, OrderPlaced
+from shared_events.contract import MenuItemChanged
 from shared_events.registry import topic_for
 from shared_events.topics import ORDER_EVENTS, STORE_EVENTS
-
-
-def order_placed() -> OrderPlaced:
-    return OrderPlaced(
-        order_id=str(uuid.uuid4()),
-        customer_id="c1",
-        store_id="s1",
-        items=[
-            OrderLine(
-                menu_item_id="m1", name="Bibimbap", unit_price=9000, quantity=2, line_total=18000
-            )
-        ],
-        total_amount=18000,
-        delivery_address=DeliveryAddress(line="12 Teheran-ro", region="gangnam"),
-        phone="010-1234-5678",
-    )
+from testkit.samples import order_placed
 
 
 def test_an_event_round_trips_through_its_envelope():

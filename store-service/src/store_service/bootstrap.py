@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared_events.messagebus import MessageBus
-from shared_events.runtime import Platform
-from shared_events.settings import ServiceSettings
+from service_kit.messagebus import MessageBus
+from service_kit.runtime import Platform
+from service_kit.settings import ServiceSettings
 from store_service.adapters.orm import start_mappers
 from store_service.service_layer.messagebus import create_bus
 from store_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from service_kit.tables import outbox
 from shared_events.contract import Payload
 from shared_events.envelope import decode
-from shared_events.tables import outbox
 from store_service.bootstrap import Container, bootstrap
 from store_service.entrypoints.api import create_app
 

@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from shared_events.db import create_engine
-from shared_events.migrations import alembic_config, upgrade
-from shared_events.tables import plumbing_metadata
+from service_kit.db import create_engine
+from service_kit.migrations import alembic_config, upgrade
+from service_kit.tables import plumbing_metadata
 from store_service.adapters.orm import metadata
 from store_service.bootstrap import MIGRATIONS
 

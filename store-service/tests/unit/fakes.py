@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from shared_events.uow import FakeUnitOfWork as _FakeUnitOfWork
-from shared_events.uow import Repository, Trace
+from service_kit.uow import FakeUnitOfWork as _FakeUnitOfWork
+from service_kit.uow import Repository, Trace
 from store_service.domain.model import MenuItem, Store
 from store_service.domain.store_order import StoreOrder
 from store_service.service_layer.unit_of_work import PRODUCER, UnitOfWork

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from service_kit.testing import interleavings, twice
 from shared_events.envelope import Envelope
-from shared_events.testing import interleavings, twice
 from store_service.domain import commands
 from store_service.service_layer.messagebus import create_bus
 

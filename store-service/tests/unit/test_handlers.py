@@ -1,7 +1,7 @@
 import pytest
 
+from service_kit.kernel import Forbidden, NotFound
 from shared_events.contract import MenuItemChanged
-from shared_events.kernel import Forbidden, NotFound
 from store_service.domain import commands
 from store_service.service_layer.messagebus import create_bus
 

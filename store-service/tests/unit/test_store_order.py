@@ -4,8 +4,8 @@ from collections.abc import Callable
 
 import pytest
 
+from service_kit.kernel import InvalidInput
 from shared_events import contract
-from shared_events.kernel import InvalidInput
 from store_service.domain.model import MenuItem
 from store_service.domain.stock import reconcile_stock
 from store_service.domain.store_order import (

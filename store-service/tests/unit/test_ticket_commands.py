@@ -2,8 +2,8 @@
 
 import pytest
 
+from service_kit.kernel import Conflict, Forbidden, InvalidInput, NotFound
 from shared_events import contract
-from shared_events.kernel import Conflict, Forbidden, InvalidInput, NotFound
 from store_service.domain import commands
 from store_service.domain.store_order import TicketStatus
 from store_service.service_layer.messagebus import create_bus

@@ -4,7 +4,7 @@ from sqlalchemy import Column, Enum, Index, Integer, MetaData, String, Table
 from sqlalchemy.orm import registry
 
 from delivery_service.domain.model import Delivery, DeliveryStatus
-from shared_events.types import UtcDateTime
+from service_kit.types import UtcDateTime
 
 metadata = MetaData()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery_service.domain.model import Delivery
-from shared_events.uow import Repository
+from service_kit.uow import Repository
 
 
 class DeliveryRepository(Repository):

@@ -12,7 +12,7 @@ from delivery_service import views
 from delivery_service.bootstrap import Container, bootstrap
 from delivery_service.domain import commands
 from delivery_service.domain.model import REASON_MAX, Delivery, DeliveryNotFound, DeliveryStatus
-from shared_events.http import acting_user, serve, service_app
+from service_kit.http import acting_user, serve, service_app
 
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Region = Annotated[str, Query(min_length=1, max_length=64, description="e.g. gangnam")]

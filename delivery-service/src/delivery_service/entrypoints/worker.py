@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from delivery_service.bootstrap import bootstrap
 from delivery_service.service_layer.messagebus import subscribed_topics
-from shared_events.faust_worker import run_worker
+from service_kit.faust_worker import run_worker
 
 
 def main() -> None:

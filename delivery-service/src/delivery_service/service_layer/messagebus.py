@@ -2,8 +2,8 @@
 
 from delivery_service.domain import commands
 from delivery_service.service_layer import handlers, policies
+from service_kit.messagebus import CommandHandler, MessageBus, Policy, UowFactory
 from shared_events.contract import CookStarted, OrderCancelled, OrderPlaced, Payload
-from shared_events.messagebus import CommandHandler, MessageBus, Policy, UowFactory
 
 COMMAND_HANDLERS: dict[type, CommandHandler] = {
     commands.PickFood: handlers.pick_food,  # type: ignore[dict-item]

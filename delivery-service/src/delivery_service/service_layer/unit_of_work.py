@@ -9,9 +9,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from delivery_service.adapters.repository import DeliveryRepository
 from delivery_service.domain.model import ConcurrentChange
-from shared_events.uow import Repository
-from shared_events.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
-from shared_events.uow import UnitOfWork as _UnitOfWork
+from service_kit.uow import Repository
+from service_kit.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
+from service_kit.uow import UnitOfWork as _UnitOfWork
 
 PRODUCER = "delivery-service"
 

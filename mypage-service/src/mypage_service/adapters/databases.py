@@ -9,7 +9,7 @@ from sqlalchemy import func, inspect, select, table
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from shared_events.db import async_url
+from service_kit.db import async_url
 
 
 def sqlite_path(url: str) -> Path | None:

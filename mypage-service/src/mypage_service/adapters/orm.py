@@ -16,7 +16,7 @@ from sqlalchemy.orm import registry, relationship
 
 from mypage_service.domain.model import OrderStatusView, TimelineEntry
 from mypage_service.domain.notification import Notification, OrderContact
-from shared_events.types import UtcDateTime
+from service_kit.types import UtcDateTime
 
 metadata = MetaData()
 

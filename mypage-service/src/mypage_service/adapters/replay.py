@@ -21,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from shared_events.consumer import DeadLetterPublisher, Outcome, RawMessage
+from service_kit.consumer import DeadLetterPublisher, Outcome, RawMessage
 
 ERROR_LIMIT = 300
 

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mypage_service.domain.model import OrderStatusView
 from mypage_service.domain.notification import OrderContact
-from shared_events.uow import Repository
+from service_kit.uow import Repository
 
 
 class OrderStatusRepository(Repository):

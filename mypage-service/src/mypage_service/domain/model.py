@@ -16,9 +16,9 @@ from typing import Any
 
 from mypage_service.domain.notification import Notification, message_for
 from mypage_service.domain.status import Status, rank, status_for
+from service_kit.kernel import Aggregate, Forbidden, NotFound
 from shared_events.contract import OrderPlaced, Payload
 from shared_events.envelope import Envelope
-from shared_events.kernel import Aggregate, Forbidden, NotFound
 
 _TICK = timedelta(microseconds=1)
 

@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI, Header, Path, Query
 from mypage_service import views
 from mypage_service.bootstrap import Container, bootstrap
 from mypage_service.domain.model import OrderNotFound, ensure_visible_to
-from shared_events.http import acting_user, serve, service_app
+from service_kit.http import acting_user, serve, service_app
 
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 

@@ -81,10 +81,10 @@ from mypage_service.adapters.replay import (
 from mypage_service.bootstrap import MIGRATIONS
 from mypage_service.service_layer.messagebus import create_bus, subscribed_topics
 from mypage_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
-from shared_events.consumer import EventProcessor
-from shared_events.db import create_engine, default_sqlite_url, session_factory
-from shared_events.migrations import upgrade
-from shared_events.uow import Trace
+from service_kit.consumer import EventProcessor
+from service_kit.db import create_engine, default_sqlite_url, session_factory
+from service_kit.migrations import upgrade
+from service_kit.uow import Trace
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     # The consumer logs each failure as "parked"; here nothing is, the report lists them.
-    logging.getLogger("shared_events.consumer").setLevel(logging.CRITICAL)
+    logging.getLogger("service_kit.consumer").setLevel(logging.CRITICAL)
     return asyncio.run(run(parse_args(argv)))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from mypage_service.bootstrap import bootstrap
 from mypage_service.service_layer.messagebus import subscribed_topics
-from shared_events.faust_worker import run_worker
+from service_kit.faust_worker import run_worker
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 from mypage_service.domain.status import STATUS_BY_EVENT
 from mypage_service.service_layer import handlers
+from service_kit.messagebus import MessageBus, Policy, UowFactory
 from shared_events.contract import Payload
-from shared_events.messagebus import MessageBus, Policy, UowFactory
 
 # Every event of an order goes through the same projection; MenuItemChanged says
 # nothing about an order and is not registered, so the consumer skips it.

@@ -26,7 +26,7 @@ from sqlalchemy.types import TypeDecorator
 from order_service.domain.menu import MenuItemReplica
 from order_service.domain.model import DeliveryAddress, Order, OrderLine, OrderStatus
 from order_service.domain.payment import Payment, PaymentStatus
-from shared_events.types import UtcDateTime
+from service_kit.types import UtcDateTime
 
 
 class OrderLines(TypeDecorator[tuple[OrderLine, ...]]):

@@ -6,7 +6,7 @@ import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from shared_events.kernel import PaymentDeclined
+from service_kit.kernel import PaymentDeclined
 
 DECLINED_TEST_CARD = "tok_declined"  # the documented test card that is always declined
 

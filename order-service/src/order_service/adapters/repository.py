@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from order_service.domain.menu import MenuItemReplica
 from order_service.domain.model import Order
 from order_service.domain.payment import Payment, PaymentStatus
-from shared_events.uow import Repository
+from service_kit.uow import Repository
 
 
 class OrderRepository(Repository):

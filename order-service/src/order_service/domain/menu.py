@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from order_service.domain.model import OrderLine
+from service_kit.kernel import Aggregate, InvalidInput
 from shared_events.contract import MenuItemChanged
-from shared_events.kernel import Aggregate, InvalidInput
 
 
 @dataclass(frozen=True)

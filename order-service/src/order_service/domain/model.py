@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from service_kit.kernel import Aggregate, Conflict, Forbidden, InvalidInput, NotFound
 from shared_events import contract
-from shared_events.kernel import Aggregate, Conflict, Forbidden, InvalidInput, NotFound
 
 
 class OrderStatus(StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from shared_events.kernel import Aggregate, Conflict
+from service_kit.kernel import Aggregate, Conflict
 
 
 class PaymentStatus(StrEnum):

@@ -13,7 +13,7 @@ from order_service.bootstrap import Container, bootstrap
 from order_service.domain import commands
 from order_service.domain.menu import RequestedItem
 from order_service.domain.model import DeliveryAddress, normalise_phone
-from shared_events.http import acting_user, serve, service_app
+from service_kit.http import acting_user, serve, service_app
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]

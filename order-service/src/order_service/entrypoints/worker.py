@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from order_service.bootstrap import bootstrap
-from shared_events.faust_worker import run_worker
+from service_kit.faust_worker import run_worker
 from shared_events.topics import STORE_EVENTS
 
 

@@ -7,8 +7,8 @@ from order_service.adapters.payment import PaymentGateway
 from order_service.domain import commands
 from order_service.domain.model import RefundDue
 from order_service.service_layer import handlers
+from service_kit.messagebus import CommandHandler, MessageBus, Policy, UowFactory
 from shared_events.contract import CookStarted, MenuItemChanged, OrderAccepted, OrderRejected
-from shared_events.messagebus import CommandHandler, MessageBus, Policy, UowFactory
 
 
 def create_bus(

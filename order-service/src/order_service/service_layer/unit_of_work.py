@@ -11,9 +11,9 @@ from order_service.adapters.repository import (
     OrderRepository,
     PaymentRepository,
 )
-from shared_events.uow import Repository
-from shared_events.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
-from shared_events.uow import UnitOfWork as _UnitOfWork
+from service_kit.uow import Repository
+from service_kit.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
+from service_kit.uow import UnitOfWork as _UnitOfWork
 
 PRODUCER = "order-service"
 

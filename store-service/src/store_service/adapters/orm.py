@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import registry
 
-from shared_events.types import UtcDateTime
+from service_kit.types import UtcDateTime
 from store_service.adapters.types import TicketLines
 from store_service.domain.model import MenuItem, Store
 from store_service.domain.store_order import MAX_REASON, StoreOrder, TicketStatus

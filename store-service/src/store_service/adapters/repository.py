@@ -7,7 +7,7 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared_events.uow import Repository
+from service_kit.uow import Repository
 from store_service.domain.model import MenuItem, Store
 from store_service.domain.store_order import StoreOrder
 

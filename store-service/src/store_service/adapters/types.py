@@ -1,4 +1,4 @@
-"""The kitchen ticket's own column type (times use shared_events.types.UtcDateTime)."""
+"""The kitchen ticket's own column type (times use service_kit.types.UtcDateTime)."""
 
 from __future__ import annotations
 

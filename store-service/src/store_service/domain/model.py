@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from service_kit.kernel import Aggregate, Forbidden, NotFound
 from shared_events.contract import MenuItemChanged
-from shared_events.kernel import Aggregate, Forbidden, NotFound
 
 
 class StoreNotFound(NotFound):

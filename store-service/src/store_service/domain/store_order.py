@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from service_kit.kernel import Aggregate, Conflict, InvalidInput, NotFound
 from shared_events import contract
-from shared_events.kernel import Aggregate, Conflict, InvalidInput, NotFound
 
 
 class TicketStatus(StrEnum):

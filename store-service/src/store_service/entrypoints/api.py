@@ -15,8 +15,8 @@ from pydantic import (
     field_validator,
 )
 
-from shared_events.http import acting_user, serve, service_app
-from shared_events.kernel import InvalidInput
+from service_kit.http import acting_user, serve, service_app
+from service_kit.kernel import InvalidInput
 from store_service import views
 from store_service.bootstrap import Container, bootstrap
 from store_service.domain import commands

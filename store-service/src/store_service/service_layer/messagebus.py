@@ -1,5 +1,6 @@
 """Routing of the Kitchen context: which handler takes each command and event."""
 
+from service_kit.messagebus import CommandHandler, MessageBus, Policy, UowFactory
 from shared_events.contract import (
     DeliveryConfirmed,
     DeliveryReturned,
@@ -7,7 +8,6 @@ from shared_events.contract import (
     OrderPlaced,
     Payload,
 )
-from shared_events.messagebus import CommandHandler, MessageBus, Policy, UowFactory
 from store_service.domain import commands
 from store_service.service_layer import handlers, policies
 

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared_events.uow import Repository
-from shared_events.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
-from shared_events.uow import UnitOfWork as _UnitOfWork
+from service_kit.uow import Repository
+from service_kit.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
+from service_kit.uow import UnitOfWork as _UnitOfWork
 from store_service.adapters.repository import (
     MenuItemRepository,
     StoreOrderRepository,

@@ -6,7 +6,7 @@ Revises:
 
 from collections.abc import Sequence
 
-from shared_events.migrations import create_plumbing_tables, drop_plumbing_tables
+from service_kit.migrations import create_plumbing_tables, drop_plumbing_tables
 
 revision: str = "0001"
 down_revision: str | None = None

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from shared_events.migrations import create_plumbing_tables, drop_plumbing_tables
+from service_kit.migrations import create_plumbing_tables, drop_plumbing_tables
 
 revision: str = "0001"
 down_revision: str | None = None

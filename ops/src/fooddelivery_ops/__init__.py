@@ -1,0 +1,1 @@
+"""Operator commands, one entry: `python -m fooddelivery_ops dlq|topics|rebuild ...`."""

@@ -1,0 +1,1 @@
+"""The chassis every service stands on (the plumbing, written once)."""

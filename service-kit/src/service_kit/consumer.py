@@ -1,0 +1,191 @@
+"""The consuming side: decode, dispatch, retry with backoff, then dead-letter.
+
+`EventProcessor.process` is the whole contract of a consumer and never raises:
+a message is either applied (its handler committed), skipped (a type this
+consumer does not react to), or parked on the consumer's dead-letter topic with
+the error and its origin. Only then may the caller acknowledge the offset.
+The Faust agent (`faust_worker.py`) and the read-model rebuild both drive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from service_kit.outbox import make_producer
+from shared_events.envelope import ContractError, Envelope, decode, utcnow
+from shared_events.topics import dead_letter_topic
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """A message as it came off the broker, before anything is trusted."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # "applied" | "duplicate" | "skipped" | "dead-lettered"
+    event_type: str | None = None
+    error: str | None = None
+
+
+class DeadLetterPublisher:
+    """Parks a message on the consumer's dead-letter topic; retries until the broker
+    takes it, because acknowledging an unparked failure would lose the message."""
+
+    def __init__(self, consumer: str, bootstrap_servers: str) -> None:
+        self.topic = dead_letter_topic(consumer)
+        self._consumer = consumer
+        self._bootstrap = bootstrap_servers
+        self._producer: AIOKafkaProducer | None = None
+
+    async def park(self, message: RawMessage, error: BaseException, attempts: int) -> None:
+        headers = [
+            *[(k, v) for k, v in message.headers if not k.startswith("dlq.")],
+            ("dlq.consumer", self._consumer.encode()),
+            ("dlq.origin_topic", message.topic.encode()),
+            ("dlq.origin_partition", str(message.partition).encode()),
+            ("dlq.origin_offset", str(message.offset).encode()),
+            ("dlq.error_type", type(error).__name__.encode()),
+            ("dlq.error", _describe(error).encode()),
+            ("dlq.attempts", str(attempts).encode()),
+            ("dlq.failed_at", utcnow().isoformat().encode()),
+        ]
+        async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5)):
+            with attempt:
+                try:
+                    producer = await self._ensure()
+                    await producer.send_and_wait(
+                        self.topic, value=message.value, key=message.key, headers=headers
+                    )
+                except Exception:
+                    log.warning("dead-letter publish failed; retrying", exc_info=True)
+                    await self.close()
+                    raise
+
+    async def _ensure(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = make_producer(self._bootstrap, f"{self._consumer}-dlq")
+            await producer.start()
+            self._producer = producer
+        return self._producer
+
+    async def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with suppress(Exception):
+                await producer.stop()
+
+
+class EventProcessor:
+    """Dispatches each event type to its policy handler with bounded retries."""
+
+    def __init__(
+        self,
+        consumer: str,
+        handlers: Mapping[str, Callable[[Envelope, Any], Awaitable[None]]],
+        dead_letters: DeadLetterPublisher,
+        *,
+        attempts: int = 5,
+        backoff_max: float = 2.0,
+        backoff_multiplier: float = 0.1,
+    ) -> None:
+        self.consumer = consumer
+        self._handlers = dict(handlers)
+        self._dead_letters = dead_letters
+        self._attempts = attempts
+        self._backoff_max = backoff_max
+        self._backoff_multiplier = backoff_multiplier
+
+    @property
+    def event_types(self) -> set[str]:
+        return set(self._handlers)
+
+    async def process(self, message: RawMessage) -> Outcome:
+        try:
+            return await self._process(message)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # the last line of defence: park, never raise
+            log.exception("%s: unexpected failure at %s", self.consumer, _origin(message))
+            await self._dead_letters.park(message, exc, attempts=1)
+            return Outcome("dead-lettered", error=_describe(exc))
+
+    async def _process(self, message: RawMessage) -> Outcome:
+        try:
+            envelope, event = decode(message.value)
+        except ContractError as exc:
+            # A message that breaks the contract fails the same way every time.
+            log.error("%s: parked %s: %s", self.consumer, _origin(message), exc)
+            await self._dead_letters.park(message, exc, attempts=1)
+            return Outcome("dead-lettered", error=str(exc))
+
+        handler = self._handlers.get(envelope.event_type)
+        if handler is None:
+            return Outcome("skipped", envelope.event_type)
+
+        attempts = 0
+        applied: object = None
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self._attempts),
+                wait=wait_exponential(multiplier=self._backoff_multiplier, max=self._backoff_max),
+                retry=retry_if_exception_type(Exception),
+                reraise=True,
+            ):
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    applied = await handler(envelope, event)
+        except Exception as exc:
+            log.error(
+                "%s: %s %s failed %d times, parked: %s",
+                self.consumer,
+                envelope.event_type,
+                envelope.event_id,
+                attempts,
+                _describe(exc),
+            )
+            await self._dead_letters.park(message, exc, attempts=attempts)
+            return Outcome("dead-lettered", envelope.event_type, _describe(exc))
+        # A handler returns False for an event its inbox had already seen.
+        return Outcome("duplicate" if applied is False else "applied", envelope.event_type)
+
+
+def _origin(message: RawMessage) -> str:
+    return f"{message.topic}[{message.partition}]@{message.offset}"
+
+
+def _describe(error: BaseException) -> str:
+    # The last frame says where it failed without dumping payloads (they hold
+    # phone numbers and addresses) into the log or the dead-letter headers.
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    text = str(error).splitlines()[0] if str(error) else ""
+    # Database errors quote the statement's bound parameters: never let those out.
+    for marker in ("[SQL:", "[parameters:", "DETAIL:"):
+        text = text.split(marker, 1)[0].rstrip()
+    return f"{type(error).__name__}: {text}{where}"[:2000]

@@ -1,0 +1,193 @@
+"""Faust entrypoint: one agent (concurrency 1) over a service's subscribed topics.
+
+The agent hands every raw message to `EventProcessor.process`, which never
+raises, and acknowledges its offset only after the message was applied, skipped
+or parked on the dead-letter topic: never for a handler cut off mid-way. On
+SIGTERM Faust waits for the message in flight, commits, then stops.
+
+The worker serves `/health/live` and `/health/ready` on its web port: ready when its
+consumer owns partitions and its database and the broker answer (runtime.py has
+the health design; the API's readiness asks this one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+
+import faust
+from faust.types import TP, Message
+from faust.web import Request, Response, View
+
+from service_kit.consumer import DeadLetterPublisher, EventProcessor, RawMessage
+from service_kit.messagebus import MessageBus
+from service_kit.runtime import Check, Platform, configure_logging, run_checks
+from service_kit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def create_worker_app(
+    service: str,
+    topics: Sequence[str],
+    processor_factory: Callable[[], Awaitable[EventProcessor]],
+    *,
+    bootstrap_servers: str,
+    web_port: int,
+    web_bind: str = "127.0.0.1",
+    ready_checks: Mapping[str, Check] | None = None,
+    on_stop: Callable[[], Awaitable[None]] | None = None,
+) -> faust.App:
+    app = faust.App(
+        service,  # the consumer group
+        broker=f"kafka://{bootstrap_servers}",
+        store="memory://",
+        topic_partitions=3,
+        topic_allow_declare=False,  # topics belong to infra, never created here
+        web_port=web_port,
+        web_bind=web_bind,
+        web_enabled=True,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=1,  # commit right after each acknowledged message
+        stream_wait_empty=True,  # on stop, let the in-flight message finish
+        producer_acks=-1,
+    )
+    channel = app.topic(*topics, value_serializer="raw", key_serializer="raw")
+    state: dict[str, EventProcessor] = {}
+    # Partitions where a handler was cut off mid-way (its task cancelled). Faust
+    # commits past one unacknowledged offset once a later one is acknowledged, so
+    # nothing more of such a partition is acknowledged, nor applied (that would
+    # overtake the cut-off event of the same order), until a restart redelivers it.
+    held: set[TP] = set()
+
+    @app.agent(channel, concurrency=1, name=f"{service}.policies")
+    async def policies(stream: faust.StreamT) -> None:
+        if "processor" not in state:
+            state["processor"] = await processor_factory()
+        processor = state["processor"]
+        # Acks are ours: a Faust stream acks its current event when iteration ends,
+        # even by a cancellation mid-handler, and so would commit an unapplied message.
+        acked = stream.noack()
+        async for event in acked.events():
+            message = event.message
+            if message.tp in held:
+                app.consumer.unacked.discard(message)  # untracked: a stop must not wait
+                continue
+            try:
+                outcome = await processor.process(
+                    RawMessage(
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                        key=message.key,
+                        value=message.value,
+                        headers=_headers(message.headers),
+                    )
+                )
+            except asyncio.CancelledError:
+                held.add(message.tp)
+                app.consumer.unacked.discard(message)
+                log.error("%s[%s]@%s cut off; its partition waits for a restart", *_at(message))
+                raise
+            kind = outcome.event_type or "?"
+            log.info("%s %s[%s]@%s -> %s", kind, *_at(message), outcome.status)
+            await acked.ack(event)  # applied, skipped or parked: now it may be committed
+
+    _health_views(app, ready_checks or {}, held)
+
+    if on_stop is not None:
+
+        @app.service
+        class _Closer(faust.Service):  # type: ignore[misc]
+            async def on_stop(self) -> None:
+                await on_stop()
+
+    return app
+
+
+def assigned_partitions(app: faust.App) -> dict[str, list[int]]:
+    """The partitions this worker's consumer owns, by topic; none while it rebalances."""
+    try:
+        assignment = app.consumer.assignment()
+    except Exception:  # not started yet
+        return {}
+    if app.rebalancing:
+        return {}
+    return _by_topic(assignment)
+
+
+def _by_topic(tps: Iterable[TP]) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for tp in sorted(tps):
+        found.setdefault(tp.topic, []).append(tp.partition)
+    return found
+
+
+def _health_views(app: faust.App, ready_checks: Mapping[str, Check], held: set[TP]) -> None:
+    @app.page("/health/live")
+    async def live(view: View, request: Request) -> Response:
+        return view.json({"status": "ok"})
+
+    @app.page("/health/ready")
+    async def ready(view: View, request: Request) -> Response:
+        partitions = assigned_partitions(app)
+
+        async def consumer() -> bool:
+            return bool(partitions) and not held
+
+        results = await run_checks({"consumer": consumer, **ready_checks})
+        ok = all(results.values())
+        return view.json(
+            {
+                "status": "ok" if ok else "unavailable",
+                "checks": results,
+                "partitions": partitions,
+                "held": _by_topic(held),
+            },
+            status=200 if ok else 503,
+        )
+
+
+def _at(message: Message) -> tuple[str, int, int]:
+    return message.topic, message.partition, message.offset
+
+
+def _headers(raw: object) -> tuple[tuple[str, bytes], ...]:
+    if not raw:
+        return ()
+    items = raw.items() if isinstance(raw, dict) else raw
+    return tuple((str(k), bytes(v) if v is not None else b"") for k, v in items)  # type: ignore[union-attr]
+
+
+def run_worker(
+    settings: ServiceSettings,
+    platform: Platform,
+    bus: MessageBus,
+    topics: Sequence[str],
+) -> None:
+    """The body of every service's `entrypoints/worker.py` main()."""
+    configure_logging(settings.service)
+
+    async def processor() -> EventProcessor:
+        await platform.migrate()
+        return EventProcessor(
+            settings.service,
+            bus.event_handlers(),
+            DeadLetterPublisher(settings.service, settings.kafka_bootstrap_servers),
+        )
+
+    app = create_worker_app(
+        settings.service,
+        topics,
+        processor,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        web_port=settings.worker_web_port,
+        web_bind=settings.http_host,  # 0.0.0.0 in a container, so the API can ask it
+        ready_checks={"database": platform.database_ready, "broker": platform.broker_ready},
+        on_stop=platform.dispose,
+    )
+    # faust.Worker installs the signal handlers: SIGTERM stops after the message in flight.
+    loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+    faust.Worker(app, loglevel=loglevel).execute_from_commandline()

@@ -1,0 +1,88 @@
+"""Inbox: the ids of the events a consumer has applied, kept in its own transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service_kit.tables import inbox
+from shared_events.envelope import Envelope, utcnow
+
+
+class Inbox:
+    """Bound to one session: `seen` and `record` share the handler's transaction,
+    so an event is marked processed exactly when its effects commit."""
+
+    def __init__(self, session: AsyncSession, consumer: str) -> None:
+        self._session = session
+        self._consumer = consumer
+
+    async def seen(self, envelope: Envelope) -> bool:
+        found = await self._session.execute(
+            select(inbox.c.event_id).where(
+                inbox.c.consumer == self._consumer,
+                inbox.c.event_id == str(envelope.event_id),
+            )
+        )
+        return found.first() is not None
+
+    async def record(self, envelope: Envelope) -> None:
+        # The primary key makes a racing duplicate fail its commit (and be retried,
+        # after which `seen` skips it) instead of applying twice.
+        await self._session.execute(
+            insert(inbox).values(
+                consumer=self._consumer,
+                event_id=str(envelope.event_id),
+                event_type=envelope.event_type,
+                processed_at=utcnow(),
+            )
+        )
+
+
+class MemoryInbox:
+    """The in-memory inbox of fake units of work in unit tests."""
+
+    def __init__(self) -> None:
+        self.processed: set[str] = set()
+        self._staged: set[str] = set()
+
+    async def seen(self, envelope: Envelope) -> bool:
+        return str(envelope.event_id) in self.processed
+
+    async def record(self, envelope: Envelope) -> None:
+        self._staged.add(str(envelope.event_id))
+
+    def commit(self) -> None:
+        self.processed |= self._staged
+        self._staged.clear()
+
+    def rollback(self) -> None:
+        self._staged.clear()
+
+
+class InboxUnitOfWork(Protocol):
+    inbox: Inbox | MemoryInbox
+
+    async def __aenter__(self) -> Any: ...
+    async def __aexit__(self, *exc: object) -> Any: ...
+    async def commit(self) -> None: ...
+
+
+async def apply_once(
+    uow: InboxUnitOfWork,
+    envelope: Envelope,
+    apply: Callable[[], Awaitable[None]],
+) -> bool:
+    """Apply an event's effects and record its id in one transaction.
+
+    Returns False when the event was already applied (a redelivery)."""
+    async with uow:
+        if await uow.inbox.seen(envelope):
+            return False
+        await apply()
+        await uow.inbox.record(envelope)
+        await uow.commit()
+        return True

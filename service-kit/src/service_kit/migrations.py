@@ -1,0 +1,101 @@
+"""Alembic glue shared by every service: each service's `env.py` is two lines.
+
+from service_kit.migrations import run_env
+run_env(metadata)            # the service's MetaData; the plumbing tables are added
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
+
+from service_kit.db import async_url, create_engine
+from service_kit.tables import plumbing_metadata
+
+
+def run_env(service_metadata: MetaData) -> None:
+    """Body of an Alembic env.py (online mode only: migrations run against a database)."""
+    config = context.config
+    url = config.get_main_option("sqlalchemy.url")
+    targets = [service_metadata, plumbing_metadata]
+
+    def migrate(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=targets,
+            render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER much
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def online() -> None:
+        engine = create_engine(url)
+        async with engine.connect() as connection:
+            await connection.run_sync(migrate)
+            await connection.commit()
+        await engine.dispose()
+
+    asyncio.run(online())
+
+
+def alembic_config(migrations_dir: Path, url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", async_url(url).replace("%", "%%"))
+    return config
+
+
+async def upgrade(migrations_dir: Path, url: str) -> None:
+    """Bring a database to the newest revision. Alembic's env runs its own event
+    loop, so it gets a thread of its own when called from async code."""
+    await asyncio.to_thread(command.upgrade, alembic_config(migrations_dir, url), "head")
+
+
+def create_plumbing_tables() -> None:
+    """Version 1 of the outbox and inbox, for a service's first migration.
+    Later changes to them come as new functions here, called from new revisions."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "outbox",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("event_type", sa.String(length=64), nullable=False),
+        sa.Column("event_version", sa.Integer(), nullable=False),
+        sa.Column("topic", sa.String(length=128), nullable=False),
+        sa.Column("message_key", sa.String(length=128), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id"),
+    )
+    op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "id"])
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(length=64), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("event_type", sa.String(length=64), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id"),
+    )
+
+
+def drop_plumbing_tables() -> None:
+    from alembic import op
+
+    op.drop_index("ix_outbox_unpublished", table_name="outbox")
+    op.drop_table("outbox")
+    op.drop_table("inbox")

@@ -1,0 +1,212 @@
+"""Transactional outbox: stage events in the caller's transaction, relay them later."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from service_kit.tables import outbox
+from shared_events.envelope import Envelope, encode, utcnow
+from shared_events.registry import model_for
+
+log = logging.getLogger(__name__)
+
+
+async def stage(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    """Write events to the outbox inside the caller's (uncommitted) transaction."""
+    if not envelopes:
+        return
+    await session.execute(
+        insert(outbox),
+        [
+            {
+                "event_id": str(env.event_id),
+                "event_type": env.event_type,
+                "event_version": env.event_version,
+                "topic": model_for(env.event_type, env.event_version).topic,
+                "message_key": env.aggregate_id,
+                "message": encode(env).decode(),
+                "created_at": env.occurred_at,
+            }
+            for env in envelopes
+        ],
+    )
+
+
+def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+    """Idempotent, acks=all: a retried send is never written twice nor reordered."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        request_timeout_ms=10_000,
+        retry_backoff_ms=200,
+        linger_ms=0,
+    )
+
+
+class OutboxRelay:
+    """Publishes unsent outbox rows in id order and marks them sent.
+
+    Rows go out one by one, each acknowledged before the next, so a failure can
+    never let a later row overtake an earlier one. While the broker is away the
+    relay keeps retrying the oldest unsent row; nothing is skipped or dropped.
+    Run exactly one relay per service database.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        producer_factory: Callable[[], AIOKafkaProducer],
+        *,
+        batch_size: int = 100,
+        poll_interval: float = 0.1,
+        max_backoff: float = 5.0,
+        backoff_multiplier: float = 0.2,
+    ) -> None:
+        self._sessions = sessions
+        self._producer_factory = producer_factory
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._max_backoff = max_backoff
+        self._backoff_multiplier = backoff_multiplier
+        self._producer: AIOKafkaProducer | None = None
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.published = 0
+        self.failures = 0
+
+    def wake(self) -> None:
+        """Called after a commit that staged events, so they go out at once."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Relay until stop(); a batch in flight is finished before returning."""
+        try:
+            while not self._stopping.is_set():
+                sent = await self._with_retry(self.publish_batch)
+                if sent == 0:
+                    await self._idle()
+        finally:
+            await self._close_producer()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def publish_batch(self) -> int:
+        """Publish up to one batch of unsent rows; returns how many went out."""
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        outbox.c.id,
+                        outbox.c.topic,
+                        outbox.c.message_key,
+                        outbox.c.message,
+                        outbox.c.event_type,
+                        outbox.c.event_version,
+                    )
+                    .where(outbox.c.published_at.is_(None))
+                    .order_by(outbox.c.id)
+                    .limit(self._batch_size)
+                )
+            ).all()
+        if not rows:
+            return 0
+        producer = await self._ensure_producer()
+        sent: list[int] = []
+        try:
+            for row in rows:
+                await producer.send_and_wait(
+                    row.topic,
+                    value=row.message.encode(),
+                    key=row.message_key.encode(),
+                    headers=[
+                        ("event_type", row.event_type.encode()),
+                        ("event_version", str(row.event_version).encode()),
+                    ],
+                )
+                sent.append(row.id)
+        finally:
+            # Whatever was acknowledged is marked, even when a later send failed.
+            if sent:
+                await self._mark_published(sent)
+        self.published += len(sent)
+        return len(sent)
+
+    async def pending(self) -> int:
+        from sqlalchemy import func
+
+        async with self._sessions() as session:
+            return (
+                await session.execute(
+                    select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+                )
+            ).scalar_one()
+
+    async def _mark_published(self, ids: list[int]) -> None:
+        async for attempt in AsyncRetrying(wait=wait_exponential(max=2), reraise=True):
+            with attempt:
+                async with self._sessions() as session, session.begin():
+                    await session.execute(
+                        update(outbox).where(outbox.c.id.in_(ids)).values(published_at=utcnow())
+                    )
+
+    async def _with_retry(self, fn: Callable[[], Any]) -> Any:
+        async for attempt in AsyncRetrying(
+            wait=wait_exponential(multiplier=self._backoff_multiplier, max=self._max_backoff),
+            retry=retry_if_exception_type(Exception),
+            before_sleep=self._on_failure,
+            sleep=self._backoff,
+        ):
+            with attempt:
+                if self._stopping.is_set():
+                    return 0
+                return await fn()
+        return 0  # pragma: no cover
+
+    async def _backoff(self, seconds: float) -> None:
+        # stop() ends a backoff at once: a stopping process must not sit out the
+        # broker's absence; the rows stay unpublished for the next start.
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    async def _on_failure(self, state: Any) -> None:
+        exc = state.outcome.exception()
+        self.failures += 1
+        log.warning("outbox relay: publish failed (%s: %s); retrying", type(exc).__name__, exc)
+        # A producer that lost its broker is rebuilt rather than trusted again.
+        await self._close_producer()
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = self._producer_factory()
+            try:
+                await producer.start()
+            except BaseException:
+                with suppress(Exception):
+                    await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _close_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with suppress(Exception):
+                await asyncio.wait_for(producer.stop(), timeout=5)
+
+    async def _idle(self) -> None:
+        self._wake.clear()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)

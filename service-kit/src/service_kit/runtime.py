@@ -1,0 +1,154 @@
+"""Running a service process: logging, the API with its outbox relay, the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import aiohttp
+from aiokafka.client import AIOKafkaClient
+from sqlalchemy import text
+from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
+
+from service_kit.db import create_engine, session_factory
+from service_kit.migrations import upgrade
+from service_kit.outbox import OutboxRelay, make_producer
+from service_kit.settings import ServiceSettings
+from service_kit.uow import SqlAlchemyUnitOfWork, Trace
+
+U = TypeVar("U", bound=SqlAlchemyUnitOfWork)
+
+# Health design. A service is two processes: the API (with the outbox relay) and
+# the Faust worker (the consumer). Each answers `/health/live` (the process runs)
+# and `/health/ready`. The worker is ready when its consumer owns partitions and
+# its database and the broker answer; it serves that on its Faust web port
+# (WORKER_WEB_PORT). The API is ready when its database and the broker answer and
+# its worker is ready: the "consumer" check asks the worker's readiness URL
+# (WORKER_HEALTH_URL), so one probe of the API covers the whole service. Checks
+# run concurrently, each bounded by CHECK_TIMEOUT, so a probe answers in seconds.
+CHECK_TIMEOUT = 3.0
+Check = Callable[[], Awaitable[bool]]
+
+
+async def run_checks(checks: Mapping[str, Check]) -> dict[str, bool]:
+    """Every check's result; one that fails or hangs is False, never an error."""
+
+    async def probe(check: Check) -> bool:
+        try:
+            return bool(await asyncio.wait_for(check(), CHECK_TIMEOUT))
+        except Exception:
+            return False
+
+    results = await asyncio.gather(*(probe(check) for check in checks.values()))
+    return dict(zip(checks, results, strict=True))
+
+
+def configure_logging(service: str) -> None:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
+    )
+    # aiokafka logs every lost connection at ERROR; the relay reports retries itself.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+
+class BackgroundLoop(Protocol):
+    """A loop an API process runs beside its requests (the outbox relay, a refund or
+    notification dispatcher): `run()` until `stop()`, finishing the item in flight."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@asynccontextmanager
+async def running(*loops: BackgroundLoop) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(loop.run(), name=type(loop).__name__) for loop in loops]
+    try:
+        yield
+    finally:
+        for loop in loops:
+            loop.stop()
+        with suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=15)
+
+
+class Platform:
+    """The infrastructure one service process stands on: its database and its relay."""
+
+    def __init__(self, settings: ServiceSettings, migrations_dir: Path) -> None:
+        self.settings = settings
+        self.migrations_dir = migrations_dir
+        self.engine = create_engine(settings.database_url)
+        self.sessions = session_factory(self.engine)
+        self.relay = OutboxRelay(
+            self.sessions,
+            lambda: make_producer(settings.kafka_bootstrap_servers, f"{settings.service}-relay"),
+        )
+        self.background: list[BackgroundLoop] = [self.relay]
+        self.worker_health_url = os.environ.get("WORKER_HEALTH_URL") or (
+            f"http://127.0.0.1:{settings.worker_web_port}/health/ready"
+        )
+
+    async def migrate(self) -> None:
+        # The API and the worker of a service both migrate at start; whichever
+        # loses a race on PostgreSQL finds the schema at head on its retry.
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(5), wait=wait_fixed(1), reraise=True
+        ):
+            with attempt:
+                await upgrade(self.migrations_dir, self.settings.database_url)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    async def database_ready(self) -> bool:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    async def broker_ready(self) -> bool:
+        client = AIOKafkaClient(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers, request_timeout_ms=3000
+        )
+        try:
+            await asyncio.wait_for(client.bootstrap(), timeout=3)
+            return True
+        finally:
+            await client.close()
+
+    async def consumer_ready(self) -> bool:
+        """Whether the service's worker (another process) owns its partitions."""
+        timeout = aiohttp.ClientTimeout(total=CHECK_TIMEOUT)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(self.worker_health_url) as response,
+        ):
+            return response.status == 200
+
+    def unit_of_work(self, uow_class: type[U], producer: str) -> Callable[[Trace], U]:
+        """The factory the message bus calls: one unit of work per message, waking
+        the relay after a commit that staged events."""
+
+        def factory(trace: Trace) -> U:
+            return uow_class(
+                self.sessions, producer=producer, trace=trace, on_commit=self.relay.wake
+            )
+
+        return factory
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """API process life: migrate, the relay (and any other background loop) beside
+        the requests, dispose on the way out."""
+        await self.migrate()
+        try:
+            async with running(*self.background):
+                yield
+        finally:
+            await self.dispose()

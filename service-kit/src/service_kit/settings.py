@@ -1,0 +1,30 @@
+"""Settings every service reads from its environment (twelve-factor)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from service_kit.db import default_sqlite_url
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    service: str
+    http_host: str
+    http_port: int
+    worker_web_port: int
+    database_url: str
+    kafka_bootstrap_servers: str
+
+    @classmethod
+    def from_env(cls, service: str, *, http_port: int, worker_web_port: int) -> ServiceSettings:
+        env = os.environ
+        return cls(
+            service=service,
+            http_host=env.get("HTTP_HOST", "127.0.0.1"),
+            http_port=int(env.get("HTTP_PORT", http_port)),
+            worker_web_port=int(env.get("WORKER_WEB_PORT", worker_web_port)),
+            database_url=env.get("DATABASE_URL") or default_sqlite_url(service),
+            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        )

@@ -1,0 +1,169 @@
+"""Unit of work base: one transaction holding aggregate changes, the outbox rows
+for the events they raised, and the inbox record of the event being handled.
+
+A service subclasses `SqlAlchemyUnitOfWork` (or `FakeUnitOfWork` in its unit
+tests) and only says which repositories it has.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service_kit.inbox import Inbox, MemoryInbox
+from service_kit.kernel import Aggregate
+from service_kit.outbox import stage
+from shared_events.contract import Payload
+from shared_events.envelope import Envelope, wrap
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Where a change came from: the story (correlation) and the event that caused it."""
+
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    # The consumed event being handled (its occurred_at, event_type, event_id),
+    # for policies such as read-model projections that record where a change came from.
+    cause: Envelope | None = None
+
+    @classmethod
+    def caused_by(cls, envelope: Envelope) -> Trace:
+        return cls(envelope.correlation_id, str(envelope.event_id), envelope)
+
+
+class Repository:
+    """Remembers the aggregates it handed out so their events can be collected."""
+
+    def __init__(self) -> None:
+        self.seen: set[Aggregate] = set()
+
+    def _track(self, aggregate: Any) -> Any:
+        if aggregate is not None:
+            self.seen.add(aggregate)
+        return aggregate
+
+
+class UnitOfWork(ABC):
+    producer: str
+    inbox: Inbox | MemoryInbox
+    trace: Trace = Trace()
+
+    def __init__(self) -> None:
+        self.internal_events: list[Any] = []
+        self.staged: list[Envelope] = []
+
+    async def __aenter__(self) -> Self:
+        self.internal_events = []
+        self.staged = []
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.rollback()
+
+    @abstractmethod
+    def repositories(self) -> Iterable[Repository]: ...
+
+    def collect_new_events(self) -> Iterator[Any]:
+        for repository in self.repositories():
+            for aggregate in repository.seen:
+                yield from aggregate.pull_events()
+
+    def _envelopes(self) -> list[Envelope]:
+        """Published events become envelopes; internal ones wait for the bus."""
+        envelopes = []
+        for event in self.collect_new_events():
+            if isinstance(event, Payload):
+                envelopes.append(
+                    wrap(
+                        event,
+                        producer=self.producer,
+                        correlation_id=self.trace.correlation_id,
+                        causation_id=self.trace.causation_id,
+                    )
+                )
+            else:
+                self.internal_events.append(event)
+        return envelopes
+
+    @abstractmethod
+    async def commit(self) -> None: ...
+
+    @abstractmethod
+    async def rollback(self) -> None: ...
+
+
+class SqlAlchemyUnitOfWork(UnitOfWork):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        producer: str,
+        trace: Trace | None = None,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self._sessions = sessions
+        self.producer = producer
+        self.trace = trace or Trace()
+        self._on_commit = on_commit
+        self.session: AsyncSession | None = None
+
+    @abstractmethod
+    def bind(self, session: AsyncSession) -> None:
+        """Create the repositories on the new session."""
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self.session = self._sessions()
+        self.inbox = Inbox(self.session, self.producer)
+        self.bind(self.session)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.rollback()
+        finally:
+            if self.session is not None:
+                await self.session.close()
+
+    async def commit(self) -> None:
+        assert self.session is not None, "use the unit of work in `async with`"
+        await self.session.flush()  # version checks run here, before events are staged
+        envelopes = self._envelopes()
+        await stage(self.session, envelopes)
+        await self.session.commit()
+        self.staged.extend(envelopes)
+        if envelopes and self._on_commit is not None:
+            self._on_commit()
+
+    async def rollback(self) -> None:
+        if self.session is not None:
+            await self.session.rollback()
+
+
+class FakeUnitOfWork(UnitOfWork):
+    """For unit tests: repositories in memory, `committed` and `staged` to assert on."""
+
+    def __init__(self, producer: str) -> None:
+        super().__init__()
+        self.producer = producer
+        self.inbox = MemoryInbox()
+        self.committed = False
+        self.published: list[Envelope] = []
+
+    async def commit(self) -> None:
+        envelopes = self._envelopes()
+        self.staged.extend(envelopes)
+        self.published.extend(envelopes)
+        if isinstance(self.inbox, MemoryInbox):
+            self.inbox.commit()
+        self.committed = True
+
+    async def rollback(self) -> None:
+        if isinstance(self.inbox, MemoryInbox):
+            self.inbox.rollback()

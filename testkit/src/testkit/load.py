@@ -1,0 +1,543 @@
+"""Many orders through the whole lifecycle at once, optionally across a broker restart,
+then a check that every order ended where it should, exactly once everywhere.
+
+Against a running system (`make run` in another terminal):
+
+    uv run python -m testkit.load --orders 300 --restart-broker
+
+Each order has its own customer and follows one scenario (delivered, rejected,
+cancelled before or after acceptance, returned after delivery). Every step waits
+on a condition with a deadline: the ticket in the owner's inbox before the owner
+decides, the delivery offered before a rider picks, and, like a customer watching
+their phone, mypage showing the new status before the next step. So each status
+is a change the customer saw: one timeline entry and one notification each.
+
+`--restart-broker` stops the broker (infra/kafka/kafka.sh with KAFKA_PORT from
+--kafka-port, KAFKA_HOME from --kafka-home) once a third of the orders are placed,
+lets ten more customers order meanwhile, keeps it down until every order in flight
+waits for an event, and starts it again. Then every order is checked on every
+service (testkit.checks; `--verify-topics` also reads the topics), and the
+report (bench/reports/) counts what was lost or duplicated. The fault tests
+(tests/faults) import the same driver and checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from testkit.actors import Customer, Endpoints, Rider, StoreOwner, wait_for
+from testkit.checks import check_topics, converge, published
+from testkit.launcher import kafka
+
+ROOT = Path(__file__).resolve().parents[3]
+
+REGION = "gangnam"
+STOCK = 100_000  # never runs out, so stock is exactly "initial - delivered"
+ORDERS_PER_STORE = 50
+
+# ------------------------------------------------------------------ scenarios
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    steps: tuple[str, ...]  # actions after PlaceOrder, see Driver._command
+    order_status: str  # order-service, with its payment status
+    payment: str
+    ticket: str  # the kitchen ticket at store-service
+    delivery: str | None  # delivery-service; None: never offered (404)
+    # Event types per topic, in commit order, that this order's story publishes.
+    store_events: tuple[str, ...]
+    delivery_events: tuple[str, ...] = ()
+    keeps_food: bool = False  # delivered and not returned: its quantities leave the stock
+
+    @property
+    def timeline(self) -> tuple[str, ...]:
+        return ("PLACED", *(STEP_STATUS[s] for s in self.steps))
+
+    @property
+    def order_events(self) -> tuple[str, ...]:
+        return ("OrderPlaced", "OrderCancelled") if "cancel" in self.steps else ("OrderPlaced",)
+
+
+STEP_STATUS = {
+    "accept": "ACCEPTED",
+    "reject": "REJECTED",
+    "cook": "COOKING",
+    "finish": "COOKED",
+    "pick": "PICKED",
+    "confirm": "DELIVERED",
+    "return": "RETURNED",
+    "cancel": "CANCELLED",
+}
+KITCHEN = ("OrderAccepted", "CookStarted", "CookFinished")
+COOKED = ("accept", "cook", "finish", "pick", "confirm")
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario(
+            "delivered",
+            COOKED,
+            "COOKING",
+            "CHARGED",
+            "COOKED",
+            "DELIVERED",
+            KITCHEN,
+            ("FoodPicked", "DeliveryConfirmed"),
+            keeps_food=True,
+        ),
+        Scenario(
+            "rejected", ("reject",), "REJECTED", "REFUNDED", "REJECTED", None, ("OrderRejected",)
+        ),
+        Scenario(
+            "cancelled-accepted",
+            ("accept", "cancel"),
+            "CANCELLED",
+            "REFUNDED",
+            "CANCELLED",
+            "CANCELLED",
+            ("OrderAccepted", "CookingCancelled"),
+            ("DeliveryCancelled",),
+        ),
+        Scenario(
+            "cancelled-placed",
+            ("cancel",),
+            "CANCELLED",
+            "REFUNDED",
+            "CANCELLED",
+            "CANCELLED",
+            ("CookingCancelled",),
+            ("DeliveryCancelled",),
+        ),
+        Scenario(
+            "returned",
+            (*COOKED, "return"),
+            "COOKING",
+            "CHARGED",
+            "COOKED",
+            "RETURNED",
+            KITCHEN,
+            ("FoodPicked", "DeliveryConfirmed", "DeliveryReturned"),
+        ),
+    )
+}
+# Out of every ten orders: six delivered, one of each other ending.
+MIX = ("delivered",) * 6 + ("rejected", "cancelled-accepted", "cancelled-placed", "returned")
+
+
+# ------------------------------------------------------------------ the world
+
+
+@dataclass
+class Plan:
+    """One order to drive: who, what, and what happened to it."""
+
+    index: int
+    scenario: Scenario
+    store: str
+    items: tuple[tuple[str, int], ...]
+    customer: Customer
+    rider: Rider
+    order_id: str | None = None
+    done: list[str] = field(default_factory=list)  # the steps that got their 2xx
+    # Whether the customer saw every status (then each is one notification); steps
+    # taken unwatched may let a later status overtake an earlier one on mypage.
+    watched: bool = True
+    error: str | None = None
+    placed_at: float = 0.0
+    finished_at: float = 0.0
+
+
+@dataclass
+class World:
+    """Stores with two dishes each, and one customer per order (so a customer's
+    notifications are exactly their one order's)."""
+
+    http: httpx.AsyncClient
+    at: Endpoints
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    stock: int = STOCK  # of every dish at the start
+    owners: dict[str, StoreOwner] = field(default_factory=dict)  # by store
+    items: dict[str, tuple[str, str]] = field(default_factory=dict)  # store -> its two items
+    plans: list[Plan] = field(default_factory=list)
+
+    async def open_stores(self, count: int) -> None:
+        for n in range(count):
+            store = f"load-{self.tag}-{n}"
+            owner = StoreOwner(self.http, self.at, f"owner-{self.tag}-{n}")
+            r = await owner.register_store(store, "Load Kitchen", REGION)
+            assert r.status_code == 200, r.text
+            self.owners[store] = owner
+            self.items[store] = (f"{store}-bibimbap", f"{store}-kimbap")
+            for item, price in zip(self.items[store], (9000, 4500), strict=True):
+                r = await owner.set_menu_item(store, item, item, price, self.stock)
+                assert r.status_code == 200, r.text
+
+    def plan(self, count: int, mix: tuple[str | Scenario, ...] = MIX) -> list[Plan]:
+        """`count` more orders, spread over the stores, a scenario each from `mix`
+        (a name from SCENARIOS, or a Scenario of the caller's)."""
+        stores = list(self.owners)
+        start = len(self.plans)
+        for i in range(start, start + count):
+            store = stores[i % len(stores)]
+            first, second = self.items[store]
+            lines = ((first, 1 + i % 3),) if i % 4 else ((first, 1), (second, 2))
+            scenario = mix[i % len(mix)]
+            self.plans.append(
+                Plan(
+                    i,
+                    SCENARIOS[scenario] if isinstance(scenario, str) else scenario,
+                    store,
+                    lines,
+                    Customer(self.http, self.at, f"cust-{self.tag}-{i}"),
+                    Rider(self.http, self.at, f"rider-{self.tag}-{i}"),
+                )
+            )
+        return self.plans[start:]
+
+    @property
+    def orders(self) -> list[Plan]:
+        """The plans whose order exists (PlaceOrder answered 201)."""
+        return [p for p in self.plans if p.order_id is not None]
+
+
+# ------------------------------------------------------------------ the driver
+
+
+class StepFailed(Exception):
+    pass
+
+
+@dataclass
+class Driver:
+    """Drives plans with `concurrency` lanes; a lane is `acting` while one of its
+    commands is in flight and `waiting` while it waits for an event's effect, so
+    `stalled` says every order in flight needs the broker to go on."""
+
+    world: World
+    concurrency: int = 20
+    step_timeout: float = 180
+    # Every lane polls while it waits: on a small machine faster polling only
+    # steals the CPU the services need to get there.
+    poll_interval: float = 0.25
+    acting: int = 0
+    waiting: int = 0
+    placed: int = 0
+    commands: int = 0  # commands that got their 2xx
+    _queue: list[Plan] = field(default_factory=list)
+    _lanes: list[asyncio.Task[None]] = field(default_factory=list)
+    transport_retries: int = 0  # requests sent again after a lost connection
+
+    @property
+    def stalled(self) -> bool:
+        """Nothing is acting: every order in flight (if any) waits for an event."""
+        return self.acting == 0
+
+    async def run(self, plans: list[Plan]) -> None:
+        self._queue = list(reversed(plans))
+        self._lanes = []
+        self.add_lanes(self.concurrency)
+        while self._lanes:  # lanes added meanwhile are awaited too
+            lanes, self._lanes = self._lanes, []
+            await asyncio.gather(*lanes)
+
+    def add_lanes(self, count: int) -> None:
+        """More orders in flight from now on: more customers ordering at once."""
+
+        async def lane() -> None:
+            while self._queue:
+                await self.drive(self._queue.pop())
+
+        self._lanes += [asyncio.create_task(lane()) for _ in range(count)]
+
+    async def drive(
+        self, plan: Plan, steps: tuple[str, ...] | None = None, *, watch: bool = True
+    ) -> None:
+        """Place the order (unless it is), then take `steps` (by default its scenario's),
+        each once what it acts on is visible; `watch`: wait for mypage after each.
+        A failure is recorded on the plan, never raised."""
+        plan.watched = plan.watched and watch
+        try:
+            if plan.order_id is None:
+                await self._place(plan)
+                if watch:
+                    await self._watch(plan, "PLACED")
+            for step in plan.scenario.steps if steps is None else steps:
+                await self.wait_until_ready(plan, step)
+                await self._command(plan, step)
+                if watch:
+                    await self._watch(plan, STEP_STATUS[step])
+            plan.finished_at = time.monotonic()
+        except (StepFailed, TimeoutError, httpx.HTTPError) as exc:
+            plan.error = f"after {plan.done}: {type(exc).__name__}: {exc}"[:300]
+
+    async def _place(self, plan: Plan) -> None:
+        key = f"load-{plan.index}"  # a retried POST finds the same order
+
+        async def attempt() -> httpx.Response | None:
+            try:
+                r = await plan.customer.place_order(
+                    plan.store, list(plan.items), region=REGION, idempotency_key=key
+                )
+            except httpx.TransportError:
+                return None
+            # 422 until the order-service's menu replica has the store's items.
+            return r if r.status_code in (200, 201) else None
+
+        r = await self._acting(
+            wait_for(
+                attempt, within=self.step_timeout, interval=self.poll_interval, what="PlaceOrder"
+            )
+        )
+        plan.order_id = r.json()["order_id"]
+        plan.placed_at = time.monotonic()
+        self.placed += 1
+        self.commands += 1
+
+    async def wait_until_ready(self, plan: Plan, step: str) -> None:
+        """Wait until the actor of `step` can see what they act on."""
+        order_id = plan.order_id
+        assert order_id is not None
+        if step in ("accept", "reject"):
+            owner = self.world.owners[plan.store]
+
+            async def ticket() -> bool:
+                r = await owner.inbox(plan.store, "RECEIVED")
+                return r.status_code == 200 and any(
+                    o["order_id"] == order_id for o in r.json()["orders"]
+                )
+
+            await self._until(ticket, "the ticket in the owner's inbox")
+        elif step == "pick":
+
+            async def offered() -> bool:
+                r = await plan.rider.delivery(order_id)
+                return r.status_code == 200 and r.json()["status"] == "WAITING"
+
+            await self._until(offered, "the delivery offered")
+
+    async def _command(self, plan: Plan, step: str) -> None:
+        order_id = plan.order_id
+        assert order_id is not None
+        owner = self.world.owners[plan.store]
+        act: Callable[[], Awaitable[httpx.Response]] = {
+            "accept": lambda: owner.accept(order_id),
+            "reject": lambda: owner.reject(order_id, "sold out"),
+            "cook": lambda: owner.start_cooking(order_id),
+            "finish": lambda: owner.finish_cooking(order_id),
+            "pick": lambda: plan.rider.pick(order_id),
+            "confirm": lambda: plan.rider.confirm(order_id),
+            "return": lambda: plan.rider.return_food(order_id, "customer refused"),
+            "cancel": lambda: plan.customer.cancel(order_id),
+        }[step]
+        for attempt in range(1, 4):
+            try:
+                r = await self._acting(act())
+            except httpx.TransportError:
+                # The reply was lost, not necessarily the command: send it again, and
+                # a 409 naming the state it leads to says the first one landed.
+                if attempt == 3:
+                    raise
+                self.transport_retries += 1
+                continue
+            landed = attempt > 1 and r.status_code == 409
+            if r.status_code == 200 or (
+                landed and r.json().get("current_state") == STEP_STATUS[step]
+            ):
+                break
+            raise StepFailed(f"{step} -> {r.status_code} {r.text[:200]}")
+        plan.done.append(step)
+        self.commands += 1
+
+    async def _watch(self, plan: Plan, status: str) -> None:
+        """The customer watches mypage until it shows `status`."""
+        order_id = plan.order_id
+        assert order_id is not None
+
+        async def shown() -> bool:
+            page = await plan.customer.status_page(order_id)
+            return page is not None and page["status"] == status
+
+        await self._until(shown, f"mypage to show {status}")
+
+    async def _until(self, probe: Callable[[], Awaitable[bool]], what: str) -> None:
+        async def tolerant() -> bool:
+            try:
+                return await probe()
+            except httpx.TransportError:
+                self.transport_retries += 1
+                return False
+
+        await self._waiting(
+            wait_for(tolerant, within=self.step_timeout, interval=self.poll_interval, what=what)
+        )
+
+    async def _acting(self, work: Awaitable[Any]) -> Any:
+        self.acting += 1
+        try:
+            return await work
+        finally:
+            self.acting -= 1
+
+    async def _waiting(self, work: Awaitable[Any]) -> Any:
+        self.waiting += 1
+        try:
+            return await work
+        finally:
+            self.waiting -= 1
+
+
+# ------------------------------------------------------------------ faults
+
+
+@dataclass
+class Outage:
+    """What happened while the broker was down."""
+
+    placed_before: int = 0
+    commands_while_down: int = 0
+    down_for_s: float = 0.0
+
+
+async def broker_outage(
+    driver: Driver,
+    stop: Callable[[], None],
+    start: Callable[[], None],
+    *,
+    after_placed: int,
+    arrivals: int = 10,
+    stall_for: float = 1.0,
+) -> Outage:
+    """Once `after_placed` orders are placed, stop the broker. Meanwhile `arrivals`
+    more customers start ordering (their PlaceOrder needs no broker; every order in
+    flight soon waits for an event that does). Start the broker again once nothing
+    has acted for `stall_for` seconds: nothing more could happen without it."""
+    outage = Outage()
+    await wait_for(lambda: _true(driver.placed >= after_placed), within=600, what="orders to place")
+    await asyncio.to_thread(stop)
+    down_at, commands_at = time.monotonic(), driver.commands
+    outage.placed_before = driver.placed
+    driver.add_lanes(arrivals)
+    stalled_since = None
+    while stalled_since is None or time.monotonic() - stalled_since < stall_for:
+        await asyncio.sleep(0.05)  # a monitor of the driver's lanes, not a wait for a result
+        if not driver.stalled:
+            stalled_since = None
+        elif stalled_since is None:
+            stalled_since = time.monotonic()
+    outage.commands_while_down = driver.commands - commands_at
+    await asyncio.to_thread(start)
+    outage.down_for_s = round(time.monotonic() - down_at, 1)
+    return outage
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+# ------------------------------------------------------------------ the bench
+
+
+def client() -> httpx.AsyncClient:
+    """Enough connections for every order in flight. Idle ones are dropped before
+    uvicorn's 5 s keep-alive ends, so no request goes out on a connection the server
+    is closing ("Server disconnected without sending a response")."""
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=1)
+    return httpx.AsyncClient(timeout=30, limits=limits)
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    endpoints = Endpoints(args.order, args.store, args.delivery, args.mypage)
+    async with client() as http:
+        world = World(http, endpoints)
+        await world.open_stores(max(1, -(-args.orders // ORDERS_PER_STORE)))
+        plans = world.plan(args.orders)
+        driver = Driver(world, concurrency=args.concurrency)
+        started = time.monotonic()
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(driver.run(plans))]
+        if args.restart_broker:
+            tasks.append(
+                asyncio.create_task(
+                    broker_outage(
+                        driver,
+                        lambda: kafka("down", args.kafka_port, args.kafka_home),
+                        lambda: kafka("up", args.kafka_port, args.kafka_home),
+                        after_placed=args.orders // 3,
+                    )
+                )
+            )
+        results = await asyncio.gather(*tasks)
+        elapsed = time.monotonic() - started
+        verdict = await converge(world)
+        if args.verify_topics:
+            records = await published(world, f"127.0.0.1:{args.kafka_port}")
+            check_topics(world, records, verdict)
+    lifecycles = [p.finished_at - p.placed_at for p in world.plans if p.finished_at]
+    failed = [f"{p.index} {p.scenario.name}: {p.error}" for p in world.plans if p.error]
+    return {
+        "measured_at": datetime.now(UTC).isoformat(),
+        "what": "orders driven concurrently through their whole lifecycle"
+        + (", broker stopped and started mid-way" if args.restart_broker else ""),
+        "command": " ".join(["uv run python -m testkit.load", *sys.argv[1:]]),
+        "orders": args.orders,
+        "concurrency": args.concurrency,
+        "scenarios": dict(Counter(p.scenario.name for p in world.plans)),
+        "elapsed_s": round(elapsed, 1),
+        "orders_per_s": round(len(lifecycles) / elapsed, 2),
+        "commands": driver.commands,
+        "transport_retries": driver.transport_retries,
+        "lifecycle_median_ms": round(statistics.median(lifecycles) * 1000) if lifecycles else None,
+        "lifecycle_max_ms": round(max(lifecycles) * 1000) if lifecycles else None,
+        "outage": vars(results[1]) if args.restart_broker else None,
+        "failed_orders": len(failed),
+        "failures": failed[:20],
+        **verdict.row(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orders", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--restart-broker", action="store_true")
+    parser.add_argument("--kafka-port", type=int, default=9092)
+    parser.add_argument(
+        "--kafka-home", type=Path, help="the broker's KAFKA_HOME (default: kafka.sh's)"
+    )
+    parser.add_argument("--verify-topics", action="store_true", help="also read the topics")
+    parser.add_argument("--order", default="http://127.0.0.1:8081")
+    parser.add_argument("--store", default="http://127.0.0.1:8082")
+    parser.add_argument("--delivery", default="http://127.0.0.1:8083")
+    parser.add_argument("--mypage", default="http://127.0.0.1:8084")
+    args = parser.parse_args()
+    report = asyncio.run(bench(args))
+    out = ROOT / "bench" / "reports"
+    out.mkdir(exist_ok=True)
+    path = out / f"lifecycle-{report['measured_at'][:19].replace(':', '')}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(
+        f"{report['orders']} orders in {report['elapsed_s']} s ({report['orders_per_s']}/s), "
+        f"failed {report['failed_orders']}, lost {report['lost']}, "
+        f"duplicated {report['duplicated']}, other {report['other_problems']}  ({path})"
+    )
+
+
+if __name__ == "__main__":
+    main()
