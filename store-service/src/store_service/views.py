@@ -47,6 +47,12 @@ def ticket(row: Any) -> dict[str, Any]:
         "store_id": row.store_id,
         "status": status.value,
         "reason": row.reason if status is TicketStatus.REJECTED else None,
+        # Until when the owner may still decide; only while there is something to decide.
+        "accept_by": (
+            row.accept_by.isoformat()
+            if status is TicketStatus.RECEIVED and row.accept_by is not None
+            else None
+        ),
         "items": [
             {"menu_item_id": line.menu_item_id, "name": line.name, "quantity": line.quantity}
             for line in row.items or ()

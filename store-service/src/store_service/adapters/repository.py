@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service_kit.uow import Repository
 from store_service.domain.model import MenuItem, Store
-from store_service.domain.store_order import StoreOrder
+from store_service.domain.store_order import StoreOrder, TicketStatus
 
 
 class StoreRepository(Repository):
@@ -64,3 +65,28 @@ class StoreOrderRepository(Repository):
 
     def add(self, ticket: StoreOrder) -> None:
         self._session.add(self._track(ticket))
+
+    async def claim_due(self, now: datetime, limit: int) -> list[StoreOrder]:
+        """Up to `limit` RECEIVED tickets whose deadline has passed, earliest first,
+        through the (status, accept_by) index. On PostgreSQL they stay locked until the
+        transaction ends and rows another transaction holds are skipped, never waited
+        for; SQLite has no row locks but serialises writers (BEGIN IMMEDIATE)."""
+        rows = await self._session.scalars(
+            select(StoreOrder)
+            .where(
+                StoreOrder.status == TicketStatus.RECEIVED,  # type: ignore[arg-type]
+                StoreOrder.accept_by <= now,  # type: ignore[operator]
+            )
+            .order_by(StoreOrder.accept_by)  # type: ignore[arg-type]
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [self._track(ticket) for ticket in rows]
+
+    async def next_deadline(self) -> datetime | None:
+        """The earliest deadline of a RECEIVED ticket (one index lookup), or None."""
+        return await self._session.scalar(
+            select(func.min(StoreOrder.accept_by)).where(  # type: ignore[arg-type]
+                StoreOrder.status == TicketStatus.RECEIVED  # type: ignore[arg-type]
+            )
+        )

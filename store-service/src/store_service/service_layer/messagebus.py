@@ -1,5 +1,9 @@
 """Routing of the Kitchen context: which handler takes each command and event."""
 
+from collections.abc import Callable
+from datetime import timedelta
+from functools import partial
+
 from service_kit.messagebus import CommandHandler, MessageBus, Policy, UowFactory
 from shared_events.contract import (
     DeliveryConfirmed,
@@ -9,7 +13,9 @@ from shared_events.contract import (
     Payload,
 )
 from store_service.domain import commands
+from store_service.domain.store_order import AcceptanceDeadlineSet
 from store_service.service_layer import handlers, policies
+from store_service.settings import DEFAULT_ACCEPTANCE_WINDOW
 
 COMMAND_HANDLERS: dict[type, CommandHandler] = {
     commands.RegisterStore: handlers.register_store,  # type: ignore[dict-item]
@@ -20,7 +26,7 @@ COMMAND_HANDLERS: dict[type, CommandHandler] = {
 }
 
 POLICIES: dict[type[Payload], Policy] = {
-    OrderPlaced: policies.register_store_order,  # type: ignore[dict-item]
+    OrderPlaced: policies.register_store_order,  # type: ignore[dict-item]  # window bound below
     OrderCancelled: policies.cancel_store_order,  # type: ignore[dict-item]
     DeliveryConfirmed: policies.take_stock_on_delivery,  # type: ignore[dict-item]
     DeliveryReturned: policies.give_back_stock_on_return,  # type: ignore[dict-item]
@@ -32,5 +38,21 @@ def subscribed_topics() -> list[str]:
     return sorted({model.topic for model in POLICIES})
 
 
-def create_bus(uow_factory: UowFactory) -> MessageBus:
-    return MessageBus(uow_factory, commands=COMMAND_HANDLERS, policies=POLICIES)
+def create_bus(
+    uow_factory: UowFactory,
+    *,
+    acceptance_window: timedelta = DEFAULT_ACCEPTANCE_WINDOW,
+    wake_timer: Callable[[], None] | None = None,
+) -> MessageBus:
+    """`wake_timer` is the in-process acceptance timer's wake(); without it (or in the
+    worker process, where no timer runs) the timer finds new tickets at its next look."""
+    policies_with_settings = {
+        **POLICIES,
+        OrderPlaced: partial(policies.register_store_order, acceptance_window=acceptance_window),
+    }
+    internal: dict[type, list[Policy]] = {}
+    if wake_timer is not None:
+        internal[AcceptanceDeadlineSet] = [policies.wake_timer(wake_timer)]  # type: ignore[list-item]
+    return MessageBus(
+        uow_factory, commands=COMMAND_HANDLERS, policies=policies_with_settings, internal=internal
+    )
