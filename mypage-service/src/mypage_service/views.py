@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mypage_service.adapters.orm import notifications, order_status, order_timeline
-from mypage_service.domain.status import rank
+from mypage_service.domain.status import Status, rank
 
 
 async def order(sessions: async_sessionmaker[AsyncSession], order_id: str) -> dict[str, Any] | None:
@@ -34,6 +34,8 @@ async def order(sessions: async_sessionmaker[AsyncSession], order_id: str) -> di
         "status": row.status,
         "total_amount": row.total_amount,
         "items": row.items or [],
+        # owner | timeout on a rejection (None for one published before it was said).
+        "rejected_by": row.rejected_by if row.status == Status.REJECTED else None,
         "timeline": [
             {"status": e.status, "at": e.at.isoformat(), "event_type": e.event_type}
             for e in entries
