@@ -17,20 +17,17 @@ due at the first look after start.
   are registered by the worker process, so the bounded sleep is what finds them:
   with `max_sleep` no longer than the window, a new deadline is always seen
   before it passes.
-* A failed look (database away) is retried with exponential backoff, never dropped.
+* A failed look (database away) is retried with exponential backoff, never dropped
+  (service_kit.loops.PassLoop runs the passes, the waits and the retries).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
-from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
-
+from service_kit.loops import PassLoop
 from store_service.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -46,7 +43,11 @@ def seconds_until(deadline: datetime | None, now: datetime, max_sleep: float) ->
     return min(max(0.0, (deadline - now).total_seconds()), max_sleep)
 
 
-class AcceptanceTimer:
+class AcceptanceTimer(PassLoop):
+    """Rejects the tickets whose acceptance window has ended, once each."""
+
+    name = "acceptance timer"
+
     def __init__(
         self,
         uow_factory: Callable[[], UnitOfWork],
@@ -57,35 +58,31 @@ class AcceptanceTimer:
         backoff_multiplier: float = 0.2,
         max_backoff: float = 5.0,
     ) -> None:
+        super().__init__(backoff_multiplier=backoff_multiplier, max_backoff=max_backoff)
         self._uow_factory = uow_factory
         self._clock = clock
         self._batch_size = batch_size
         self._max_sleep = max_sleep
-        self._backoff = wait_exponential(multiplier=backoff_multiplier, max=max_backoff)
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
         self.timed_out = 0
-        self.failures = 0
         # How long after its deadline a ticket was rejected, at most (seconds).
         self.max_lateness = 0.0
 
-    def wake(self) -> None:
-        """A deadline was set in this process: re-plan the sleep now."""
-        self._wake.set()
+    async def run_pass(self) -> int:
+        return await self.expire_due()
 
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Look, sleep until the next deadline, repeat until stop()."""
-        while not self._stopping.is_set():
-            # Cleared before the look reads the deadlines, so a wake() during the
-            # look is never lost: it only shortens the sleep that follows.
-            self._wake.clear()
-            expired = await self._with_retry()
-            if expired < self._batch_size:  # a full batch: more may be due at once
-                await self._sleep_until_next_deadline()
+    async def pause_after(self, done: int) -> float | None:
+        """Until the earliest deadline (at most `max_sleep`); at once after a full
+        batch, since more may be due."""
+        if done >= self._batch_size:
+            return None
+        try:
+            deadline = await self.next_deadline()
+        except Exception as exc:  # the next pass retries with backoff
+            log.warning("acceptance timer: next deadline unknown (%s)", type(exc).__name__)
+            deadline = None
+        # A floor, so a due ticket another transaction holds locked (skipped by the
+        # claim) is looked at again shortly rather than in a busy loop.
+        return max(MIN_SLEEP, seconds_until(deadline, self._clock(), self._max_sleep))
 
     async def expire_due(self) -> int:
         """One look: reject up to a batch of tickets whose window has ended; returns
@@ -97,9 +94,10 @@ class AcceptanceTimer:
             if not expired:
                 return 0
             await uow.commit()
+        committed = self._clock()  # lateness counts until the rejection is durable
         for ticket in expired:
             assert ticket.accept_by is not None, "only a ticket with a deadline times out"
-            late = (now - ticket.accept_by).total_seconds()
+            late = (committed - ticket.accept_by).total_seconds()
             self.max_lateness = max(self.max_lateness, late)
             log.info(
                 "store order %s rejected: not accepted in time (%.3fs after its deadline)",
@@ -112,46 +110,6 @@ class AcceptanceTimer:
     async def next_deadline(self) -> datetime | None:
         async with self._uow_factory() as uow:
             return await uow.store_orders.next_deadline()
-
-    async def _with_retry(self) -> int:
-        async for attempt in AsyncRetrying(
-            wait=self._backoff,
-            retry=retry_if_exception_type(Exception),
-            before_sleep=self._on_failure,
-            sleep=self._backoff_sleep,
-        ):
-            with attempt:
-                if self._stopping.is_set():
-                    return 0
-                return await self.expire_due()
-        return 0  # pragma: no cover
-
-    async def _sleep_until_next_deadline(self) -> None:
-        try:
-            deadline = await self.next_deadline()
-        except Exception as exc:  # the next look retries with backoff
-            log.warning("acceptance timer: next deadline unknown (%s)", type(exc).__name__)
-            deadline = None
-        # A floor, so a due ticket another transaction holds locked (skipped by the
-        # claim) is looked at again shortly rather than in a busy loop.
-        timeout = max(MIN_SLEEP, seconds_until(deadline, self._clock(), self._max_sleep))
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-
-    async def _on_failure(self, state: Any) -> None:
-        self.failures += 1
-        exc = state.outcome.exception()
-        log.warning(
-            "acceptance timer: look failed (%s: %s); retrying in %.1fs",
-            type(exc).__name__,
-            exc,
-            state.next_action.sleep,
-        )
-
-    async def _backoff_sleep(self, seconds: float) -> None:
-        # Backoff ignores wake() (new tickets must not defeat it) but not stop().
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
 
 def max_sleep_for(window: timedelta, ceiling: float = 1.0) -> float:
