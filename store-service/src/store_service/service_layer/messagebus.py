@@ -25,17 +25,20 @@ COMMAND_HANDLERS: dict[type, CommandHandler] = {
     commands.FinishCooking: handlers.finish_cooking,  # type: ignore[dict-item]
 }
 
-POLICIES: dict[type[Payload], Policy] = {
-    OrderPlaced: policies.register_store_order,  # type: ignore[dict-item]  # window bound below
-    OrderCancelled: policies.cancel_store_order,  # type: ignore[dict-item]
-    DeliveryConfirmed: policies.take_stock_on_delivery,  # type: ignore[dict-item]
-    DeliveryReturned: policies.give_back_stock_on_return,  # type: ignore[dict-item]
-}
+
+def policy_table(acceptance_window: timedelta) -> dict[type[Payload], Policy]:
+    """Which policy takes each consumed event; registration needs the window setting."""
+    return {
+        OrderPlaced: partial(policies.register_store_order, acceptance_window=acceptance_window),
+        OrderCancelled: policies.cancel_store_order,  # type: ignore[dict-item]
+        DeliveryConfirmed: policies.take_stock_on_delivery,  # type: ignore[dict-item]
+        DeliveryReturned: policies.give_back_stock_on_return,  # type: ignore[dict-item]
+    }
 
 
 def subscribed_topics() -> list[str]:
     """The worker listens to exactly the topics that carry the events above."""
-    return sorted({model.topic for model in POLICIES})
+    return sorted({model.topic for model in policy_table(DEFAULT_ACCEPTANCE_WINDOW)})
 
 
 def create_bus(
@@ -46,13 +49,12 @@ def create_bus(
 ) -> MessageBus:
     """`wake_timer` is the in-process acceptance timer's wake(); without it (or in the
     worker process, where no timer runs) the timer finds new tickets at its next look."""
-    policies_with_settings = {
-        **POLICIES,
-        OrderPlaced: partial(policies.register_store_order, acceptance_window=acceptance_window),
-    }
     internal: dict[type, list[Policy]] = {}
     if wake_timer is not None:
         internal[AcceptanceDeadlineSet] = [policies.wake_timer(wake_timer)]  # type: ignore[list-item]
     return MessageBus(
-        uow_factory, commands=COMMAND_HANDLERS, policies=policies_with_settings, internal=internal
+        uow_factory,
+        commands=COMMAND_HANDLERS,
+        policies=policy_table(acceptance_window),
+        internal=internal,
     )
