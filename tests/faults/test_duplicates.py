@@ -25,10 +25,8 @@ from testkit.checks import (
     published,
     snapshot,
 )
-from testkit.load import (
-    Driver,
-    World,
-)
+from testkit.load import Driver
+from testkit.world import World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 
