@@ -1,5 +1,5 @@
 """Every message is delivered a second time: each consumer skips what it has applied
-(invariant 2, the inbox), so nothing anywhere changes.
+(docs/board.md, invariant 2: the inbox), so nothing anywhere changes.
 
 The copies are published by a plain producer, byte for byte, to the partitions the
 originals are on, as a producer retry or a relay that crashed before marking a row
