@@ -123,13 +123,14 @@ def _service(name: str, package: str, port: int) -> Service:
     if sorted(routed) != sorted(commands):
         raise LookupError(f"{name}: commands {sorted(commands)} but routes send {sorted(routed)}")
     orm = importlib.import_module(f"{package}.adapters.orm")
+    bus = getattr(container, "bus", None)  # a service that consumes nothing may have none
     return Service(
         name=name,
         context=context.removesuffix(" context"),
         owns=owns,
         tables=tuple(sorted(t.name for t in orm.metadata.sorted_tables)),
         routes=routes,
-        handles=container.bus.handled_event_types(),
+        handles=bus.handled_event_types() if bus is not None else (),
         machines=tuple(_machines(name, package)),
         package=package,
     )
@@ -157,7 +158,7 @@ def _route(route: APIRoute, commands: list[str]) -> Route:
         raise LookupError(f"{route.path}: one route sends one command, not {sent}")
     doc = inspect.getdoc(route.endpoint) or ""
     return Route(
-        method=sorted(route.methods)[0],
+        method=sorted(route.methods or {"GET"})[0],  # FastAPI defaults to GET
         path=route.path,
         command=sent[0] if sent else None,
         # The docstring's first paragraph, else the endpoint's name in words.
