@@ -20,7 +20,7 @@ from referencing import Registry, Resource
 
 from shared_events.registry import all_models
 from shared_events.schemas import SCHEMA_DIR, file_name
-from testkit.board import DOCS, generate
+from testkit.board.generate import DOCS, generate
 
 SCHEMA = Path(__file__).parent / "asyncapi-schema" / "3.0.0.json"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from testkit import ROOT
-from testkit.board import generate, stale
+from testkit.board.generate import generate, stale
 
 
 def main(argv: list[str]) -> int:
