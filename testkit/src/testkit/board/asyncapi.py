@@ -25,7 +25,7 @@ def render_asyncapi(facts: Facts) -> str:
     messages: dict[str, Any] = {}
     for event in facts.events:
         schemas[_id(event)] = _lift(schema_of(event), schemas)
-        messages[_id(event)] = _message(event)
+        messages[_id(event)] = _message(event, facts.publisher(event.topic))
     messages["ParkedMessage"] = _parked_message()
     channels = {topic: _channel(facts, topic) for topic in facts.topics}
     for service in facts.services:
@@ -117,13 +117,14 @@ def _operation(action: str, topic: str, names: list[str], who: str) -> dict[str,
     }
 
 
-def _message(event: type[Payload]) -> dict[str, Any]:
+def _message(event: type[Payload], publisher: str) -> dict[str, Any]:
     header_names = [name for name, _ in message_headers(event.event_type, event.event_version)]
     sample = dict(message_headers(event.event_type, event.event_version))
     return {
         "name": event.event_type,
         "title": f"{event.event_type} v{event.event_version}",
-        "summary": (event.__doc__ or event.event_type).split("\n\n")[0].replace("\n", " "),
+        "summary": f"Published by {publisher} on {event.topic}.",
+        **({"description": " ".join(event.__doc__.split())} if event.__doc__ else {}),
         "contentType": "application/json",
         "headers": {
             "type": "object",
