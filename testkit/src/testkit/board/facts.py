@@ -192,7 +192,7 @@ def _machines(service: str, package: str) -> Iterator[StateMachine]:
             aggregate=aggregate.__name__,
             service=service,
             source=str(inspect.getfile(module)).removeprefix(f"{ROOT}/"),
-            states=tuple(s.value for s in states),
+            states=tuple(s.value for s in states),  # the first declared is the initial one
             transitions=tuple(
                 (trigger, tuple(s.value for s in states if s in sources), target.value)
                 for trigger, (sources, target) in table.items()
