@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 KAFKA_PORT ?= 9092
 
-.PHONY: help setup run test demo dlq dlq-replay rebuild-mypage kafka-up kafka-down lint fmt schemas postgres-up postgres-down clean
+.PHONY: help setup run test demo dlq dlq-replay rebuild-mypage kafka-up kafka-down lint fmt schemas board postgres-up postgres-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ fmt: setup
 
 schemas: setup  ## rewrite shared-events/schemas/*.json from the event models
 	$(UV) run python -m shared_events.schemas write
+
+board: setup  ## regenerate docs/board.md and docs/asyncapi.yaml from the code
+	@$(UV) run python -m testkit.board write
 
 clean:  ## stop everything and forget all local data (databases, broker logs)
 	-@infra/kafka/kafka.sh down

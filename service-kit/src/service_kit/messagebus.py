@@ -47,6 +47,10 @@ class MessageBus:
         await self._after_commit(uow)
         return applied
 
+    def handled_event_types(self) -> tuple[type[Payload], ...]:
+        """The consumed event types this bus has a policy for (its subscriptions)."""
+        return tuple(self._policies)
+
     def event_handlers(self) -> dict[str, Callable[[Envelope, Any], Awaitable[Any]]]:
         """The consumer's dispatch table: event_type -> handler."""
         return {model.event_type: self.handle_event for model in self._policies}

@@ -41,6 +41,12 @@ async def stage(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
     )
 
 
+def message_headers(event_type: str, event_version: int) -> list[tuple[str, bytes]]:
+    """The Kafka headers of every published message: a consumer can tell what a message
+    is without decoding it (docs/asyncapi.yaml documents them)."""
+    return [("event_type", event_type.encode()), ("event_version", str(event_version).encode())]
+
+
 def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
     """Idempotent, acks=all: a retried send is never written twice nor reordered."""
     return AIOKafkaProducer(
@@ -131,10 +137,7 @@ class OutboxRelay:
                     row.topic,
                     value=row.message.encode(),
                     key=row.message_key.encode(),
-                    headers=[
-                        ("event_type", row.event_type.encode()),
-                        ("event_version", str(row.event_version).encode()),
-                    ],
+                    headers=message_headers(row.event_type, row.event_version),
                 )
                 sent.append(row.id)
         finally:

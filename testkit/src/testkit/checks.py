@@ -10,15 +10,13 @@ twice, or stock moved twice), or *other* (present once, but wrong).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from aiokafka import TopicPartition
@@ -27,9 +25,8 @@ from shared_events import decode
 from shared_events.topics import DELIVERY_EVENTS, EVENT_TOPICS, ORDER_EVENTS, STORE_EVENTS
 from testkit import committed_offsets, read_to_end
 from testkit.actors import Customer, wait_for
-
-if TYPE_CHECKING:
-    from testkit.load import Plan, World
+from testkit.reports import write_report
+from testkit.world import Plan, World
 
 
 @dataclass
@@ -305,7 +302,7 @@ async def published(world: World, bootstrap: str, *, within: float = 60) -> list
 
 def fault_report(name: str, fault: str, verdict: Verdict, **extra: Any) -> dict[str, Any]:
     """One row of the fault table: printed (pytest -s shows it) and written to
-    bench/reports/faults-<name>.json, overwritten by the next run."""
+    faults-<name>.json under .local/reports/ (or REPORT_DIR), overwritten by the next run."""
     # The test that runs this, as pytest names it ("path::test (call)").
     test = os.environ.get("PYTEST_CURRENT_TEST", "tests/faults").rsplit(" ", 1)[0]
     database = os.environ.get("FAULTS_DATABASE", "sqlite")  # see tests/faults/conftest.py
@@ -317,10 +314,8 @@ def fault_report(name: str, fault: str, verdict: Verdict, **extra: Any) -> dict[
         **verdict.row(),
         **extra,
     }
-    out = Path(__file__).resolve().parents[3] / "bench" / "reports"
-    out.mkdir(exist_ok=True)
     suffix = "" if database == "sqlite" else f"-{database}"
-    (out / f"faults-{name}{suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_report(f"faults-{name}{suffix}", report)
     print(
         f"\n| {fault} | {verdict.orders} orders | {verdict.checks} final states checked "
         f"| lost {len(verdict.lost)} | duplicated {len(verdict.duplicated)} "

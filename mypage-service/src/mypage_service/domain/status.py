@@ -32,7 +32,7 @@ class Status(StrEnum):
 # Lowest first: the lifecycle in its normal order, then the terminal statuses.
 # Terminal statuses outrank every other one, so nothing that arrives late can
 # undo them; among them CANCELLED is last because cancellation wins everywhere
-# when it crosses with cooking (board, invariant 4).
+# when it crosses with cooking (docs/board.md, invariant 4).
 PRECEDENCE: tuple[Status, ...] = (
     Status.PLACED,
     Status.ACCEPTED,
