@@ -110,15 +110,7 @@ def service_app(platform: Platform, *, title: str, summary: str) -> FastAPI:
 
     app = FastAPI(title=title, summary=summary, lifespan=lifespan)
     install_error_handlers(app)
-    app.include_router(
-        health_router(
-            {
-                "database": platform.database_ready,
-                "broker": platform.broker_ready,
-                "consumer": platform.consumer_ready,  # the worker process's readiness
-            }
-        )
-    )
+    app.include_router(health_router(platform.ready_checks()))
     return app
 
 
