@@ -79,3 +79,17 @@ def load_signing_key(path: Path, *, create: bool) -> SigningKey:
     if not isinstance(loaded, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{path} does not hold an EC private key")
     return SigningKey(loaded)
+
+
+def main() -> None:
+    """`python -m identity_service.adapters.keys PATH`: write a new key to PATH unless
+    one is there (for a compose volume or a Kubernetes secret); prints its kid."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("path", type=Path)
+    print(load_signing_key(parser.parse_args().path, create=True).kid)
+
+
+if __name__ == "__main__":
+    main()
