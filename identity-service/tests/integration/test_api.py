@@ -4,6 +4,7 @@ resource server verifies what it issues through its JWKS endpoint."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 
+from identity_service.adapters.notifier import LogNotifier
 from identity_service.bootstrap import Container, bootstrap
 from identity_service.entrypoints.api import create_app
 from service_kit.auth import (
@@ -22,6 +24,7 @@ from service_kit.auth import (
     install_resource_server,
     requires,
 )
+from service_kit.runtime import configure_logging
 
 from ..unit.fakes import FakeNotifier
 
@@ -248,3 +251,57 @@ async def test_readiness_is_the_database_alone(service):
 
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": True}
+
+
+async def test_the_openapi_page_lists_every_route_with_its_models(service):
+    schema = (await service.http.get("/openapi.json")).json()
+
+    assert {
+        "/auth/accounts",
+        "/auth/token",
+        "/auth/logout",
+        "/auth/password-reset",
+        "/auth/password-reset/confirm",
+        "/.well-known/openid-configuration",
+        "/.well-known/jwks.json",
+    } <= set(schema["paths"])
+    form = schema["paths"]["/auth/token"]["post"]["requestBody"]["content"]
+    assert "application/x-www-form-urlencoded" in form
+    assert "TokenBody" in schema["components"]["schemas"]
+
+
+async def test_another_services_docs_page_may_call_the_token_endpoint(service):
+    """Swagger UI's "Authorize" on order-service's /docs posts here from its own origin."""
+
+    def preflight(origin: str):
+        return service.http.options(
+            "/auth/token",
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+        )
+
+    docs = await preflight("http://127.0.0.1:8081")
+    elsewhere = await preflight("https://evil.example")
+
+    assert docs.headers["access-control-allow-origin"] == "http://127.0.0.1:8081"
+    assert "access-control-allow-origin" not in elsewhere.headers
+
+
+async def test_no_password_token_or_email_reaches_the_log(service, caplog, monkeypatch):
+    """Even at LOG_LEVEL=DEBUG, with the process's logging set up as `serve` does."""
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    configure_logging("identity-service")
+    service.container.notifier = LogNotifier()  # the default adapter
+    caplog.set_level(logging.DEBUG)
+
+    account_id = await service.sign_up(KIM)
+    tokens = (await service.login(KIM["email"])).json()
+    await service.login(KIM["email"], "wrong password")
+    rotated = (await service.refresh(tokens["refresh_token"])).json()
+    await service.refresh(tokens["refresh_token"])  # reuse: logged as a warning
+    await service.http.post("/auth/password-reset", json={"email": KIM["email"]})
+
+    logged = caplog.text
+    assert f"password reset token issued for account {account_id}" in logged
+    secrets = [PASSWORD, "wrong password", KIM["email"], tokens["access_token"]]
+    secrets += [tokens["refresh_token"], rotated["refresh_token"], rotated["access_token"]]
+    assert [s for s in secrets if s in logged] == []

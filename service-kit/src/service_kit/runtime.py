@@ -55,6 +55,9 @@ def configure_logging(service: str) -> None:
     )
     # aiokafka logs every lost connection at ERROR; the relay reports retries itself.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    # aiosqlite logs every statement with its parameters (emails, phone numbers,
+    # addresses) at DEBUG: never, whatever LOG_LEVEL says.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
 class BackgroundLoop(Protocol):
