@@ -23,7 +23,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
 import httpx
@@ -76,7 +76,7 @@ class Principal:
     """Who is calling: `sub` is the actor id of every command and event."""
 
     sub: str
-    role: str
+    role: str  # the role claim; of a list, the one the route admitted (see requires)
     region: str | None = None
     # Every role the token grants (a provider may put a list in the role claim).
     roles: frozenset[str] = field(default_factory=frozenset)
@@ -234,11 +234,13 @@ def requires(*roles: str) -> Callable[..., Awaitable[Principal]]:
     allowed = frozenset(roles)
 
     async def dependency(principal: Annotated[Principal, Security(authenticated)]) -> Principal:
-        if not principal.roles & allowed:
+        admitted = sorted(principal.roles & allowed)
+        if not admitted:
             raise HTTPException(
                 status_code=403, detail=f"needs the role {' or '.join(sorted(allowed))}"
             )
-        return principal
+        # The route sees the role it admitted (a provider's list may hold others first).
+        return replace(principal, role=admitted[0])
 
     return dependency
 

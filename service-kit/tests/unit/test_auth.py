@@ -310,6 +310,23 @@ async def test_the_route_answers_401_403_or_the_principal(http, issuer):
     assert (await http.get("/public")).status_code == 200
 
 
+async def test_a_route_sees_the_role_it_admitted_from_a_list_of_roles(server, issuer):
+    app = FastAPI()
+    install_resource_server(app, server)
+
+    @app.get("/kitchen")
+    async def kitchen(actor: Owner) -> dict[str, str]:
+        return {"role": actor.role}
+
+    token = issuer.token(role=["offline_access", "owner"])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://svc"
+    ) as client:
+        response = await client.get("/kitchen", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.json() == {"role": "owner"}
+
+
 async def test_openapi_declares_the_scheme_the_token_url_and_the_answers(http):
     schema = (await http.get("/openapi.json")).json()
 
