@@ -239,7 +239,9 @@ def main() -> None:
         for spec in ALL_SERVICES:
             url = system.url(spec.name)
             print(f"  {spec.name:<17} {url}   OpenAPI: {url}/docs")
-        print(f"\n  Kafka             {bootstrap}")
+        issuer = system.url(IDENTITY.name)
+        print(f"\n  token issuer      {issuer}/.well-known/openid-configuration")
+        print(f"  Kafka             {bootstrap}")
         print(f"  logs              {system.log_dir}/")
         print(f"  databases         {system.data_dir / 'db'}/ (SQLite)\n", flush=True)
         while not stopping:
