@@ -8,9 +8,8 @@ A route asks for a role with one dependency:
     @app.delete("/orders/{order_id}")
     async def cancel(order_id: str, actor: Customer) -> ...:   # actor.sub is the actor id
 
-and the app gets its verifier once, where the service is wired:
-
-    install_resource_server(app, ResourceServer(AuthSettings.from_env()))
+`service_app` (service_kit.http) gives every app its verifier from the AUTH_*
+settings; another app calls `install_resource_server(app, ResourceServer(settings))`.
 
 Nothing here is specific to identity-service: issuer, audience, JWKS URL and role
 claim are settings, so any OpenID Connect provider (Keycloak, ...) can stand in.
