@@ -15,7 +15,7 @@ setup:  ## install uv (if missing), the Python workspace and the Kafka jars
 	@$(UV) sync --quiet --all-packages
 	@infra/kafka/kafka.sh fetch
 
-run: setup  ## Kafka + the four services on the embedded defaults; Ctrl-C stops all
+run: setup  ## Kafka, identity-service and the four services on the embedded defaults; Ctrl-C stops all
 	@$(UV) run python -m testkit.launcher --kafka-port $(KAFKA_PORT)
 
 test: setup  ## the whole suite: unit, integration (real Kafka, SQLite and PostgreSQL), end to end

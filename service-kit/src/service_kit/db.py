@@ -30,11 +30,15 @@ def async_url(url: str) -> str:
 
 def create_engine(url: str) -> AsyncEngine:
     url = async_url(url)
+    # hide_parameters: a database error's message (which may reach a log or a
+    # traceback) names the statement but never its values (emails, phones, hashes).
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _tune_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+    )
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

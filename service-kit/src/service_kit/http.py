@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from service_kit.auth import AuthSettings, ResourceServer, install_resource_server
 from service_kit.kernel import (
     Conflict,
     DomainError,
@@ -99,9 +100,17 @@ def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
     return router
 
 
-def service_app(platform: Platform, *, title: str, summary: str) -> FastAPI:
+def service_app(
+    platform: Platform,
+    *,
+    title: str,
+    summary: str,
+    resource_server: ResourceServer | None = None,
+) -> FastAPI:
     """A service's FastAPI app with what every service has: the lifespan (migrate,
-    outbox relay), the one error shape, and the health endpoints."""
+    outbox relay), the one error shape, the health endpoints, and the bearer-token
+    verifier its routes reach through `service_kit.auth.requires` (from the AUTH_*
+    settings unless given)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -110,15 +119,8 @@ def service_app(platform: Platform, *, title: str, summary: str) -> FastAPI:
 
     app = FastAPI(title=title, summary=summary, lifespan=lifespan)
     install_error_handlers(app)
-    app.include_router(
-        health_router(
-            {
-                "database": platform.database_ready,
-                "broker": platform.broker_ready,
-                "consumer": platform.consumer_ready,  # the worker process's readiness
-            }
-        )
-    )
+    install_resource_server(app, resource_server or ResourceServer(AuthSettings.from_env()))
+    app.include_router(health_router(platform.ready_checks()))
     return app
 
 
