@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
@@ -22,8 +22,7 @@ from service_kit.kernel import (
     NotFound,
     PaymentDeclined,
 )
-from service_kit.runtime import Check, Platform, configure_logging, run_checks
-from service_kit.settings import ServiceSettings
+from service_kit.runtime import Check, Container, Platform, configure_logging, run_checks
 
 log = logging.getLogger(__name__)
 
@@ -122,14 +121,19 @@ def service_app(platform: Platform, *, title: str, summary: str) -> FastAPI:
     return app
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run an API process; SIGTERM lets requests in flight and the relay finish."""
+C = TypeVar("C", bound=Container)
+
+
+def serve(container: C, create_app: Callable[[C], FastAPI]) -> None:
+    """The body of every service's API main(): run the app on the bootstrapped
+    container; SIGTERM lets requests in flight and the relay finish."""
+    settings = container.settings
     configure_logging(settings.service)
     # uvicorn re-raises the signal it stopped on once it has shut down gracefully, and
     # the default SIGTERM action would then report the clean stop as a kill (-15).
     signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
-        app,
+        create_app(container),
         host=settings.http_host,
         port=settings.http_port,
         log_level="info",

@@ -135,8 +135,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
 
 def main() -> None:
-    container = bootstrap()
-    serve(create_app(container), container.settings)
+    serve(bootstrap(), create_app)
 
 
 if __name__ == "__main__":
