@@ -21,9 +21,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 class WorkLoop(ABC):
     """A BackgroundLoop: `run()` until `stop()`, finishing the pass in flight."""
 
-    def __init__(
-        self, *, poll_interval: float, backoff_multiplier: float, max_backoff: float
-    ) -> None:
+    def __init__(self, poll_interval: float, backoff_multiplier: float, max_backoff: float) -> None:
         self._poll_interval = poll_interval
         self._backoff = wait_exponential(multiplier=backoff_multiplier, max=max_backoff)
         self._wake = asyncio.Event()

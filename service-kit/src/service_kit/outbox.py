@@ -54,6 +54,33 @@ def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
     )
 
 
+class LazyProducer:
+    """A producer started on first use. After a failure the user closes it, so a
+    producer that lost its broker is rebuilt rather than trusted again."""
+
+    def __init__(self, factory: Callable[[], AIOKafkaProducer]) -> None:
+        self._factory = factory
+        self._producer: AIOKafkaProducer | None = None
+
+    async def get(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = self._factory()
+            try:
+                await producer.start()
+            except BaseException:
+                with suppress(Exception):
+                    await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with suppress(Exception):
+                await asyncio.wait_for(producer.stop(), timeout=5)
+
+
 class OutboxRelay(WorkLoop):
     """Publishes unsent outbox rows in id order and marks them sent.
 
@@ -76,15 +103,10 @@ class OutboxRelay(WorkLoop):
         # wake() is called after a commit that staged events, so they go out at once;
         # stop() ends a backoff at once: a stopping process must not sit out the
         # broker's absence, the rows stay unpublished for the next start.
-        super().__init__(
-            poll_interval=poll_interval,
-            backoff_multiplier=backoff_multiplier,
-            max_backoff=max_backoff,
-        )
+        super().__init__(poll_interval, backoff_multiplier, max_backoff)
         self._sessions = sessions
-        self._producer_factory = producer_factory
         self._batch_size = batch_size
-        self._producer: AIOKafkaProducer | None = None
+        self._producer = LazyProducer(producer_factory)
         self.published = 0
         self.failures = 0
 
@@ -92,7 +114,7 @@ class OutboxRelay(WorkLoop):
         return await self.publish_batch()
 
     async def close(self) -> None:
-        await self._close_producer()
+        await self._producer.close()
 
     async def publish_batch(self) -> int:
         """Publish up to one batch of unsent rows; returns how many went out."""
@@ -114,7 +136,7 @@ class OutboxRelay(WorkLoop):
             ).all()
         if not rows:
             return 0
-        producer = await self._ensure_producer()
+        producer = await self._producer.get()
         sent: list[int] = []
         try:
             for row in rows:
@@ -156,23 +178,4 @@ class OutboxRelay(WorkLoop):
     async def on_failure(self, exc: BaseException | None, retry_in: float) -> None:
         self.failures += 1
         log.warning("outbox relay: publish failed (%s: %s); retrying", type(exc).__name__, exc)
-        # A producer that lost its broker is rebuilt rather than trusted again.
-        await self._close_producer()
-
-    async def _ensure_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = self._producer_factory()
-            try:
-                await producer.start()
-            except BaseException:
-                with suppress(Exception):
-                    await producer.stop()
-                raise
-            self._producer = producer
-        return self._producer
-
-    async def _close_producer(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            with suppress(Exception):
-                await asyncio.wait_for(producer.stop(), timeout=5)
+        await self._producer.close()

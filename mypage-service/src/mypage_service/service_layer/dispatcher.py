@@ -52,12 +52,9 @@ class NotificationDispatcher(WorkLoop):
         policy: DispatchPolicy | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._policy = policy or DispatchPolicy()
-        super().__init__(
-            poll_interval=self._policy.poll_interval,
-            backoff_multiplier=self._policy.backoff_initial,  # as DispatchPolicy.backoff
-            max_backoff=self._policy.backoff_max,
-        )
+        self._policy = policy = policy or DispatchPolicy()
+        # A failing pass backs off as a failing message does (DispatchPolicy.backoff).
+        super().__init__(policy.poll_interval, policy.backoff_initial, policy.backoff_max)
         self._log = notification_log
         self._notifier = notifier
         self._clock = clock

@@ -48,11 +48,7 @@ class RefundDispatcher(WorkLoop):
         backoff_multiplier: float = 0.2,
         max_backoff: float = 5.0,
     ) -> None:
-        super().__init__(
-            poll_interval=poll_interval,
-            backoff_multiplier=backoff_multiplier,
-            max_backoff=max_backoff,
-        )
+        super().__init__(poll_interval, backoff_multiplier, max_backoff)
         self._uow_factory = uow_factory
         self._gateway = gateway
         self._batch_size = batch_size
