@@ -40,6 +40,20 @@ def acting_user(
     return x_actor_id.strip()
 
 
+def viewing_user(description: str) -> Callable[..., str | None]:
+    """A dependency for reads anyone may make and the acting user may see more of:
+    X-Actor-Id when it is sent (validated as `acting_user` does), else None."""
+
+    # Header() as the default, not in Annotated: the annotation must resolve
+    # without this function's locals (annotations are strings in this module).
+    def viewer(x_actor_id: str | None = Header(None, description=description)) -> str | None:
+        if x_actor_id is None or not x_actor_id.strip():
+            return None
+        return acting_user(x_actor_id)
+
+    return viewer
+
+
 _STATUS: list[tuple[type[DomainError], int]] = [
     (NotFound, 404),
     (Forbidden, 403),
@@ -98,16 +112,17 @@ def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
     return router
 
 
-def service_app(platform: Platform, *, title: str, summary: str) -> FastAPI:
-    """A service's FastAPI app with what every service has: the lifespan (migrate,
-    outbox relay), the one error shape, and the health endpoints."""
+def service_app(platform: Platform, *, summary: str) -> FastAPI:
+    """A service's FastAPI app, titled with the service's name, with what every
+    service has: the lifespan (migrate, outbox relay), the one error shape, and the
+    health endpoints."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with platform.lifespan():
             yield
 
-    app = FastAPI(title=title, summary=summary, lifespan=lifespan)
+    app = FastAPI(title=platform.settings.service, summary=summary, lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(
         health_router(
