@@ -13,23 +13,28 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 
 class WorkLoop(ABC):
-    """A BackgroundLoop: `run()` until `stop()`, finishing the pass in flight."""
+    """A BackgroundLoop: `run()` until `stop()`, finishing the pass in flight.
+    `work` is one pass; it returns how much it did (0 or False: nothing was due)."""
 
-    def __init__(self, poll_interval: float, backoff_multiplier: float, max_backoff: float) -> None:
+    def __init__(
+        self,
+        work: Callable[[], Awaitable[int]],
+        poll_interval: float,
+        backoff_multiplier: float,
+        max_backoff: float,
+    ) -> None:
+        self._work = work
         self._poll_interval = poll_interval
         self._backoff = wait_exponential(multiplier=backoff_multiplier, max=max_backoff)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-
-    @abstractmethod
-    async def work(self) -> int:
-        """One pass; how much it did (0 or False: nothing was due)."""
 
     @abstractmethod
     async def on_failure(self, exc: BaseException | None, retry_in: float) -> None:
@@ -67,7 +72,7 @@ class WorkLoop(ABC):
             with attempt:
                 if self._stopping.is_set():
                     return 0
-                return await self.work()
+                return await self._work()
         return 0  # pragma: no cover
 
     async def _failed(self, state: RetryCallState) -> None:

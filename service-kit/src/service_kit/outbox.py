@@ -103,15 +103,12 @@ class OutboxRelay(WorkLoop):
         # wake() is called after a commit that staged events, so they go out at once;
         # stop() ends a backoff at once: a stopping process must not sit out the
         # broker's absence, the rows stay unpublished for the next start.
-        super().__init__(poll_interval, backoff_multiplier, max_backoff)
+        super().__init__(self.publish_batch, poll_interval, backoff_multiplier, max_backoff)
         self._sessions = sessions
         self._batch_size = batch_size
         self._producer = LazyProducer(producer_factory)
         self.published = 0
         self.failures = 0
-
-    async def work(self) -> int:
-        return await self.publish_batch()
 
     async def close(self) -> None:
         await self._producer.close()

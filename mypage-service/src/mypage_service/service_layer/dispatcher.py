@@ -54,15 +54,14 @@ class NotificationDispatcher(WorkLoop):
     ) -> None:
         self._policy = policy = policy or DispatchPolicy()
         # A failing pass backs off as a failing message does (DispatchPolicy.backoff).
-        super().__init__(policy.poll_interval, policy.backoff_initial, policy.backoff_max)
+        super().__init__(
+            self.dispatch_once, policy.poll_interval, policy.backoff_initial, policy.backoff_max
+        )
         self._log = notification_log
         self._notifier = notifier
         self._clock = clock
         self.sent = 0
         self.failures = 0
-
-    async def work(self) -> int:
-        return await self.dispatch_once()
 
     async def on_failure(self, exc: BaseException | None, retry_in: float) -> None:
         # Never the exception's text: a database error may quote a phone number.

@@ -48,15 +48,12 @@ class RefundDispatcher(WorkLoop):
         backoff_multiplier: float = 0.2,
         max_backoff: float = 5.0,
     ) -> None:
-        super().__init__(poll_interval, backoff_multiplier, max_backoff)
+        super().__init__(self.dispatch_pending, poll_interval, backoff_multiplier, max_backoff)
         self._uow_factory = uow_factory
         self._gateway = gateway
         self._batch_size = batch_size
         self.refunded = 0
         self.failures = 0
-
-    async def work(self) -> int:
-        return await self.dispatch_pending()
 
     async def on_failure(self, exc: BaseException | None, retry_in: float) -> None:
         self.failures += 1
