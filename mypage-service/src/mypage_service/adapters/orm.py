@@ -2,19 +2,9 @@
 
 from functools import cache
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import Column, ForeignKey, Index, MetaData, Table, UniqueConstraint
 from sqlalchemy.orm import registry, relationship
+from sqlalchemy.types import JSON, Integer, String, Text
 
 from mypage_service.domain.model import OrderStatusView, TimelineEntry
 from mypage_service.domain.notification import Notification, OrderContact

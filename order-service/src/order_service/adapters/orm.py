@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import Column, ForeignKey, MetaData, Table, UniqueConstraint
 from sqlalchemy.orm import composite, registry
+from sqlalchemy.types import BigInteger, Boolean, Integer, String, Text
 
 from order_service.domain.menu import MenuItemReplica
 from order_service.domain.model import DeliveryAddress, Order, OrderLine, OrderStatus

@@ -2,19 +2,9 @@
 
 from functools import cache
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-)
+from sqlalchemy import Column, ForeignKey, Index, MetaData, Table
 from sqlalchemy.orm import registry
+from sqlalchemy.types import JSON, BigInteger, Boolean, Integer, String
 
 from service_kit.mapping import JsonLines, map_aggregate, states, version_column
 from service_kit.types import UtcDateTime
