@@ -13,11 +13,9 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -25,7 +23,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from service_kit.outbox import make_producer
+from service_kit.outbox import LazyProducer, make_producer
 from shared_events.envelope import ContractError, Envelope, decode, utcnow
 from shared_events.topics import dead_letter_topic
 
@@ -60,8 +58,7 @@ class DeadLetterPublisher:
     def __init__(self, consumer: str, bootstrap_servers: str) -> None:
         self.topic = dead_letter_topic(consumer)
         self._consumer = consumer
-        self._bootstrap = bootstrap_servers
-        self._producer: AIOKafkaProducer | None = None
+        self._producer = LazyProducer(lambda: make_producer(bootstrap_servers, f"{consumer}-dlq"))
 
     async def park(self, message: RawMessage, error: BaseException, attempts: int) -> None:
         headers = [
@@ -78,7 +75,7 @@ class DeadLetterPublisher:
         async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5)):
             with attempt:
                 try:
-                    producer = await self._ensure()
+                    producer = await self._producer.get()
                     await producer.send_and_wait(
                         self.topic, value=message.value, key=message.key, headers=headers
                     )
@@ -87,18 +84,8 @@ class DeadLetterPublisher:
                     await self.close()
                     raise
 
-    async def _ensure(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = make_producer(self._bootstrap, f"{self._consumer}-dlq")
-            await producer.start()
-            self._producer = producer
-        return self._producer
-
     async def close(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            with suppress(Exception):
-                await producer.stop()
+        await self._producer.close()
 
 
 class EventProcessor:

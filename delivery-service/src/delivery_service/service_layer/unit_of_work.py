@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from delivery_service.adapters.repository import DeliveryRepository
 from delivery_service.domain.model import ConcurrentChange
-from service_kit.uow import Repository
 from service_kit.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
 from service_kit.uow import UnitOfWork as _UnitOfWork
 
@@ -19,13 +15,9 @@ PRODUCER = "delivery-service"
 class UnitOfWork(_UnitOfWork):
     deliveries: DeliveryRepository
 
-    def repositories(self) -> Iterable[Repository]:
-        return (self.deliveries,)
-
 
 class SqlAlchemyUnitOfWork(_SqlAlchemyUnitOfWork, UnitOfWork):
-    def bind(self, session: AsyncSession) -> None:
-        self.deliveries = DeliveryRepository(session)
+    """Each repository above, on one database session."""
 
     async def commit(self) -> None:
         # The version check lost: said in the domain's words, so the service layer

@@ -101,7 +101,6 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     app = service_app(
         container.platform,
-        title="identity-service",
         summary="Identity and access: accounts, OAuth2 tokens, the issuer's keys",
     )
     # Each service's /docs "Authorize" posts to the token endpoint from its own origin.
@@ -207,8 +206,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
 
 def main() -> None:
-    container = bootstrap()
-    serve(create_app(container), container.settings)
+    serve(bootstrap(), create_app)
 
 
 if __name__ == "__main__":

@@ -5,21 +5,15 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_service.domain.menu import MenuItemReplica
 from order_service.domain.model import Order
 from order_service.domain.payment import Payment, PaymentStatus
-from service_kit.uow import Repository
+from service_kit.uow import SqlRepository
 
 
-class OrderRepository(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self._session = session
-
-    async def get(self, order_id: str) -> Order | None:
-        return self._track(await self._session.get(Order, order_id))
+class OrderRepository(SqlRepository[Order]):
+    entity = Order  # by order id
 
     async def get_by_idempotency_key(self, customer_id: str, key: str) -> Order | None:
         found = await self._session.scalars(
@@ -30,20 +24,9 @@ class OrderRepository(Repository):
         )
         return self._track(found.first())
 
-    def add(self, order: Order) -> None:
-        self._session.add(self._track(order))
 
-
-class PaymentRepository(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self._session = session
-
-    async def get(self, order_id: str) -> Payment | None:
-        return self._track(await self._session.get(Payment, order_id))
-
-    def add(self, payment: Payment) -> None:
-        self._session.add(self._track(payment))
+class PaymentRepository(SqlRepository[Payment]):
+    entity = Payment  # by order id
 
     async def refund_pending(self, limit: int) -> list[str]:
         """Order ids whose refund is owed, oldest request first."""
@@ -56,16 +39,8 @@ class PaymentRepository(Repository):
         return list(found)
 
 
-class MenuReplicaRepository(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self._session = session
-
-    async def get(self, store_id: str, menu_item_id: str) -> MenuItemReplica | None:
-        return self._track(await self._session.get(MenuItemReplica, (store_id, menu_item_id)))
-
-    def add(self, item: MenuItemReplica) -> None:
-        self._session.add(self._track(item))
+class MenuReplicaRepository(SqlRepository[MenuItemReplica]):
+    entity = MenuItemReplica  # by (store id, menu item id)
 
     async def for_store(
         self, store_id: str, menu_item_ids: Collection[str]

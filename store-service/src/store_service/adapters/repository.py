@@ -5,35 +5,18 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from service_kit.uow import Repository
+from service_kit.uow import SqlRepository
 from store_service.domain.model import MenuItem, Store
 from store_service.domain.store_order import StoreOrder
 
 
-class StoreRepository(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self._session = session
-
-    async def get(self, store_id: str) -> Store | None:
-        return self._track(await self._session.get(Store, store_id))
-
-    def add(self, store: Store) -> None:
-        self._session.add(self._track(store))
+class StoreRepository(SqlRepository[Store]):
+    entity = Store  # by store id
 
 
-class MenuItemRepository(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self._session = session
-
-    async def get(self, store_id: str, item_id: str) -> MenuItem | None:
-        return self._track(await self._session.get(MenuItem, (store_id, item_id)))
-
-    def add(self, item: MenuItem) -> None:
-        self._session.add(self._track(item))
+class MenuItemRepository(SqlRepository[MenuItem]):
+    entity = MenuItem  # by (store id, item id)
 
     async def for_store(self, store_id: str, item_ids: Collection[str]) -> dict[str, MenuItem]:
         """The store's items among `item_ids`, by item id."""
@@ -54,13 +37,5 @@ class MenuItemRepository(Repository):
         return [self._track(item) for item in rows]
 
 
-class StoreOrderRepository(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self._session = session
-
-    async def get(self, order_id: str) -> StoreOrder | None:
-        return self._track(await self._session.get(StoreOrder, order_id))
-
-    def add(self, ticket: StoreOrder) -> None:
-        self._session.add(self._track(ticket))
+class StoreOrderRepository(SqlRepository[StoreOrder]):
+    entity = StoreOrder  # the kitchen ticket, by order id
