@@ -29,6 +29,15 @@ class Conflict(DomainError):
         self.current_state = current_state
 
 
+class ConcurrentChange(Conflict):
+    """Another transaction changed the aggregate between our read and our write (the
+    optimistic version check lost). The unit of work raises it at commit, so nothing
+    above it knows the ORM; `service_kit.retry` decides the command again."""
+
+    def __init__(self, message: str = "changed concurrently by another request; retry") -> None:
+        super().__init__(message)
+
+
 class InvalidInput(DomainError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from service_kit.inbox import Inbox, MemoryInbox
-from service_kit.kernel import Aggregate
+from service_kit.kernel import Aggregate, ConcurrentChange
 from service_kit.outbox import stage
 from shared_events.contract import Payload
 from shared_events.envelope import Envelope, wrap
@@ -133,10 +134,15 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
     async def commit(self) -> None:
         assert self.session is not None, "use the unit of work in `async with`"
-        await self.session.flush()  # version checks run here, before events are staged
-        envelopes = self._envelopes()
-        await stage(self.session, envelopes)
-        await self.session.commit()
+        try:
+            await self.session.flush()  # version checks run here, before events are staged
+            envelopes = self._envelopes()
+            await stage(self.session, envelopes)
+            await self.session.commit()
+        except StaleDataError as exc:
+            # The optimistic version check lost: said in the kernel's words, so the
+            # layers above retry or answer 409 without knowing SQLAlchemy.
+            raise ConcurrentChange() from exc
         self.staged.extend(envelopes)
         if envelopes and self._on_commit is not None:
             self._on_commit()

@@ -7,15 +7,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy.orm.exc import StaleDataError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
-
 from order_service.adapters.payment import PaymentGateway
 from order_service.domain import commands
 from order_service.domain.menu import MenuItemReplica, price_items
 from order_service.domain.model import IdempotencyKeyReused, Order, OrderNotFound, RefundDue
 from order_service.domain.payment import Payment
 from order_service.service_layer.unit_of_work import UnitOfWork
+from service_kit.retry import decided_again_when_stale
 from shared_events.contract import CookStarted, MenuItemChanged, OrderAccepted, OrderRejected
 from shared_events.envelope import utcnow
 
@@ -153,6 +151,7 @@ async def keep_menu_replica(event: MenuItemChanged, uow: UnitOfWork) -> None:
 # ---------------------------------------------------------------- cancel order
 
 
+@decided_again_when_stale
 async def cancel_order(cmd: commands.CancelOrder, uow: UnitOfWork) -> None:
     """CancelOrder: the order becomes CANCELLED, OrderCancelled goes to the outbox and
     the payment becomes REFUND_PENDING, all in one transaction.
@@ -160,20 +159,13 @@ async def cancel_order(cmd: commands.CancelOrder, uow: UnitOfWork) -> None:
     A store event applied by the worker between our read and our commit makes the
     commit fail its version check; the command is then decided again on the fresh
     state, so the customer gets a definite 200 or 409 instead of "retry"."""
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(StaleDataError),
-        stop=stop_after_attempt(3),
-        wait=wait_random(0, 0.05),
-        reraise=True,
-    ):
-        with attempt:
-            async with uow:
-                order = await uow.orders.get(cmd.order_id)
-                if order is None:
-                    raise OrderNotFound(cmd.order_id)
-                order.cancel(cmd.customer_id)
-                await _request_refunds(order, uow)
-                await uow.commit()
+    async with uow:
+        order = await uow.orders.get(cmd.order_id)
+        if order is None:
+            raise OrderNotFound(cmd.order_id)
+        order.cancel(cmd.customer_id)
+        await _request_refunds(order, uow)
+        await uow.commit()
     log.info("order %s cancelled by its customer", cmd.order_id)
 
 
