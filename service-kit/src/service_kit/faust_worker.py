@@ -165,22 +165,22 @@ def run_worker(
     settings: ServiceSettings,
     platform: Platform,
     bus: MessageBus,
-    topics: Sequence[str],
 ) -> None:
-    """The body of every service's `entrypoints/worker.py` main()."""
+    """The body of every service's `entrypoints/worker.py` main(). The worker reads
+    exactly the topics that carry the events the bus has policies for."""
     configure_logging(settings.service)
 
     async def processor() -> EventProcessor:
         await platform.migrate()
         return EventProcessor(
             settings.service,
-            bus.event_handlers(),
+            bus,
             DeadLetterPublisher(settings.service, settings.kafka_bootstrap_servers),
         )
 
     app = create_worker_app(
         settings.service,
-        topics,
+        bus.subscribed_topics(),
         processor,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         web_port=settings.worker_web_port,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from service_kit.inbox import Inbox, MemoryInbox
-from service_kit.kernel import Aggregate, ConcurrentChange
+from service_kit.kernel import Aggregate, ConcurrentChange, EventMeta
 from service_kit.outbox import stage
 from shared_events.contract import Payload
 from shared_events.envelope import Envelope, wrap
@@ -28,13 +28,11 @@ class Trace:
 
     correlation_id: str | None = None
     causation_id: str | None = None
-    # The consumed event being handled (its occurred_at, event_type, event_id),
-    # for policies such as read-model projections that record where a change came from.
-    cause: Envelope | None = None
 
     @classmethod
-    def caused_by(cls, envelope: Envelope) -> Trace:
-        return cls(envelope.correlation_id, str(envelope.event_id), envelope)
+    def caused_by(cls, meta: EventMeta) -> Trace:
+        """What a policy publishes carries on the story of the event it applies."""
+        return cls(meta.correlation_id, meta.event_id)
 
 
 class Repository:

@@ -14,9 +14,11 @@ from sqlalchemy import Column, MetaData, String, Table, insert
 from service_kit.consumer import DeadLetterPublisher, EventProcessor
 from service_kit.db import create_engine, session_factory
 from service_kit.faust_worker import create_worker_app
-from service_kit.inbox import apply_once
+from service_kit.kernel import EventMeta
+from service_kit.messagebus import MessageBus
 from service_kit.tables import plumbing_metadata
 from service_kit.uow import Repository, SqlAlchemyUnitOfWork, Trace
+from shared_events.contract import OrderCancelled, OrderPlaced
 
 NAME = os.environ["PROBE_NAME"]
 metadata = MetaData()
@@ -38,32 +40,31 @@ class ProbeUnitOfWork(SqlAlchemyUnitOfWork):
         return ()
 
 
-async def on_order_placed(envelope, event) -> None:
-    uow = ProbeUnitOfWork(sessions, producer=NAME, trace=Trace.caused_by(envelope))
-
-    async def apply() -> None:
-        await uow.session.execute(
-            insert(applied).values(event_id=str(envelope.event_id), order_id=event.order_id)
-        )
-
-    await apply_once(uow, envelope, apply)
+async def on_order_placed(event: OrderPlaced, meta: EventMeta, uow: ProbeUnitOfWork) -> None:
+    await uow.session.execute(
+        insert(applied).values(event_id=meta.event_id, order_id=event.order_id)
+    )
 
 
-async def on_order_cancelled(envelope, event) -> None:
+async def on_order_cancelled(event: OrderCancelled, meta: EventMeta, uow: ProbeUnitOfWork) -> None:
     # Broken for good, or (with PROBE_BROKEN_FLAG) while that file exists: the "fix".
     flag = os.environ.get("PROBE_BROKEN_FLAG")
     if flag is None or os.path.exists(flag):
         raise RuntimeError("probe: the cancellation policy is broken")
-    uow = ProbeUnitOfWork(sessions, producer=NAME, trace=Trace.caused_by(envelope))
+    await uow.session.execute(
+        insert(applied).values(event_id=meta.event_id, order_id=f"cancelled:{event.order_id}")
+    )
 
-    async def apply() -> None:
-        await uow.session.execute(
-            insert(applied).values(
-                event_id=str(envelope.event_id), order_id=f"cancelled:{event.order_id}"
-            )
-        )
 
-    return await apply_once(uow, envelope, apply)
+def unit_of_work(trace: Trace) -> ProbeUnitOfWork:
+    return ProbeUnitOfWork(sessions, producer=NAME, trace=trace)
+
+
+bus = MessageBus(
+    unit_of_work,
+    commands={},
+    policies={OrderPlaced: on_order_placed, OrderCancelled: on_order_cancelled},
+)
 
 
 async def processor() -> EventProcessor:
@@ -72,7 +73,7 @@ async def processor() -> EventProcessor:
         await conn.run_sync(plumbing_metadata.create_all)
     return EventProcessor(
         NAME,
-        {"OrderPlaced": on_order_placed, "OrderCancelled": on_order_cancelled},
+        bus,
         DeadLetterPublisher(NAME, os.environ["KAFKA"]),
         attempts=3,
         backoff_multiplier=0.01,

@@ -19,9 +19,11 @@ from sqlalchemy import Column, MetaData, String, Table, insert, text
 from service_kit.consumer import DeadLetterPublisher, EventProcessor
 from service_kit.db import create_engine, session_factory
 from service_kit.faust_worker import create_worker_app
-from service_kit.inbox import apply_once
+from service_kit.kernel import EventMeta
+from service_kit.messagebus import MessageBus
 from service_kit.tables import plumbing_metadata
 from service_kit.uow import Repository, SqlAlchemyUnitOfWork, Trace
+from shared_events.contract import OrderPlaced
 
 NAME = os.environ["PROBE_NAME"]
 STARTED = Path(os.environ["PROBE_STARTED"])
@@ -46,21 +48,23 @@ class ProbeUnitOfWork(SqlAlchemyUnitOfWork):
         return ()
 
 
-async def on_order_placed(envelope, event) -> None:
-    uow = ProbeUnitOfWork(sessions, producer=NAME, trace=Trace.caused_by(envelope))
+async def on_order_placed(event: OrderPlaced, meta: EventMeta, uow: ProbeUnitOfWork) -> None:
+    with STARTED.open("a") as marks:
+        marks.write(f"{event.order_id}\n")
+    if INTERRUPT.exists():
+        INTERRUPT.unlink()
+        raise asyncio.CancelledError  # cut off inside its transaction
+    await asyncio.sleep(SECONDS)  # the handler is in flight: the test stops us now
+    await uow.session.execute(
+        insert(applied).values(event_id=meta.event_id, order_id=event.order_id)
+    )
 
-    async def apply() -> None:
-        with STARTED.open("a") as marks:
-            marks.write(f"{event.order_id}\n")
-        if INTERRUPT.exists():
-            INTERRUPT.unlink()
-            raise asyncio.CancelledError  # cut off inside its transaction
-        await asyncio.sleep(SECONDS)  # the handler is in flight: the test stops us now
-        await uow.session.execute(
-            insert(applied).values(event_id=str(envelope.event_id), order_id=event.order_id)
-        )
 
-    await apply_once(uow, envelope, apply)
+def unit_of_work(trace: Trace) -> ProbeUnitOfWork:
+    return ProbeUnitOfWork(sessions, producer=NAME, trace=trace)
+
+
+bus = MessageBus(unit_of_work, commands={}, policies={OrderPlaced: on_order_placed})
 
 
 async def database_ready() -> bool:
@@ -75,7 +79,7 @@ async def processor() -> EventProcessor:
         await conn.run_sync(plumbing_metadata.create_all)
     return EventProcessor(
         NAME,
-        {"OrderPlaced": on_order_placed},
+        bus,
         DeadLetterPublisher(NAME, os.environ["KAFKA"]),
         attempts=1,
     )

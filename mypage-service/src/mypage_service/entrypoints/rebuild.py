@@ -79,7 +79,7 @@ from mypage_service.adapters.replay import (
     committed_offsets,
 )
 from mypage_service.bootstrap import MIGRATIONS
-from mypage_service.service_layer.messagebus import create_bus, subscribed_topics
+from mypage_service.service_layer.messagebus import create_bus
 from mypage_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
 from service_kit.consumer import EventProcessor
 from service_kit.db import create_engine, default_sqlite_url, session_factory
@@ -165,11 +165,9 @@ async def _replay(
     bus = create_bus(unit_of_work)
     sink = RecordedProblems(PRODUCER)
     # Fewer, quicker retries than the worker's: nothing here waits on a flaky peer.
-    processor = EventProcessor(
-        PRODUCER, bus.event_handlers(), sink, attempts=3, backoff_multiplier=0.05
-    )
+    processor = EventProcessor(PRODUCER, bus, sink, attempts=3, backoff_multiplier=0.05)
     counts = Counts()
-    async with TopicReplay(bootstrap, subscribed_topics()) as replay:
+    async with TopicReplay(bootstrap, bus.subscribed_topics()) as replay:
         with (
             logging_redirect_tqdm(),
             tqdm(total=replay.total, unit="msg", desc="replaying", disable=not progress) as bar,

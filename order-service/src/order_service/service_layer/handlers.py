@@ -13,6 +13,7 @@ from order_service.domain.menu import MenuItemReplica, price_items
 from order_service.domain.model import IdempotencyKeyReused, Order, OrderNotFound, RefundDue
 from order_service.domain.payment import Payment
 from order_service.service_layer.unit_of_work import UnitOfWork
+from service_kit.kernel import EventMeta
 from service_kit.retry import decided_again_when_stale
 from shared_events.contract import CookStarted, MenuItemChanged, OrderAccepted, OrderRejected
 from shared_events.envelope import utcnow
@@ -132,7 +133,7 @@ async def _refund(gateway: PaymentGateway, payment: Payment) -> None:
         )
 
 
-async def keep_menu_replica(event: MenuItemChanged, uow: UnitOfWork) -> None:
+async def keep_menu_replica(event: MenuItemChanged, meta: EventMeta, uow: UnitOfWork) -> None:
     """Policy: whenever MenuItemChanged, keep the newest revision of that item.
     Runs inside the bus's apply-once transaction, which commits it."""
     replica = await uow.menu.get(event.store_id, event.menu_item_id)
@@ -174,17 +175,17 @@ async def cancel_order(cmd: commands.CancelOrder, uow: UnitOfWork) -> None:
 # rule needs it). They run inside the bus's apply-once transaction, which commits.
 
 
-async def order_accepted(event: OrderAccepted, uow: UnitOfWork) -> None:
+async def order_accepted(event: OrderAccepted, meta: EventMeta, uow: UnitOfWork) -> None:
     order = await _order(event.order_id, uow)
     _applied(order, order.accept(), event)
 
 
-async def cook_started(event: CookStarted, uow: UnitOfWork) -> None:
+async def cook_started(event: CookStarted, meta: EventMeta, uow: UnitOfWork) -> None:
     order = await _order(event.order_id, uow)
     _applied(order, order.start_cooking(), event)
 
 
-async def order_rejected(event: OrderRejected, uow: UnitOfWork) -> None:
+async def order_rejected(event: OrderRejected, meta: EventMeta, uow: UnitOfWork) -> None:
     order = await _order(event.order_id, uow)
     if _applied(order, order.reject(), event):
         await _request_refunds(order, uow)
