@@ -71,19 +71,14 @@ from mypage_service.adapters.databases import (
 from mypage_service.adapters.notification_carry_over import CarriedOver, carry_over
 from mypage_service.adapters.orm import start_mappers
 from mypage_service.adapters.read_model_diff import Comparison, compare_read_models
-from mypage_service.adapters.replay import (
-    Counts,
-    Problem,
-    RecordedProblems,
-    TopicReplay,
-    committed_offsets,
-)
+from mypage_service.adapters.replay import Counts, Problem, RecordedProblems
 from mypage_service.bootstrap import MIGRATIONS
 from mypage_service.service_layer.messagebus import create_bus
 from mypage_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
 from service_kit.consumer import EventProcessor
 from service_kit.db import create_engine, default_sqlite_url, session_factory
 from service_kit.migrations import upgrade
+from service_kit.snapshot import TopicSnapshot, committed_offsets
 from service_kit.uow import Trace
 
 log = logging.getLogger(__name__)
@@ -147,7 +142,7 @@ async def rebuild(
         if live is not None:
             await live.dispose()
     try:
-        committed = await committed_offsets(bootstrap, PRODUCER)
+        committed = await committed_offsets(bootstrap, PRODUCER, client_id="mypage-rebuild")
     except Exception as exc:  # informative only: the rebuild itself is done
         log.warning("could not read the live worker's offsets: %s", type(exc).__name__)
         committed = {}
@@ -167,7 +162,8 @@ async def _replay(
     # Fewer, quicker retries than the worker's: nothing here waits on a flaky peer.
     processor = EventProcessor(PRODUCER, bus, sink, attempts=3, backoff_multiplier=0.05)
     counts = Counts()
-    async with TopicReplay(bootstrap, bus.subscribed_topics()) as replay:
+    topics = bus.subscribed_topics()
+    async with TopicSnapshot(bootstrap, topics, client_id="mypage-rebuild") as replay:
         with (
             logging_redirect_tqdm(),
             tqdm(total=replay.total, unit="msg", desc="replaying", disable=not progress) as bar,
