@@ -22,6 +22,10 @@ def run_env(service_metadata: MetaData) -> None:
     """Body of an Alembic env.py (online mode only: migrations run against a database)."""
     config = context.config
     url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError(
+            "no sqlalchemy.url: run migrations through service_kit.migrations.upgrade"
+        )
     targets = [service_metadata, plumbing_metadata]
 
     def migrate(connection: Connection) -> None:

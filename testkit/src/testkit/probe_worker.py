@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 import faust
 from sqlalchemy import Column, MetaData, String, Table, insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service_kit.consumer import DeadLetterPublisher, EventProcessor
 from service_kit.db import create_engine, session_factory
@@ -33,17 +34,15 @@ sessions = session_factory(engine)
 
 
 class ProbeUnitOfWork(SqlAlchemyUnitOfWork):
-    def bind(self, session) -> None:
-        pass
+    def bind(self, session: AsyncSession) -> None:
+        self.db = session
 
     def repositories(self) -> Iterable[Repository]:
         return ()
 
 
 async def on_order_placed(event: OrderPlaced, meta: EventMeta, uow: ProbeUnitOfWork) -> None:
-    await uow.session.execute(
-        insert(applied).values(event_id=meta.event_id, order_id=event.order_id)
-    )
+    await uow.db.execute(insert(applied).values(event_id=meta.event_id, order_id=event.order_id))
 
 
 async def on_order_cancelled(event: OrderCancelled, meta: EventMeta, uow: ProbeUnitOfWork) -> None:
@@ -51,7 +50,7 @@ async def on_order_cancelled(event: OrderCancelled, meta: EventMeta, uow: ProbeU
     flag = os.environ.get("PROBE_BROKEN_FLAG")
     if flag is None or os.path.exists(flag):
         raise RuntimeError("probe: the cancellation policy is broken")
-    await uow.session.execute(
+    await uow.db.execute(
         insert(applied).values(event_id=meta.event_id, order_id=f"cancelled:{event.order_id}")
     )
 

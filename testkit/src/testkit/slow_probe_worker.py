@@ -15,6 +15,7 @@ from pathlib import Path
 
 import faust
 from sqlalchemy import Column, MetaData, String, Table, insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service_kit.consumer import DeadLetterPublisher, EventProcessor
 from service_kit.db import create_engine, session_factory
@@ -41,8 +42,8 @@ sessions = session_factory(engine)
 
 
 class ProbeUnitOfWork(SqlAlchemyUnitOfWork):
-    def bind(self, session) -> None:
-        pass
+    def bind(self, session: AsyncSession) -> None:
+        self.db = session
 
     def repositories(self) -> Iterable[Repository]:
         return ()
@@ -55,9 +56,7 @@ async def on_order_placed(event: OrderPlaced, meta: EventMeta, uow: ProbeUnitOfW
         INTERRUPT.unlink()
         raise asyncio.CancelledError  # cut off inside its transaction
     await asyncio.sleep(SECONDS)  # the handler is in flight: the test stops us now
-    await uow.session.execute(
-        insert(applied).values(event_id=meta.event_id, order_id=event.order_id)
-    )
+    await uow.db.execute(insert(applied).values(event_id=meta.event_id, order_id=event.order_id))
 
 
 def unit_of_work(trace: Trace) -> ProbeUnitOfWork:
