@@ -35,8 +35,9 @@ class Conflict(DomainError):
 
 class ConcurrentChange(Conflict):
     """Another transaction changed the aggregate between our read and our write (the
-    optimistic version check lost). The unit of work raises it at commit, so nothing
-    above it knows the ORM; `service_kit.retry` decides the command again."""
+    optimistic version check lost). The unit of work raises it (at commit, or from a
+    flush inside it), so nothing above it knows the ORM; `service_kit.retry` decides
+    the command again."""
 
     def __init__(self, message: str = "changed concurrently by another request; retry") -> None:
         super().__init__(message)

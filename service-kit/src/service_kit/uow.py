@@ -129,6 +129,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         finally:
             if self.session is not None:
                 await self.session.close()
+        if isinstance(exc[1], StaleDataError):
+            # A version check lost in an autoflush (a query after a change) rather
+            # than in commit(): the same ConcurrentChange, so callers see one kind.
+            raise ConcurrentChange() from exc[1]
 
     async def commit(self) -> None:
         assert self.session is not None, "use the unit of work in `async with`"
