@@ -24,12 +24,17 @@ class Container(_Container):
     dispatcher: NotificationDispatcher
 
 
+def settings_from_env() -> ServiceSettings:
+    """What the mypage API and worker run on, from their environment."""
+    return ServiceSettings.from_env(PRODUCER, http_port=8084, worker_web_port=6084)
+
+
 def bootstrap(
     settings: ServiceSettings | None = None,
     notifier: Notifier | None = None,
     dispatch: DispatchPolicy | None = None,
 ) -> Container:
-    settings = settings or ServiceSettings.from_env(PRODUCER, http_port=8084, worker_web_port=6084)
+    settings = settings or settings_from_env()
     # KakaoTalk over HTTP when KAKAO_NOTIFY_URL is set, else the log notifier.
     notifier = notifier or notifier_from_env()
     platform = Platform(settings, MIGRATIONS, start_mappers)

@@ -12,7 +12,6 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from service_kit.auth import AuthSettings, ResourceServer, install_resource_server
 from service_kit.kernel import (
@@ -76,13 +75,6 @@ def install_error_handlers(app: FastAPI) -> None:
                 {"loc": ["body", *exc.field.split(".")], "msg": str(exc), "type": "value_error"}
             ]
         return JSONResponse(status_code=status, content=body)
-
-    @app.exception_handler(StaleDataError)
-    async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
-        # Optimistic versioning: another command changed the aggregate first.
-        return JSONResponse(
-            status_code=409, content={"detail": "changed concurrently by another request; retry"}
-        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:

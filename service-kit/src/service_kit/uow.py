@@ -15,9 +15,10 @@ from functools import cache
 from typing import Any, Generic, Self, TypeVar, get_type_hints
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from service_kit.inbox import Inbox, MemoryInbox
-from service_kit.kernel import Aggregate
+from service_kit.kernel import Aggregate, ConcurrentChange, EventMeta
 from service_kit.outbox import stage
 from shared_events.contract import Payload
 from shared_events.envelope import Envelope, wrap
@@ -29,13 +30,11 @@ class Trace:
 
     correlation_id: str | None = None
     causation_id: str | None = None
-    # The consumed event being handled (its occurred_at, event_type, event_id),
-    # for policies such as read-model projections that record where a change came from.
-    cause: Envelope | None = None
 
     @classmethod
-    def caused_by(cls, envelope: Envelope) -> Trace:
-        return cls(envelope.correlation_id, str(envelope.event_id), envelope)
+    def caused_by(cls, meta: EventMeta) -> Trace:
+        """What a policy publishes carries on the story of the event it applies."""
+        return cls(meta.correlation_id, meta.event_id)
 
 
 T = TypeVar("T")
@@ -164,13 +163,22 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         finally:
             if self.session is not None:
                 await self.session.close()
+        if isinstance(exc[1], StaleDataError):
+            # A version check lost in an autoflush (a query after a change) rather
+            # than in commit(): the same ConcurrentChange, so callers see one kind.
+            raise ConcurrentChange() from exc[1]
 
     async def commit(self) -> None:
         assert self.session is not None, "use the unit of work in `async with`"
-        await self.session.flush()  # version checks run here, before events are staged
-        envelopes = self._envelopes()
-        await stage(self.session, envelopes)
-        await self.session.commit()
+        try:
+            await self.session.flush()  # version checks run here, before events are staged
+            envelopes = self._envelopes()
+            await stage(self.session, envelopes)
+            await self.session.commit()
+        except StaleDataError as exc:
+            # The optimistic version check lost: said in the kernel's words, so the
+            # layers above retry or answer 409 without knowing SQLAlchemy.
+            raise ConcurrentChange() from exc
         self.staged.extend(envelopes)
         if envelopes and self._on_commit is not None:
             self._on_commit()

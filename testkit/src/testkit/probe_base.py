@@ -6,7 +6,7 @@ record each event they apply in one table of their own SQLite database.
 """
 
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import faust
@@ -15,10 +15,12 @@ from sqlalchemy import Column, MetaData, String, Table, insert
 from service_kit.consumer import DeadLetterPublisher, EventProcessor
 from service_kit.db import create_engine, session_factory
 from service_kit.faust_worker import create_worker_app
+from service_kit.kernel import EventMeta
+from service_kit.messagebus import MessageBus, Policy
 from service_kit.runtime import Check
 from service_kit.tables import plumbing_metadata
 from service_kit.uow import SqlAlchemyUnitOfWork, Trace
-from shared_events.envelope import Envelope
+from shared_events.contract import Payload
 
 NAME = os.environ["PROBE_NAME"]
 KAFKA = os.environ["KAFKA"]
@@ -33,34 +35,32 @@ applied = Table(
 engine = create_engine(f"sqlite+aiosqlite:///{os.environ['PROBE_DB']}")
 sessions = session_factory(engine)
 
-Handler = Callable[[Envelope, Any], Awaitable[Any]]
 
-
-def unit_of_work(envelope: Envelope) -> SqlAlchemyUnitOfWork:
+def unit_of_work(trace: Trace) -> SqlAlchemyUnitOfWork:
     """No repositories: a probe's policy writes its table on the session."""
-    return SqlAlchemyUnitOfWork(sessions, producer=NAME, trace=Trace.caused_by(envelope))
+    return SqlAlchemyUnitOfWork(sessions, producer=NAME, trace=trace)
 
 
-async def record(uow: SqlAlchemyUnitOfWork, envelope: Envelope, order_id: str) -> None:
+async def record(uow: SqlAlchemyUnitOfWork, meta: EventMeta, order_id: str) -> None:
     assert uow.session is not None
-    await uow.session.execute(
-        insert(applied).values(event_id=str(envelope.event_id), order_id=order_id)
-    )
+    await uow.session.execute(insert(applied).values(event_id=meta.event_id, order_id=order_id))
 
 
 def worker_app(
-    handlers: Mapping[str, Handler],
+    policies: Mapping[type[Payload], Policy[SqlAlchemyUnitOfWork]],
     *,
     ready_checks: Mapping[str, Check] | None = None,
     **retries: Any,
 ) -> faust.App:
-    """The probe's Faust app on PROBE_TOPIC; `retries` go to its EventProcessor."""
+    """The probe's Faust app on PROBE_TOPIC, its policies on a real message bus (so
+    the inbox applies each event once); `retries` go to its EventProcessor."""
+    bus = MessageBus(unit_of_work, commands={}, policies=policies)
 
     async def processor() -> EventProcessor:
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
             await conn.run_sync(plumbing_metadata.create_all)
-        return EventProcessor(NAME, handlers, DeadLetterPublisher(NAME, KAFKA), **retries)
+        return EventProcessor(NAME, bus, DeadLetterPublisher(NAME, KAFKA), **retries)
 
     return create_worker_app(
         NAME,

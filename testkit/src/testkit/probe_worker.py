@@ -7,28 +7,28 @@ that always fails. The consumer test runs it as a real process.
 
 import os
 
-from service_kit.inbox import apply_once
-from testkit.probe_base import record, run, unit_of_work, worker_app
+from service_kit.kernel import EventMeta
+from service_kit.uow import SqlAlchemyUnitOfWork
+from shared_events.contract import OrderCancelled, OrderPlaced
+from testkit.probe_base import record, run, worker_app
 
 
-async def on_order_placed(envelope, event) -> None:
-    uow = unit_of_work(envelope)
-    await apply_once(uow, envelope, lambda: record(uow, envelope, event.order_id))
+async def on_order_placed(event: OrderPlaced, meta: EventMeta, uow: SqlAlchemyUnitOfWork) -> None:
+    await record(uow, meta, event.order_id)
 
 
-async def on_order_cancelled(envelope, event) -> None:
+async def on_order_cancelled(
+    event: OrderCancelled, meta: EventMeta, uow: SqlAlchemyUnitOfWork
+) -> None:
     # Broken for good, or (with PROBE_BROKEN_FLAG) while that file exists: the "fix".
     flag = os.environ.get("PROBE_BROKEN_FLAG")
     if flag is None or os.path.exists(flag):
         raise RuntimeError("probe: the cancellation policy is broken")
-    uow = unit_of_work(envelope)
-    return await apply_once(
-        uow, envelope, lambda: record(uow, envelope, f"cancelled:{event.order_id}")
-    )
+    await record(uow, meta, f"cancelled:{event.order_id}")
 
 
 app = worker_app(
-    {"OrderPlaced": on_order_placed, "OrderCancelled": on_order_cancelled},
+    {OrderPlaced: on_order_placed, OrderCancelled: on_order_cancelled},
     attempts=3,
     backoff_multiplier=0.01,
     backoff_max=0.05,

@@ -14,27 +14,24 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from service_kit.inbox import apply_once
-from testkit.probe_base import engine, record, run, unit_of_work, worker_app
+from service_kit.kernel import EventMeta
+from service_kit.uow import SqlAlchemyUnitOfWork
+from shared_events.contract import OrderPlaced
+from testkit.probe_base import engine, record, run, worker_app
 
 STARTED = Path(os.environ["PROBE_STARTED"])
 SECONDS = float(os.environ.get("PROBE_HANDLER_SECONDS", "3"))
 INTERRUPT = Path(os.environ.get("PROBE_INTERRUPT", "/nonexistent"))
 
 
-async def on_order_placed(envelope, event) -> None:
-    uow = unit_of_work(envelope)
-
-    async def apply() -> None:
-        with STARTED.open("a") as marks:
-            marks.write(f"{event.order_id}\n")
-        if INTERRUPT.exists():
-            INTERRUPT.unlink()
-            raise asyncio.CancelledError  # cut off inside its transaction
-        await asyncio.sleep(SECONDS)  # the handler is in flight: the test stops us now
-        await record(uow, envelope, event.order_id)
-
-    await apply_once(uow, envelope, apply)
+async def on_order_placed(event: OrderPlaced, meta: EventMeta, uow: SqlAlchemyUnitOfWork) -> None:
+    with STARTED.open("a") as marks:
+        marks.write(f"{event.order_id}\n")
+    if INTERRUPT.exists():
+        INTERRUPT.unlink()
+        raise asyncio.CancelledError  # cut off inside its transaction
+    await asyncio.sleep(SECONDS)  # the handler is in flight: the test stops us now
+    await record(uow, meta, event.order_id)
 
 
 async def database_ready() -> bool:
@@ -44,7 +41,7 @@ async def database_ready() -> bool:
 
 
 app = worker_app(
-    {"OrderPlaced": on_order_placed}, ready_checks={"database": database_ready}, attempts=1
+    {OrderPlaced: on_order_placed}, ready_checks={"database": database_ready}, attempts=1
 )
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ class DispatchPolicy:
     lease: float = 60.0  # a claimed row is someone's for this long (> one send with retries)
 
     def backoff(self, attempts: int) -> float:
-        return min(self.backoff_max, self.backoff_initial * 2 ** max(attempts - 1, 0))
+        return min(self.backoff_max, self.backoff_initial * 2.0 ** max(attempts - 1, 0))
 
 
 class NotificationDispatcher(WorkLoop):

@@ -6,6 +6,7 @@ from collections.abc import Collection
 
 from sqlalchemy import select
 
+from order_service.adapters.orm import menu_replica, orders, payments
 from order_service.domain.menu import MenuItemReplica
 from order_service.domain.model import Order
 from order_service.domain.payment import Payment, PaymentStatus
@@ -18,8 +19,8 @@ class OrderRepository(SqlRepository[Order]):
     async def get_by_idempotency_key(self, customer_id: str, key: str) -> Order | None:
         found = await self._session.scalars(
             select(Order).where(
-                Order.customer_id == customer_id,  # type: ignore[arg-type]
-                Order.idempotency_key == key,  # type: ignore[arg-type]
+                orders.c.customer_id == customer_id,
+                orders.c.idempotency_key == key,
             )
         )
         return self._track(found.first())
@@ -31,9 +32,9 @@ class PaymentRepository(SqlRepository[Payment]):
     async def refund_pending(self, limit: int) -> list[str]:
         """Order ids whose refund is owed, oldest request first."""
         found = await self._session.scalars(
-            select(Payment.order_id)  # type: ignore[arg-type]
-            .where(Payment.status == PaymentStatus.REFUND_PENDING)  # type: ignore[arg-type]
-            .order_by(Payment.refund_requested_at, Payment.order_id)  # type: ignore[arg-type]
+            select(payments.c.order_id)
+            .where(payments.c.status == PaymentStatus.REFUND_PENDING)
+            .order_by(payments.c.refund_requested_at, payments.c.order_id)
             .limit(limit)
         )
         return list(found)
@@ -48,8 +49,8 @@ class MenuReplicaRepository(SqlRepository[MenuItemReplica]):
         """The store's replicated items among `menu_item_ids`, by item id."""
         found = await self._session.scalars(
             select(MenuItemReplica).where(
-                MenuItemReplica.store_id == store_id,  # type: ignore[arg-type]
-                MenuItemReplica.menu_item_id.in_(menu_item_ids),  # type: ignore[attr-defined]
+                menu_replica.c.store_id == store_id,
+                menu_replica.c.menu_item_id.in_(menu_item_ids),
             )
         )
         return {item.menu_item_id: self._track(item) for item in found}

@@ -7,6 +7,7 @@ from collections.abc import Collection
 from sqlalchemy import select
 
 from service_kit.uow import SqlRepository
+from store_service.adapters.orm import menu_items
 from store_service.domain.model import MenuItem, Store
 from store_service.domain.store_order import StoreOrder
 
@@ -24,15 +25,15 @@ class MenuItemRepository(SqlRepository[MenuItem]):
             return {}
         rows = await self._session.scalars(
             select(MenuItem).where(
-                MenuItem.store_id == store_id,  # type: ignore[arg-type]
-                MenuItem.item_id.in_(item_ids),  # type: ignore[attr-defined]
+                menu_items.c.store_id == store_id,
+                menu_items.c.item_id.in_(item_ids),
             )
         )
         return {item.item_id: self._track(item) for item in rows}
 
     async def list_for_store(self, store_id: str) -> list[MenuItem]:
         rows = await self._session.scalars(
-            select(MenuItem).where(MenuItem.store_id == store_id)  # type: ignore[arg-type]
+            select(MenuItem).where(menu_items.c.store_id == store_id)
         )
         return [self._track(item) for item in rows]
 
