@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 KAFKA_PORT ?= 9092
 
-.PHONY: help setup run test demo dlq dlq-replay rebuild-mypage kafka-up kafka-down lint fmt schemas postgres-up postgres-down clean
+.PHONY: help setup run test demo dlq dlq-replay rebuild-mypage kafka-up kafka-down lint fmt schemas board postgres-up postgres-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -15,7 +15,7 @@ setup:  ## install uv (if missing), the Python workspace and the Kafka jars
 	@$(UV) sync --quiet --all-packages
 	@infra/kafka/kafka.sh fetch
 
-run: setup  ## Kafka + the four services on the embedded defaults; Ctrl-C stops all
+run: setup  ## Kafka, identity-service and the four services on the embedded defaults; Ctrl-C stops all
 	@$(UV) run python -m testkit.launcher --kafka-port $(KAFKA_PORT)
 
 test: setup  ## the whole suite: unit, integration (real Kafka, SQLite and PostgreSQL), end to end
@@ -46,9 +46,10 @@ postgres-up:  ## a local PostgreSQL with one database per service (installed if 
 postgres-down:
 	@infra/postgres/postgres.sh down
 
-lint: setup  ## ruff
+lint: setup  ## ruff, then mypy (strict on the contract, domain and service layers)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run mypy
 
 fmt: setup
 	$(UV) run ruff check --fix .
@@ -56,6 +57,9 @@ fmt: setup
 
 schemas: setup  ## rewrite shared-events/schemas/*.json from the event models
 	$(UV) run python -m shared_events.schemas write
+
+board: setup  ## regenerate docs/board.md and docs/asyncapi.yaml from the code
+	@$(UV) run python -m testkit.board write
 
 clean:  ## stop everything and forget all local data (databases, broker logs)
 	-@infra/kafka/kafka.sh down

@@ -6,14 +6,13 @@ Against a running system (`make run` in another terminal):
 
 Sets up its own store and menu item, places N orders one after another and
 polls `GET /mypage/orders/{id}` every 5 ms for each; prints the distribution and
-writes a JSON report to bench/reports/.
+writes a JSON report to .local/reports/ (or --report-dir).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import time
 import uuid
@@ -21,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+
+from testkit.reports import write_report
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -94,12 +95,13 @@ def main() -> None:
     parser.add_argument("--order", default="http://127.0.0.1:8081")
     parser.add_argument("--store", default="http://127.0.0.1:8082")
     parser.add_argument("--mypage", default="http://127.0.0.1:8084")
+    parser.add_argument(
+        "--report-dir", type=Path, help="where the JSON report goes (default: .local/reports/)"
+    )
     args = parser.parse_args()
     report = asyncio.run(run(args))
-    out = Path(__file__).parent / "reports"
-    out.mkdir(exist_ok=True)
-    path = out / f"latency-{report['measured_at'][:19].replace(':', '')}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    stamp = report["measured_at"][:19].replace(":", "")
+    path = write_report(f"latency-{stamp}", report, args.report_dir)
     print(
         f"POST /orders -> mypage shows it, {report['orders']} orders: "
         f"median {report['median_ms']} ms, p90 {report['p90_ms']} ms, "

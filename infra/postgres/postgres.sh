@@ -6,7 +6,7 @@
 #
 #   up          install the server binaries if absent (apt-get, as root),
 #               initdb once, start, wait for pg_isready, then make sure the
-#               role `fooddelivery` and the four service databases exist.
+#               role `fooddelivery` and the service databases exist.
 #               Running it again is a no-op.
 #   down        stop the server (fast shutdown); a no-op when stopped.
 #   status      "running ..." (exit 0) or "stopped" (exit 1).
@@ -32,7 +32,7 @@ OS_USER=postgres      # runs the server when we are root (postgres refuses root)
 SUPERUSER=postgres    # database superuser created by initdb
 APP_ROLE=fooddelivery
 APP_PASSWORD=fooddelivery
-DATABASES=(order_service store_service delivery_service mypage_service)
+DATABASES=(order_service store_service delivery_service mypage_service identity_service)
 
 log() { echo "[postgres:$PORT] $*" >&2; }
 die() { log "$*"; exit 1; }

@@ -23,12 +23,8 @@ from testkit.checks import (
     price_of,
     published,
 )
-from testkit.load import (
-    Driver,
-    Scenario,
-    World,
-    broker_outage,
-)
+from testkit.load import Driver, broker_outage
+from testkit.world import Scenario, World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 

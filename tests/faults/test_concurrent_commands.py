@@ -21,12 +21,8 @@ from testkit.checks import (
     menu_change_applied,
     price_of,
 )
-from testkit.load import (
-    Driver,
-    Plan,
-    Scenario,
-    World,
-)
+from testkit.load import Driver
+from testkit.world import Plan, Scenario, World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 

@@ -1,5 +1,5 @@
 """Every message is delivered a second time: each consumer skips what it has applied
-(invariant 2, the inbox), so nothing anywhere changes.
+(docs/board.md, invariant 2: the inbox), so nothing anywhere changes.
 
 The copies are published by a plain producer, byte for byte, to the partitions the
 originals are on, as a producer retry or a relay that crashed before marking a row
@@ -25,10 +25,8 @@ from testkit.checks import (
     published,
     snapshot,
 )
-from testkit.load import (
-    Driver,
-    World,
-)
+from testkit.load import Driver
+from testkit.world import World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 

@@ -30,6 +30,7 @@ from mypage_service.adapters.databases import reader_engine
 from mypage_service.adapters.orm import notifications, order_status
 from mypage_service.adapters.read_model_diff import compare_read_models
 from testkit.actors import Customer, Rider, StoreOwner, wait_for
+from testkit.world import STEP_STATUS as STATUS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 
@@ -52,16 +53,6 @@ MIX = (
     + ["returned after pick-up"] * 2
     + ["returned after delivery"] * 2
 )
-STATUS = {
-    "accept": "ACCEPTED",
-    "reject": "REJECTED",
-    "cook": "COOKING",
-    "finish": "COOKED",
-    "pick": "PICKED",
-    "confirm": "DELIVERED",
-    "return": "RETURNED",
-    "cancel": "CANCELLED",
-}
 
 
 class Kitchen:

@@ -14,7 +14,8 @@ from shared_events.topics import DELIVERY_EVENTS, EVENT_TOPICS, ORDER_EVENTS, ST
 from testkit import lag
 from testkit.actors import wait_for
 from testkit.checks import check_topics, converge, fault_report, published
-from testkit.load import Driver, World
+from testkit.load import Driver
+from testkit.world import World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 

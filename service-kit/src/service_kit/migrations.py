@@ -18,11 +18,16 @@ from service_kit.db import async_url, create_engine
 from service_kit.tables import plumbing_metadata
 
 
-def run_env(service_metadata: MetaData) -> None:
-    """Body of an Alembic env.py (online mode only: migrations run against a database)."""
+def run_env(service_metadata: MetaData, *, plumbing: bool = True) -> None:
+    """Body of an Alembic env.py (online mode only: migrations run against a database).
+    `plumbing=False` for a service without outbox and inbox (no messaging)."""
     config = context.config
     url = config.get_main_option("sqlalchemy.url")
-    targets = [service_metadata, plumbing_metadata]
+    if url is None:
+        raise RuntimeError(
+            "no sqlalchemy.url: run migrations through service_kit.migrations.upgrade"
+        )
+    targets = [service_metadata, plumbing_metadata] if plumbing else [service_metadata]
 
     def migrate(connection: Connection) -> None:
         context.configure(

@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -16,6 +17,7 @@ from sqlalchemy import text
 from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
 
 from service_kit.db import create_engine, session_factory
+from service_kit.messagebus import MessageBus
 from service_kit.migrations import upgrade
 from service_kit.outbox import OutboxRelay, make_producer
 from service_kit.settings import ServiceSettings
@@ -55,6 +57,9 @@ def configure_logging(service: str) -> None:
     )
     # aiokafka logs every lost connection at ERROR; the relay reports retries itself.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    # aiosqlite logs every statement with its parameters (emails, phone numbers,
+    # addresses) at DEBUG: never, whatever LOG_LEVEL says.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
 class BackgroundLoop(Protocol):
@@ -79,18 +84,35 @@ async def running(*loops: BackgroundLoop) -> AsyncIterator[None]:
 
 
 class Platform:
-    """The infrastructure one service process stands on: its database and its relay."""
+    """The infrastructure one service process stands on: its database (with the
+    domain classes mapped onto it) and its relay. A service that neither publishes nor
+    consumes (`messaging=False`, identity-service) has no relay, and its readiness is
+    its database alone."""
 
-    def __init__(self, settings: ServiceSettings, migrations_dir: Path) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        migrations_dir: Path,
+        start_mappers: Callable[[], None],
+        *,
+        messaging: bool = True,
+    ) -> None:
+        start_mappers()  # once per process, before any session is opened
         self.settings = settings
         self.migrations_dir = migrations_dir
         self.engine = create_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
-        self.relay = OutboxRelay(
-            self.sessions,
-            lambda: make_producer(settings.kafka_bootstrap_servers, f"{settings.service}-relay"),
+        self.relay = (
+            OutboxRelay(
+                self.sessions,
+                lambda: make_producer(
+                    settings.kafka_bootstrap_servers, f"{settings.service}-relay"
+                ),
+            )
+            if messaging
+            else None
         )
-        self.background: list[BackgroundLoop] = [self.relay]
+        self.background: list[BackgroundLoop] = [self.relay] if self.relay else []
         self.worker_health_url = os.environ.get("WORKER_HEALTH_URL") or (
             f"http://127.0.0.1:{settings.worker_web_port}/health/ready"
         )
@@ -106,6 +128,13 @@ class Platform:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+    def ready_checks(self) -> dict[str, Check]:
+        checks: dict[str, Check] = {"database": self.database_ready}
+        if self.relay is not None:
+            checks["broker"] = self.broker_ready
+            checks["consumer"] = self.consumer_ready  # the worker process's readiness
+        return checks
 
     async def database_ready(self) -> bool:
         async with self.engine.connect() as conn:
@@ -137,7 +166,10 @@ class Platform:
 
         def factory(trace: Trace) -> U:
             return uow_class(
-                self.sessions, producer=producer, trace=trace, on_commit=self.relay.wake
+                self.sessions,
+                producer=producer,
+                trace=trace,
+                on_commit=self.relay.wake if self.relay else None,
             )
 
         return factory
@@ -152,3 +184,16 @@ class Platform:
                 yield
         finally:
             await self.dispose()
+
+
+@dataclass
+class Container:
+    """What a service's bootstrap wires for its processes; a service with more to wire
+    (a gateway, a dispatcher) extends it."""
+
+    platform: Platform
+    bus: MessageBus
+
+    @property
+    def settings(self) -> ServiceSettings:
+        return self.platform.settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from service_kit.messagebus import MessageBus
+from service_kit.runtime import Container as _Container
 from service_kit.runtime import Platform
 from service_kit.settings import ServiceSettings
 from service_kit.uow import Trace
@@ -20,11 +20,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 @dataclass
-class Container:
-    settings: ServiceSettings
+class Container(_Container):
     kitchen: KitchenSettings
-    platform: Platform
-    bus: MessageBus
     timer: AcceptanceTimer
 
 
@@ -35,8 +32,7 @@ def bootstrap(
 ) -> Container:
     settings = settings or ServiceSettings.from_env(PRODUCER, http_port=8082, worker_web_port=6082)
     kitchen = kitchen or KitchenSettings.from_env()
-    start_mappers()
-    platform = Platform(settings, MIGRATIONS)
+    platform = Platform(settings, MIGRATIONS, start_mappers)
 
     uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
     # The timer runs in the API process only (platform.background, beside the relay).
@@ -49,4 +45,4 @@ def bootstrap(
     bus = create_bus(
         uow_factory, acceptance_window=kitchen.acceptance_window, wake_timer=timer.wake
     )
-    return Container(settings, kitchen, platform, bus, timer)
+    return Container(platform, bus, kitchen, timer)

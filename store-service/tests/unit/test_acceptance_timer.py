@@ -1,11 +1,12 @@
 """The acceptance timer on the in-memory unit of work and a clock the test moves:
 no test sleeps for the window."""
 
-import asyncio
+import time
 from datetime import datetime, timedelta
 
 import pytest
 
+from service_kit.runtime import running
 from service_kit.uow import Trace
 from shared_events import contract
 from store_service.domain import commands
@@ -152,24 +153,43 @@ async def test_the_next_deadline_is_the_earliest_one_still_waiting(bus, uow, tim
     assert await timer.next_deadline() == at(4) + WINDOW
 
 
+async def fires(timer: AcceptanceTimer) -> None:
+    """Wait (in real time, with a deadline) for the running timer's first time-out."""
+
+    async def fired() -> int:
+        return timer.timed_out
+
+    await eventually(fired, within=10, what="the time-out")
+
+
 async def test_the_running_timer_sleeps_past_no_deadline_and_is_woken_by_a_new_ticket(uow, clock):
     # A sleep bound far beyond the test: only the deadline or a wake() moves it.
     timer = timer_on(uow, clock, max_sleep=3600)
     bus = create_bus(uow.factory, acceptance_window=WINDOW, wake_timer=timer.wake)
     await bus.handle(commands.RegisterStore(STORE, OWNER, "Hansik House", "gangnam"))
-    running = asyncio.create_task(timer.run())
-    try:
+    async with running(timer):
         await place(bus)  # registering the ticket wakes the timer, which plans for at(5)
         clock.now = at(5)
         timer.wake()  # stands in for the sleep's end at the deadline
+        await fires(timer)
 
-        async def fired() -> int:
-            return timer.timed_out
+    assert [e.rejected_by for e in rejections(uow)] == ["timeout"]
 
-        await eventually(fired, within=10, what="the time-out")
-    finally:
-        timer.stop()
-        await asyncio.wait_for(running, timeout=10)
+
+async def test_the_running_timer_fires_at_the_deadline_without_being_woken(uow):
+    # Real time runs 50 ms short of the deadline; no wake() comes and the sleep bound
+    # is an hour, so only sleeping until the deadline fires the time-out.
+    start = time.monotonic()
+
+    def clock() -> datetime:
+        return at(5) - timedelta(seconds=0.05 - (time.monotonic() - start))
+
+    bus = create_bus(uow.factory, acceptance_window=WINDOW)  # nothing wakes the timer
+    await bus.handle(commands.RegisterStore(STORE, OWNER, "Hansik House", "gangnam"))
+    await place(bus)
+    timer = timer_on(uow, clock, max_sleep=3600)
+    async with running(timer):
+        await fires(timer)
 
     assert [e.rejected_by for e in rejections(uow)] == ["timeout"]
 

@@ -10,26 +10,25 @@ twice, or stock moved twice), or *other* (present once, but wrong).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 
 import httpx
 from aiokafka import TopicPartition
 
 from shared_events import decode
+from shared_events.contract import MenuItemChanged
 from shared_events.topics import DELIVERY_EVENTS, EVENT_TOPICS, ORDER_EVENTS, STORE_EVENTS
 from testkit import committed_offsets, read_to_end
 from testkit.actors import Customer, wait_for
-
-if TYPE_CHECKING:
-    from testkit.load import Plan, World
+from testkit.reports import write_report
+from testkit.world import Plan, World
 
 
 @dataclass
@@ -87,7 +86,7 @@ async def converge(world: World, *, within: float = 120, lanes: int = 10) -> Ver
     async def lane() -> None:
         while queue:
             plan = queue.pop()
-            looked = await _poll(lambda p=plan: _looks_finished(world, p), deadline)
+            looked = await _poll(partial(_looks_finished, world, plan), deadline)
             await _check_order(world, plan, looked, verdict)
 
     await asyncio.gather(*(lane() for _ in range(lanes)))
@@ -259,7 +258,7 @@ def check_topics(world: World, records: list, v: Verdict) -> dict[str, int]:
     one event id per event type (a second id is a doubled effect), in commit order.
     Returns how many extra copies of an event id the topics hold: at-least-once
     publishing allows them (consumers skip them), so they are counted, not failed."""
-    by_order: dict[str, dict[str, list[tuple[int, str, str]]]] = defaultdict(
+    by_order: dict[str | None, dict[str, list[tuple[int, str, str]]]] = defaultdict(
         lambda: defaultdict(list)
     )
     orders = {p.order_id: p for p in world.orders}
@@ -305,7 +304,7 @@ async def published(world: World, bootstrap: str, *, within: float = 60) -> list
 
 def fault_report(name: str, fault: str, verdict: Verdict, **extra: Any) -> dict[str, Any]:
     """One row of the fault table: printed (pytest -s shows it) and written to
-    bench/reports/faults-<name>.json, overwritten by the next run."""
+    faults-<name>.json under .local/reports/ (or REPORT_DIR), overwritten by the next run."""
     # The test that runs this, as pytest names it ("path::test (call)").
     test = os.environ.get("PYTEST_CURRENT_TEST", "tests/faults").rsplit(" ", 1)[0]
     database = os.environ.get("FAULTS_DATABASE", "sqlite")  # see tests/faults/conftest.py
@@ -317,10 +316,8 @@ def fault_report(name: str, fault: str, verdict: Verdict, **extra: Any) -> dict[
         **verdict.row(),
         **extra,
     }
-    out = Path(__file__).resolve().parents[3] / "bench" / "reports"
-    out.mkdir(exist_ok=True)
     suffix = "" if database == "sqlite" else f"-{database}"
-    (out / f"faults-{name}{suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_report(f"faults-{name}{suffix}", report)
     print(
         f"\n| {fault} | {verdict.orders} orders | {verdict.checks} final states checked "
         f"| lost {len(verdict.lost)} | duplicated {len(verdict.duplicated)} "
@@ -337,11 +334,7 @@ async def menu_change_applied(bootstrap: str, store: str, item: str, price: int)
     async def published() -> Any:
         records = await read_to_end(bootstrap, [STORE_EVENTS])
         return next(
-            (
-                r
-                for r in records
-                if r.key and r.key.decode() == key and decode(r.value)[1].price == price
-            ),
+            (r for r in records if r.key and r.key.decode() == key and _priced(r.value, price)),
             None,
         )
 
@@ -352,6 +345,11 @@ async def menu_change_applied(bootstrap: str, store: str, item: str, price: int)
         return (await committed_offsets(bootstrap, "order-service")).get(tp, -1) > record.offset
 
     await wait_for(applied, within=120, interval=0.2, what=f"the replica to apply {key}")
+
+
+def _priced(value: bytes | None, price: int) -> bool:
+    event = decode(value)[1]
+    return isinstance(event, MenuItemChanged) and event.price == price
 
 
 async def price_of(world: World, store: str, item: str) -> int:

@@ -1,5 +1,6 @@
-"""Run the whole system on one machine: Kafka plus, per service, its API process
-(with the outbox relay) and its Faust worker when it has policies.
+"""Run the whole system on one machine: Kafka, identity-service (the token issuer,
+an API alone) and, per event-driven service, its API process (with the outbox
+relay) and its Faust worker when it has policies.
 
     uv run python -m testkit.launcher        # what `make run` does; Ctrl-C stops it all
 
@@ -39,12 +40,17 @@ class ServiceSpec:
         return importlib.util.find_spec(f"{self.package}.entrypoints.worker") is not None
 
 
+# The token issuer: started first, since every other service verifies tokens
+# against its keys. It neither publishes nor consumes events (no worker).
+IDENTITY = ServiceSpec("identity-service", "identity_service", 8085, 6085)
+# The event-driven services.
 SERVICES = (
     ServiceSpec("order-service", "order_service", 8081, 6081),
     ServiceSpec("store-service", "store_service", 8082, 6082),
     ServiceSpec("delivery-service", "delivery_service", 8083, 6083),
     ServiceSpec("mypage-service", "mypage_service", 8084, 6084),
 )
+ALL_SERVICES = (IDENTITY, *SERVICES)
 
 
 def kafka(command: str, port: int, home: Path | None = None) -> None:
@@ -62,7 +68,7 @@ def ensure_topics(bootstrap: str) -> None:
 
 @dataclass
 class System:
-    """The four services as real processes. `port_offset` moves every port, so a test
+    """The services as real processes. `port_offset` moves every port, so a test
     system can run beside `make run`; `database_urls` maps a service to its DATABASE_URL
     (SQLite files in `data_dir` otherwise)."""
 
@@ -88,6 +94,8 @@ class System:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "FOODDELIVERY_DATA_DIR": str(self.data_dir / "db"),
             "PYTHONUNBUFFERED": "1",
+            # The issuer every service names in and expects of its tokens.
+            "AUTH_ISSUER": self.url(IDENTITY.name),
             **self.extra_env,
         }
         env.pop("DATABASE_URL", None)
@@ -109,6 +117,8 @@ class System:
         log.close()
 
     def start(self, timeout: float = 90) -> None:
+        self.start_process(IDENTITY, "api")
+        self.wait_ready(timeout, services=[IDENTITY.name])
         for spec in SERVICES:
             # The API first: it migrates the database before its worker needs it.
             self.start_process(spec, "api")
@@ -130,7 +140,7 @@ class System:
         """Wait until each API's `/health/ready` is 200, or, given `checks`, until
         those checks of its readiness pass (the others may still fail)."""
         deadline = time.monotonic() + timeout
-        pending = set(services) if services is not None else {s.name for s in SERVICES}
+        pending = set(services) if services is not None else {s.name for s in ALL_SERVICES}
         while pending:
             for name in sorted(pending):
                 self.check_alive()
@@ -147,7 +157,7 @@ class System:
             r = httpx.get(f"{self.url(service)}/health/ready", timeout=10)
         except httpx.HTTPError:
             return False
-        if checks is None:
+        if checks is None or r.status_code == 200:
             return r.status_code == 200
         try:
             results = r.json()["checks"]
@@ -172,7 +182,7 @@ class System:
         )
 
     def spec(self, service: str) -> ServiceSpec:
-        return next(s for s in SERVICES if s.name == service)
+        return next(s for s in ALL_SERVICES if s.name == service)
 
     def stop_process(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
         """Stop one process, e.g. `stop_process("store-service-worker")`."""
@@ -206,7 +216,7 @@ class System:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Run Kafka and the four services.")
+    parser = argparse.ArgumentParser(description="Run Kafka and the services.")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".local" / "run")
     parser.add_argument("--kafka-port", type=int, default=9092)
     args = parser.parse_args()
@@ -226,10 +236,12 @@ def main() -> None:
     try:
         system.start()
         print("\nThe food-delivery system is running (Ctrl-C stops everything):\n")
-        for spec in SERVICES:
+        for spec in ALL_SERVICES:
             url = system.url(spec.name)
             print(f"  {spec.name:<17} {url}   OpenAPI: {url}/docs")
-        print(f"\n  Kafka             {bootstrap}")
+        issuer = system.url(IDENTITY.name)
+        print(f"\n  token issuer      {issuer}/.well-known/openid-configuration")
+        print(f"  Kafka             {bootstrap}")
         print(f"  logs              {system.log_dir}/")
         print(f"  databases         {system.data_dir / 'db'}/ (SQLite)\n", flush=True)
         while not stopping:

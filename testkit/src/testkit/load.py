@@ -17,7 +17,7 @@ is a change the customer saw: one timeline entry and one notification each.
 lets ten more customers order meanwhile, keeps it down until every order in flight
 waits for an event, and starts it again. Then every order is checked on every
 service (testkit.checks; `--verify-topics` also reads the topics), and the
-report (bench/reports/) counts what was lost or duplicated. The fault tests
+report (.local/reports/, or --report-dir) counts what was lost or duplicated. The fault tests
 (tests/faults) import the same driver and checks.
 """
 
@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -39,182 +37,13 @@ from typing import Any
 
 import httpx
 
-from testkit.actors import Customer, Endpoints, Rider, StoreOwner, wait_for
+from testkit.actors import Endpoints, wait_for
 from testkit.checks import check_topics, converge, published
 from testkit.launcher import kafka
+from testkit.reports import write_report
+from testkit.world import REGION, STEP_STATUS, Plan, World
 
-ROOT = Path(__file__).resolve().parents[3]
-
-REGION = "gangnam"
-STOCK = 100_000  # never runs out, so stock is exactly "initial - delivered"
 ORDERS_PER_STORE = 50
-
-# ------------------------------------------------------------------ scenarios
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    steps: tuple[str, ...]  # actions after PlaceOrder, see Driver._command
-    order_status: str  # order-service, with its payment status
-    payment: str
-    ticket: str  # the kitchen ticket at store-service
-    delivery: str | None  # delivery-service; None: never offered (404)
-    # Event types per topic, in commit order, that this order's story publishes.
-    store_events: tuple[str, ...]
-    delivery_events: tuple[str, ...] = ()
-    keeps_food: bool = False  # delivered and not returned: its quantities leave the stock
-
-    @property
-    def timeline(self) -> tuple[str, ...]:
-        return ("PLACED", *(STEP_STATUS[s] for s in self.steps))
-
-    @property
-    def order_events(self) -> tuple[str, ...]:
-        return ("OrderPlaced", "OrderCancelled") if "cancel" in self.steps else ("OrderPlaced",)
-
-
-STEP_STATUS = {
-    "accept": "ACCEPTED",
-    "reject": "REJECTED",
-    "cook": "COOKING",
-    "finish": "COOKED",
-    "pick": "PICKED",
-    "confirm": "DELIVERED",
-    "return": "RETURNED",
-    "cancel": "CANCELLED",
-}
-KITCHEN = ("OrderAccepted", "CookStarted", "CookFinished")
-COOKED = ("accept", "cook", "finish", "pick", "confirm")
-
-SCENARIOS = {
-    s.name: s
-    for s in (
-        Scenario(
-            "delivered",
-            COOKED,
-            "COOKING",
-            "CHARGED",
-            "COOKED",
-            "DELIVERED",
-            KITCHEN,
-            ("FoodPicked", "DeliveryConfirmed"),
-            keeps_food=True,
-        ),
-        Scenario(
-            "rejected", ("reject",), "REJECTED", "REFUNDED", "REJECTED", None, ("OrderRejected",)
-        ),
-        Scenario(
-            "cancelled-accepted",
-            ("accept", "cancel"),
-            "CANCELLED",
-            "REFUNDED",
-            "CANCELLED",
-            "CANCELLED",
-            ("OrderAccepted", "CookingCancelled"),
-            ("DeliveryCancelled",),
-        ),
-        Scenario(
-            "cancelled-placed",
-            ("cancel",),
-            "CANCELLED",
-            "REFUNDED",
-            "CANCELLED",
-            "CANCELLED",
-            ("CookingCancelled",),
-            ("DeliveryCancelled",),
-        ),
-        Scenario(
-            "returned",
-            (*COOKED, "return"),
-            "COOKING",
-            "CHARGED",
-            "COOKED",
-            "RETURNED",
-            KITCHEN,
-            ("FoodPicked", "DeliveryConfirmed", "DeliveryReturned"),
-        ),
-    )
-}
-# Out of every ten orders: six delivered, one of each other ending.
-MIX = ("delivered",) * 6 + ("rejected", "cancelled-accepted", "cancelled-placed", "returned")
-
-
-# ------------------------------------------------------------------ the world
-
-
-@dataclass
-class Plan:
-    """One order to drive: who, what, and what happened to it."""
-
-    index: int
-    scenario: Scenario
-    store: str
-    items: tuple[tuple[str, int], ...]
-    customer: Customer
-    rider: Rider
-    order_id: str | None = None
-    done: list[str] = field(default_factory=list)  # the steps that got their 2xx
-    # Whether the customer saw every status (then each is one notification); steps
-    # taken unwatched may let a later status overtake an earlier one on mypage.
-    watched: bool = True
-    error: str | None = None
-    placed_at: float = 0.0
-    finished_at: float = 0.0
-
-
-@dataclass
-class World:
-    """Stores with two dishes each, and one customer per order (so a customer's
-    notifications are exactly their one order's)."""
-
-    http: httpx.AsyncClient
-    at: Endpoints
-    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
-    stock: int = STOCK  # of every dish at the start
-    owners: dict[str, StoreOwner] = field(default_factory=dict)  # by store
-    items: dict[str, tuple[str, str]] = field(default_factory=dict)  # store -> its two items
-    plans: list[Plan] = field(default_factory=list)
-
-    async def open_stores(self, count: int) -> None:
-        for n in range(count):
-            store = f"load-{self.tag}-{n}"
-            owner = StoreOwner(self.http, self.at, f"owner-{self.tag}-{n}")
-            r = await owner.register_store(store, "Load Kitchen", REGION)
-            assert r.status_code == 200, r.text
-            self.owners[store] = owner
-            self.items[store] = (f"{store}-bibimbap", f"{store}-kimbap")
-            for item, price in zip(self.items[store], (9000, 4500), strict=True):
-                r = await owner.set_menu_item(store, item, item, price, self.stock)
-                assert r.status_code == 200, r.text
-
-    def plan(self, count: int, mix: tuple[str | Scenario, ...] = MIX) -> list[Plan]:
-        """`count` more orders, spread over the stores, a scenario each from `mix`
-        (a name from SCENARIOS, or a Scenario of the caller's)."""
-        stores = list(self.owners)
-        start = len(self.plans)
-        for i in range(start, start + count):
-            store = stores[i % len(stores)]
-            first, second = self.items[store]
-            lines = ((first, 1 + i % 3),) if i % 4 else ((first, 1), (second, 2))
-            scenario = mix[i % len(mix)]
-            self.plans.append(
-                Plan(
-                    i,
-                    SCENARIOS[scenario] if isinstance(scenario, str) else scenario,
-                    store,
-                    lines,
-                    Customer(self.http, self.at, f"cust-{self.tag}-{i}"),
-                    Rider(self.http, self.at, f"rider-{self.tag}-{i}"),
-                )
-            )
-        return self.plans[start:]
-
-    @property
-    def orders(self) -> list[Plan]:
-        """The plans whose order exists (PlaceOrder answered 201)."""
-        return [p for p in self.plans if p.order_id is not None]
-
 
 # ------------------------------------------------------------------ the driver
 
@@ -526,12 +355,13 @@ def main() -> None:
     parser.add_argument("--store", default="http://127.0.0.1:8082")
     parser.add_argument("--delivery", default="http://127.0.0.1:8083")
     parser.add_argument("--mypage", default="http://127.0.0.1:8084")
+    parser.add_argument(
+        "--report-dir", type=Path, help="where the JSON report goes (default: .local/reports/)"
+    )
     args = parser.parse_args()
     report = asyncio.run(bench(args))
-    out = ROOT / "bench" / "reports"
-    out.mkdir(exist_ok=True)
-    path = out / f"lifecycle-{report['measured_at'][:19].replace(':', '')}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    stamp = report["measured_at"][:19].replace(":", "")
+    path = write_report(f"lifecycle-{stamp}", report, args.report_dir)
     print(
         f"{report['orders']} orders in {report['elapsed_s']} s ({report['orders_per_s']}/s), "
         f"failed {report['failed_orders']}, lost {report['lost']}, "

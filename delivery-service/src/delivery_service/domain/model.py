@@ -34,6 +34,16 @@ class DeliveryStatus(StrEnum):
 # What a cancellation still stops: the food has not reached the customer.
 CANCELLABLE = frozenset({DeliveryStatus.PENDING, DeliveryStatus.WAITING, DeliveryStatus.PICKED})
 RETURNABLE = frozenset({DeliveryStatus.PICKED, DeliveryStatus.DELIVERED})
+
+# The Delivery's state machine, read by the decisions below and by docs/board.md:
+# what moves it -> (the states it moves from, the state it moves to).
+TRANSITIONS: dict[str, tuple[frozenset[DeliveryStatus], DeliveryStatus]] = {
+    "OrderPlaced and CookStarted": (frozenset({DeliveryStatus.PENDING}), DeliveryStatus.WAITING),
+    "OrderCancelled": (CANCELLABLE, DeliveryStatus.CANCELLED),
+    "pick": (frozenset({DeliveryStatus.WAITING}), DeliveryStatus.PICKED),
+    "confirm": (frozenset({DeliveryStatus.PICKED}), DeliveryStatus.DELIVERED),
+    "return": (RETURNABLE, DeliveryStatus.RETURNED),
+}
 REASON_MAX = 200
 
 
@@ -52,13 +62,6 @@ class WrongState(Conflict):
         super().__init__(
             f"delivery {order_id} is {current}, not {wanted}", current_state=str(current)
         )
-
-
-class ConcurrentChange(Conflict):
-    """Another transaction changed the delivery between our read and our write."""
-
-    def __init__(self) -> None:
-        super().__init__("the delivery was changed concurrently; retry")
 
 
 class Delivery(Aggregate):
@@ -123,19 +126,22 @@ class Delivery(Aggregate):
         that has not reached the customer yet."""
         if self.placed_at is not None and self.cook_started_at is not None:
             self.ready_at = max(self.placed_at, self.cook_started_at)
-        if self.cancelled_at is not None and self.status in CANCELLABLE:
-            self.status = DeliveryStatus.CANCELLED
+        cancellable, cancelled = TRANSITIONS["OrderCancelled"]
+        offerable, offered = TRANSITIONS["OrderPlaced and CookStarted"]
+        if self.cancelled_at is not None and self.status in cancellable:
+            self.status = cancelled
             self.record(contract.DeliveryCancelled(order_id=self.order_id))
-        elif self.status == DeliveryStatus.PENDING and self.ready_at is not None:
-            self.status = DeliveryStatus.WAITING
+        elif self.status in offerable and self.ready_at is not None:
+            self.status = offered
         self._touch(at)
 
     # ------------------------------------------------------------ rider commands
 
     def pick(self, rider_id: str, now: datetime) -> None:
-        if self.status != DeliveryStatus.WAITING:
+        sources, target = TRANSITIONS["pick"]
+        if self.status not in sources:
             raise WrongState(self.order_id, self.status, DeliveryStatus.WAITING)
-        self.status = DeliveryStatus.PICKED
+        self.status = target
         self.rider_id = rider_id
         self.picked_at = now
         self._touch(now)
@@ -143,9 +149,10 @@ class Delivery(Aggregate):
 
     def confirm(self, rider_id: str, now: datetime) -> None:
         self._ensure_picked_by(rider_id)
-        if self.status != DeliveryStatus.PICKED:
+        sources, target = TRANSITIONS["confirm"]
+        if self.status not in sources:
             raise WrongState(self.order_id, self.status, DeliveryStatus.PICKED)
-        self.status = DeliveryStatus.DELIVERED
+        self.status = target
         self.delivered_at = now
         self._touch(now)
         self.record(contract.DeliveryConfirmed(order_id=self.order_id, rider_id=rider_id))
@@ -155,9 +162,10 @@ class Delivery(Aggregate):
         if not reason or len(reason) > REASON_MAX:
             raise InvalidInput(f"reason must be 1 to {REASON_MAX} characters", field="reason")
         self._ensure_picked_by(rider_id)
-        if self.status not in RETURNABLE:
+        sources, target = TRANSITIONS["return"]
+        if self.status not in sources:
             raise WrongState(self.order_id, self.status, "PICKED or DELIVERED")
-        self.status = DeliveryStatus.RETURNED
+        self.status = target
         self.return_reason = reason
         self.returned_at = now
         self._touch(now)

@@ -32,7 +32,7 @@ class Status(StrEnum):
 # Lowest first: the lifecycle in its normal order, then the terminal statuses.
 # Terminal statuses outrank every other one, so nothing that arrives late can
 # undo them; among them CANCELLED is last because cancellation wins everywhere
-# when it crosses with cooking (board, invariant 4).
+# when it crosses with cooking (docs/board.md, invariant 4).
 PRECEDENCE: tuple[Status, ...] = (
     Status.PLACED,
     Status.ACCEPTED,
@@ -69,6 +69,22 @@ STATUS_BY_EVENT: dict[type[contract.Payload], Status] = {
     contract.CookingCancelled: Status.CANCELLED,
     contract.DeliveryCancelled: Status.CANCELLED,
 }
+
+
+# The events the projection takes: every one names its order.
+OrderEvent = (
+    contract.OrderPlaced
+    | contract.OrderAccepted
+    | contract.OrderRejected
+    | contract.CookStarted
+    | contract.CookFinished
+    | contract.FoodPicked
+    | contract.DeliveryConfirmed
+    | contract.DeliveryReturned
+    | contract.OrderCancelled
+    | contract.CookingCancelled
+    | contract.DeliveryCancelled
+)
 
 
 def status_for(event: contract.Payload) -> Status | None:

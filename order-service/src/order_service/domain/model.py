@@ -23,9 +23,17 @@ class OrderStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
-# How far the kitchen has got: the local status only ever moves up this ladder.
-_PROGRESS = {OrderStatus.PLACED: 0, OrderStatus.ACCEPTED: 1, OrderStatus.COOKING: 2}
 CANCELLABLE = frozenset({OrderStatus.PLACED, OrderStatus.ACCEPTED})
+
+# The Order's state machine, read by the decisions below and by docs/board.md:
+# what moves it -> (the states it moves from, the state it moves to).
+TRANSITIONS: dict[str, tuple[frozenset[OrderStatus], OrderStatus]] = {
+    "CancelOrder": (CANCELLABLE, OrderStatus.CANCELLED),
+    "OrderAccepted": (frozenset({OrderStatus.PLACED}), OrderStatus.ACCEPTED),
+    # From PLACED too: cooking implies acceptance.
+    "CookStarted": (frozenset({OrderStatus.PLACED, OrderStatus.ACCEPTED}), OrderStatus.COOKING),
+    "OrderRejected": (frozenset({OrderStatus.PLACED}), OrderStatus.REJECTED),
+}
 
 
 @dataclass(frozen=True)
@@ -178,9 +186,10 @@ class Order(Aggregate):
         """CancelOrder: only the owner, only before cooking starts. Raises
         OrderCancelled (published) and RefundDue (internal)."""
         self.ensure_owned_by(customer_id)
-        if self.status not in CANCELLABLE:
+        sources, target = TRANSITIONS["CancelOrder"]
+        if self.status not in sources:
             raise OrderNotCancellable(self.order_id, self.status)
-        self.status = OrderStatus.CANCELLED
+        self.status = target
         self.record(
             contract.OrderCancelled(
                 order_id=self.order_id, customer_id=self.customer_id, store_id=self.store_id
@@ -193,28 +202,30 @@ class Order(Aggregate):
     # (cancellation wins) or is already at or past that point (never backwards).
 
     def accept(self) -> bool:
-        return self._advance(OrderStatus.ACCEPTED, "OrderAccepted")
+        return self._advance("OrderAccepted")
 
     def start_cooking(self) -> bool:
         # From PLACED too: cooking implies acceptance, so an OrderAccepted that
         # was parked on the dead-letter topic cannot leave the order cancellable.
-        return self._advance(OrderStatus.COOKING, "CookStarted")
+        return self._advance("CookStarted")
 
     def reject(self) -> bool:
         if self.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
             return False
-        if self.status is not OrderStatus.PLACED:
+        sources, target = TRANSITIONS["OrderRejected"]
+        if self.status not in sources:
             raise ContradictoryStoreEvent(self.order_id, self.status, "OrderRejected")
-        self.status = OrderStatus.REJECTED
+        self.status = target
         self.record(RefundDue(self.order_id, "rejected"))
         return True
 
-    def _advance(self, target: OrderStatus, event_type: str) -> bool:
+    def _advance(self, event_type: str) -> bool:
         if self.status is OrderStatus.CANCELLED:
             return False
         if self.status is OrderStatus.REJECTED:
             raise ContradictoryStoreEvent(self.order_id, self.status, event_type)
-        if _PROGRESS[self.status] >= _PROGRESS[target]:
+        sources, target = TRANSITIONS[event_type]
+        if self.status not in sources:  # already at or past that point: never backwards
             return False
         self.status = target
         return True

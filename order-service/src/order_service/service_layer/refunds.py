@@ -1,6 +1,6 @@
 """The refund dispatcher: gives back the charge of every payment left REFUND_PENDING.
 
-A BackgroundLoop of the API process (beside the outbox relay). REFUND_PENDING is
+A WorkLoop of the API process (beside the outbox relay). REFUND_PENDING is
 written in the transaction that rejected or cancelled the order, so the owed
 refund survives any crash; this loop works that to-do list off:
 
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from order_service.adapters.payment import PaymentGateway
 from order_service.domain.payment import PaymentStatus
 from order_service.service_layer.unit_of_work import UnitOfWork
-from service_kit.loops import PassLoop
+from service_kit.loop import WorkLoop
 from shared_events.envelope import utcnow
 
 log = logging.getLogger(__name__)
@@ -37,11 +37,7 @@ class RefundsFailed(Exception):
         self.order_ids = order_ids
 
 
-class RefundDispatcher(PassLoop):
-    """Refunds every payment left REFUND_PENDING; polls when there is nothing to do."""
-
-    name = "refund dispatcher"
-
+class RefundDispatcher(WorkLoop):
     def __init__(
         self,
         uow_factory: Callable[[], UnitOfWork],
@@ -52,18 +48,16 @@ class RefundDispatcher(PassLoop):
         backoff_multiplier: float = 0.2,
         max_backoff: float = 5.0,
     ) -> None:
-        super().__init__(backoff_multiplier=backoff_multiplier, max_backoff=max_backoff)
+        super().__init__(self.dispatch_pending, poll_interval, backoff_multiplier, max_backoff)
         self._uow_factory = uow_factory
         self._gateway = gateway
-        self._poll_interval = poll_interval
         self._batch_size = batch_size
         self.refunded = 0
+        self.failures = 0
 
-    async def run_pass(self) -> int:
-        return await self.dispatch_pending()
-
-    async def pause_after(self, done: int) -> float | None:
-        return self._poll_interval if done == 0 else None
+    async def on_failure(self, exc: BaseException | None, retry_in: float) -> None:
+        self.failures += 1
+        log.warning("refund dispatcher: %s; retrying in %.1fs", exc, retry_in)
 
     async def dispatch_pending(self) -> int:
         """One pass over the pending refunds; returns how many were completed.
@@ -72,7 +66,7 @@ class RefundDispatcher(PassLoop):
             order_ids = await uow.payments.refund_pending(self._batch_size)
         done, failed = 0, []
         for order_id in order_ids:
-            if self.stopping:
+            if self._stopping.is_set():
                 break
             try:
                 done += await self._refund(order_id)

@@ -6,35 +6,19 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from service_kit.uow import Repository
+from service_kit.uow import SqlRepository
+from store_service.adapters.orm import menu_items, store_orders
 from store_service.domain.model import MenuItem, Store
 from store_service.domain.store_order import StoreOrder, TicketStatus
 
 
-class StoreRepository(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self._session = session
-
-    async def get(self, store_id: str) -> Store | None:
-        return self._track(await self._session.get(Store, store_id))
-
-    def add(self, store: Store) -> None:
-        self._session.add(self._track(store))
+class StoreRepository(SqlRepository[Store]):
+    entity = Store  # by store id
 
 
-class MenuItemRepository(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self._session = session
-
-    async def get(self, store_id: str, item_id: str) -> MenuItem | None:
-        return self._track(await self._session.get(MenuItem, (store_id, item_id)))
-
-    def add(self, item: MenuItem) -> None:
-        self._session.add(self._track(item))
+class MenuItemRepository(SqlRepository[MenuItem]):
+    entity = MenuItem  # by (store id, item id)
 
     async def for_store(self, store_id: str, item_ids: Collection[str]) -> dict[str, MenuItem]:
         """The store's items among `item_ids`, by item id."""
@@ -42,29 +26,21 @@ class MenuItemRepository(Repository):
             return {}
         rows = await self._session.scalars(
             select(MenuItem).where(
-                MenuItem.store_id == store_id,  # type: ignore[arg-type]
-                MenuItem.item_id.in_(item_ids),  # type: ignore[attr-defined]
+                menu_items.c.store_id == store_id,
+                menu_items.c.item_id.in_(item_ids),
             )
         )
         return {item.item_id: self._track(item) for item in rows}
 
     async def list_for_store(self, store_id: str) -> list[MenuItem]:
         rows = await self._session.scalars(
-            select(MenuItem).where(MenuItem.store_id == store_id)  # type: ignore[arg-type]
+            select(MenuItem).where(menu_items.c.store_id == store_id)
         )
         return [self._track(item) for item in rows]
 
 
-class StoreOrderRepository(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self._session = session
-
-    async def get(self, order_id: str) -> StoreOrder | None:
-        return self._track(await self._session.get(StoreOrder, order_id))
-
-    def add(self, ticket: StoreOrder) -> None:
-        self._session.add(self._track(ticket))
+class StoreOrderRepository(SqlRepository[StoreOrder]):
+    entity = StoreOrder  # the kitchen ticket, by order id
 
     async def claim_due(self, now: datetime, limit: int) -> list[StoreOrder]:
         """Up to `limit` RECEIVED tickets whose deadline has passed, earliest first,
@@ -74,10 +50,10 @@ class StoreOrderRepository(Repository):
         rows = await self._session.scalars(
             select(StoreOrder)
             .where(
-                StoreOrder.status == TicketStatus.RECEIVED,  # type: ignore[arg-type]
-                StoreOrder.accept_by <= now,  # type: ignore[operator]
+                store_orders.c.status == TicketStatus.RECEIVED,
+                store_orders.c.accept_by <= now,
             )
-            .order_by(StoreOrder.accept_by)  # type: ignore[arg-type]
+            .order_by(store_orders.c.accept_by)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -86,7 +62,7 @@ class StoreOrderRepository(Repository):
     async def next_deadline(self) -> datetime | None:
         """The earliest deadline of a RECEIVED ticket (one index lookup), or None."""
         return await self._session.scalar(
-            select(func.min(StoreOrder.accept_by)).where(  # type: ignore[arg-type]
-                StoreOrder.status == TicketStatus.RECEIVED  # type: ignore[arg-type]
+            select(func.min(store_orders.c.accept_by)).where(
+                store_orders.c.status == TicketStatus.RECEIVED
             )
         )

@@ -94,6 +94,17 @@ _ACTIONS: dict[str, tuple[TicketStatus, TicketStatus]] = {
     "start cooking": (TicketStatus.ACCEPTED, TicketStatus.COOKING),
     "finish cooking": (TicketStatus.COOKING, TicketStatus.COOKED),
 }
+# Cancellation wins over every state but REJECTED (already over, nothing to stop).
+CANCELLABLE = frozenset(
+    {TicketStatus.RECEIVED, TicketStatus.ACCEPTED, TicketStatus.COOKING, TicketStatus.COOKED}
+)
+
+# The ticket's state machine, read by the decisions below and by docs/board.md:
+# what moves it -> (the states it moves from, the state it moves to).
+TRANSITIONS: dict[str, tuple[frozenset[TicketStatus], TicketStatus]] = {
+    **{action: (frozenset({needs}), target) for action, (needs, target) in _ACTIONS.items()},
+    "OrderCancelled": (CANCELLABLE, TicketStatus.CANCELLED),
+}
 
 
 class StoreOrder(Aggregate):
@@ -160,9 +171,10 @@ class StoreOrder(Aggregate):
         over, nothing to stop). CookingCancelled is raised once."""
         self.store_id = self.store_id or store_id
         self.customer_id = self.customer_id or customer_id
-        if self.status in (TicketStatus.REJECTED, TicketStatus.CANCELLED):
+        sources, target = TRANSITIONS["OrderCancelled"]
+        if self.status not in sources:
             return False
-        self.status = TicketStatus.CANCELLED
+        self.status = target
         self._touch(at)
         self.record(contract.CookingCancelled(order_id=self.order_id, store_id=self.store_id))
         return True
@@ -246,14 +258,15 @@ class StoreOrder(Aggregate):
         self.record(contract.CookFinished(order_id=self.order_id, store_id=self._store()))
 
     def _allows(self, action: str) -> bool:
-        return self.is_placed and self.status == _ACTIONS[action][0]
+        return self.is_placed and self.status in TRANSITIONS[action][0]
 
     def _move(self, action: str, at: datetime) -> None:
         if not self.is_placed:
             raise StoreOrderNotFound(self.order_id)  # nobody can see it yet
-        if not self._allows(action):
+        sources, target = TRANSITIONS[action]
+        if self.status not in sources:
             raise WrongTicketState(self.order_id, action, self.status)
-        self.status = _ACTIONS[action][1]
+        self.status = target
         self._touch(at)
 
     def _store(self) -> str:

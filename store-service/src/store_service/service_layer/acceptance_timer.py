@@ -12,13 +12,15 @@ due at the first look after start.
   accept racing the deadline either committed first (the ticket is no longer
   RECEIVED and is not claimed) or waits and then loses the version check (409
   naming REJECTED): exactly one wins, and a ticket times out once.
-* Between looks it sleeps until the earliest deadline, at most `max_sleep`, and
-  is woken early by wake() when a ticket is registered in this process. Tickets
+* A look that rejected something is followed at once by the next one; after an
+  idle look it sleeps until the earliest deadline, at most `max_sleep`, and is
+  woken early by wake() when a ticket is registered in this process. Tickets
   are registered by the worker process, so the bounded sleep is what finds them:
   with `max_sleep` no longer than the window, a new deadline is always seen
   before it passes.
 * A failed look (database away) is retried with exponential backoff, never dropped
-  (service_kit.loops.PassLoop runs the passes, the waits and the retries).
+  (service_kit.loop.WorkLoop runs the looks, the waits and the retries; the timer
+  only says how long an idle wait lasts).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from service_kit.loops import PassLoop
+from service_kit.loop import WorkLoop
 from store_service.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -43,10 +45,8 @@ def seconds_until(deadline: datetime | None, now: datetime, max_sleep: float) ->
     return min(max(0.0, (deadline - now).total_seconds()), max_sleep)
 
 
-class AcceptanceTimer(PassLoop):
+class AcceptanceTimer(WorkLoop):
     """Rejects the tickets whose acceptance window has ended, once each."""
-
-    name = "acceptance timer"
 
     def __init__(
         self,
@@ -58,31 +58,32 @@ class AcceptanceTimer(PassLoop):
         backoff_multiplier: float = 0.2,
         max_backoff: float = 5.0,
     ) -> None:
-        super().__init__(backoff_multiplier=backoff_multiplier, max_backoff=max_backoff)
+        # The poll interval is the sleep's bound: no deadline is known (or it is later).
+        super().__init__(self.expire_due, max_sleep, backoff_multiplier, max_backoff)
         self._uow_factory = uow_factory
         self._clock = clock
         self._batch_size = batch_size
-        self._max_sleep = max_sleep
         self.timed_out = 0
+        self.failures = 0
         # How long after its deadline a ticket was rejected, at most (seconds).
         self.max_lateness = 0.0
 
-    async def run_pass(self) -> int:
-        return await self.expire_due()
+    async def on_failure(self, exc: BaseException | None, retry_in: float) -> None:
+        self.failures += 1
+        log.warning(
+            "acceptance timer: %s: %s; retrying in %.1fs", type(exc).__name__, exc, retry_in
+        )
 
-    async def pause_after(self, done: int) -> float | None:
-        """Until the earliest deadline (at most `max_sleep`); at once after a full
-        batch, since more may be due."""
-        if done >= self._batch_size:
-            return None
+    async def idle_seconds(self) -> float:
+        """Until the earliest deadline, at most `max_sleep`."""
         try:
             deadline = await self.next_deadline()
-        except Exception as exc:  # the next pass retries with backoff
+        except Exception as exc:  # the next look retries with backoff
             log.warning("acceptance timer: next deadline unknown (%s)", type(exc).__name__)
             deadline = None
         # A floor, so a due ticket another transaction holds locked (skipped by the
         # claim) is looked at again shortly rather than in a busy loop.
-        return max(MIN_SLEEP, seconds_until(deadline, self._clock(), self._max_sleep))
+        return max(MIN_SLEEP, seconds_until(deadline, self._clock(), self._poll_interval))
 
     async def expire_due(self) -> int:
         """One look: reject up to a batch of tickets whose window has ended; returns

@@ -14,13 +14,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from service_kit.kernel import EventMeta
 from shared_events.contract import (
     DeliveryConfirmed,
     DeliveryReturned,
     OrderCancelled,
     OrderPlaced,
 )
-from shared_events.envelope import utcnow
 from store_service.domain.stock import reconcile_stock, stock_move_needed
 from store_service.domain.store_order import AcceptanceDeadlineSet, StoreOrder, TicketLine
 from store_service.service_layer.unit_of_work import UnitOfWork
@@ -30,12 +30,12 @@ log = logging.getLogger(__name__)
 
 
 async def register_store_order(
-    event: OrderPlaced, uow: UnitOfWork, *, acceptance_window: timedelta
+    event: OrderPlaced, meta: EventMeta, uow: UnitOfWork, *, acceptance_window: timedelta
 ) -> None:
     """Whenever OrderPlaced: the ticket enters the store owner's inbox as RECEIVED, to
     be decided within the acceptance window counted from the placement (the event's
     time, so a redelivery or a late arrival computes the same deadline)."""
-    at = _occurred_at(uow)
+    at = meta.occurred_at  # the ticket's times follow the facts, not their arrival
     ticket = await _ticket(event.order_id, at, uow)
     lines = [TicketLine(i.menu_item_id, i.name, i.quantity) for i in event.items]
     placed = ticket.place(
@@ -67,10 +67,10 @@ def wake_timer(
     return handler
 
 
-async def cancel_store_order(event: OrderCancelled, uow: UnitOfWork) -> None:
+async def cancel_store_order(event: OrderCancelled, meta: EventMeta, uow: UnitOfWork) -> None:
     """Whenever OrderCancelled: the ticket is CANCELLED and CookingCancelled is published,
     once; a REJECTED ticket stays as it is."""
-    at = _occurred_at(uow)
+    at = meta.occurred_at  # the ticket's times follow the facts, not their arrival
     ticket = await _ticket(event.order_id, at, uow)
     if ticket.cancel(event.store_id, event.customer_id, at):
         log.info("store order %s cancelled", ticket.order_id)
@@ -79,17 +79,21 @@ async def cancel_store_order(event: OrderCancelled, uow: UnitOfWork) -> None:
     await _follow_stock(ticket, uow)
 
 
-async def take_stock_on_delivery(event: DeliveryConfirmed, uow: UnitOfWork) -> None:
+async def take_stock_on_delivery(
+    event: DeliveryConfirmed, meta: EventMeta, uow: UnitOfWork
+) -> None:
     """Whenever DeliveryConfirmed: the ordered quantities leave the menu's stock."""
-    at = _occurred_at(uow)
+    at = meta.occurred_at  # the ticket's times follow the facts, not their arrival
     ticket = await _ticket(event.order_id, at, uow)
     ticket.mark_delivered(at)
     await _follow_stock(ticket, uow)
 
 
-async def give_back_stock_on_return(event: DeliveryReturned, uow: UnitOfWork) -> None:
+async def give_back_stock_on_return(
+    event: DeliveryReturned, meta: EventMeta, uow: UnitOfWork
+) -> None:
     """Whenever DeliveryReturned: the stock the order took comes back."""
-    at = _occurred_at(uow)
+    at = meta.occurred_at  # the ticket's times follow the facts, not their arrival
     ticket = await _ticket(event.order_id, at, uow)
     ticket.mark_returned(at)
     await _follow_stock(ticket, uow)
@@ -129,10 +133,3 @@ async def _follow_stock(ticket: StoreOrder, uow: UnitOfWork) -> None:
                 short.moved,
                 short.wanted,
             )
-
-
-def _occurred_at(uow: UnitOfWork) -> datetime:
-    """When the consumed event happened: the ticket's times then follow the events,
-    not the moment they happened to arrive."""
-    cause = uow.trace.cause
-    return cause.occurred_at if cause is not None else utcnow()

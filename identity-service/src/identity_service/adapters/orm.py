@@ -1,0 +1,106 @@
+"""Tables of the identity context, mapped onto the plain domain classes.
+Opaque tokens are stored only as their SHA-256 digests."""
+
+from functools import cache
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+from sqlalchemy.orm import registry
+
+from identity_service.domain.model import Account, Role
+from identity_service.domain.tokens import RefreshFamily, ResetToken
+from service_kit.types import UtcDateTime
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_id", String(36), primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column(
+        "role",
+        Enum(Role, native_enum=False, create_constraint=False, length=16),
+        nullable=False,
+    ),
+    Column("name", String(100), nullable=False),
+    Column("region", String(64), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+# One row per login session; current_hash is the only refresh token it accepts.
+refresh_families = Table(
+    "refresh_families",
+    metadata,
+    Column("family_id", String(36), primary_key=True),
+    Column("account_id", String(36), ForeignKey("accounts.account_id"), nullable=False, index=True),
+    Column("current_hash", String(64), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("version", Integer, nullable=False),
+)
+
+# Every refresh token a family ever issued, so a rotated one is recognised when it comes back.
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "family_id",
+        String(36),
+        ForeignKey("refresh_families.family_id"),
+        nullable=False,
+        index=True,
+    ),
+    Column("issued_at", UtcDateTime, nullable=False),
+)
+
+reset_tokens = Table(
+    "reset_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(36), ForeignKey("accounts.account_id"), nullable=False, index=True),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+    Column("version", Integer, nullable=False),
+)
+
+# Failed logins per throttle key (a digest of the email, or the client address).
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("key", String(80), nullable=False),
+    Column("failed_at", UtcDateTime, nullable=False),
+    Index("ix_login_failures_key_failed_at", "key", "failed_at"),
+    Index("ix_login_failures_failed_at", "failed_at"),
+)
+
+mapper_registry = registry()
+
+
+@cache  # map once per process
+def start_mappers() -> None:
+    """`version` turns concurrent updates into a lost version check (two refreshes
+    racing with one token: one of them wins)."""
+    mapper_registry.map_imperatively(Account, accounts, version_id_col=accounts.c.version)
+    mapper_registry.map_imperatively(
+        RefreshFamily, refresh_families, version_id_col=refresh_families.c.version
+    )
+    mapper_registry.map_imperatively(
+        ResetToken, reset_tokens, version_id_col=reset_tokens.c.version
+    )

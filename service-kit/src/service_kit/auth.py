@@ -1,0 +1,274 @@
+"""The resource server, written once: every service verifies the caller's bearer
+token against the issuer's published keys (JWKS) and checks the role a route needs.
+
+A route asks for a role with one dependency:
+
+    Customer = Annotated[Principal, Depends(requires("customer"))]
+
+    @app.delete("/orders/{order_id}")
+    async def cancel(order_id: str, actor: Customer) -> ...:   # actor.sub is the actor id
+
+`service_app` (service_kit.http) gives every app its verifier from the AUTH_*
+settings; another app calls `install_resource_server(app, ResourceServer(settings))`.
+
+Nothing here is specific to identity-service: issuer, audience, JWKS URL and role
+claim are settings, so any OpenID Connect provider (Keycloak, ...) can stand in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any
+
+import httpx
+import jwt
+from fastapi import FastAPI, HTTPException, Request, Security
+from fastapi.security import OAuth2PasswordBearer
+
+log = logging.getLogger(__name__)
+
+# Asymmetric algorithms only: `none` and the HS* family (where a public key could be
+# abused as the shared secret) are never accepted, whatever the token's header says.
+DEFAULT_ALGORITHMS = ("ES256", "EdDSA", "RS256")
+_REFUSED = {"none", "HS256", "HS384", "HS512"}
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    issuer: str
+    audience: str
+    jwks_url: str
+    token_url: str
+    role_claim: str = "role"  # a dotted path, e.g. "realm_access.roles" for Keycloak
+    algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    leeway_s: float = 30.0  # clock skew tolerated on exp / nbf / iat
+
+    def __post_init__(self) -> None:
+        refused = _REFUSED.intersection(self.algorithms)
+        if refused or not self.algorithms:
+            raise ValueError(f"AUTH_ALGORITHMS must be asymmetric algorithms, not {refused}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AuthSettings:
+        env = os.environ if env is None else env
+        issuer = env.get("AUTH_ISSUER", "http://127.0.0.1:8085").rstrip("/")
+        algorithms = env.get("AUTH_ALGORITHMS")
+        return cls(
+            issuer=issuer,
+            audience=env.get("AUTH_AUDIENCE", "fooddelivery"),
+            jwks_url=env.get("AUTH_JWKS_URL", f"{issuer}/.well-known/jwks.json"),
+            token_url=env.get("AUTH_TOKEN_URL", f"{issuer}/auth/token"),
+            role_claim=env.get("AUTH_ROLE_CLAIM", "role"),
+            algorithms=tuple(a.strip() for a in algorithms.split(",") if a.strip())
+            if algorithms
+            else DEFAULT_ALGORITHMS,
+        )
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: `sub` is the actor id of every command and event."""
+
+    sub: str
+    role: str  # the role claim; of a list, the one the route admitted (see requires)
+    region: str | None = None
+    # Every role the token grants (a provider may put a list in the role claim).
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+
+class KeysUnavailable(Exception):
+    """The issuer's JWKS could not be fetched and no keys are cached."""
+
+
+class JwksCache:
+    """The issuer's public keys by `kid`: fetched with httpx, kept for `max_age_s`,
+    refetched early when a token names an unknown `kid` (a key rotation), but never
+    more often than `min_refetch_s` so forged kids cannot hammer the issuer."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_age_s: float = 600.0,
+        min_refetch_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = url
+        self.max_age_s = max_age_s
+        self.min_refetch_s = min_refetch_s
+        self._clock = clock
+        self._transport = transport
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None  # last attempt, successful or not
+        self._lock = asyncio.Lock()
+        self.fetches = 0
+
+    async def get(self, kid: str) -> jwt.PyJWK | None:
+        if kid not in self._keys or self._stale():
+            async with self._lock:  # one fetch at a time; waiters reuse its result
+                if (kid not in self._keys or self._stale()) and self._may_fetch():
+                    await self._fetch()
+        if not self._keys:
+            raise KeysUnavailable(self.url)
+        return self._keys.get(kid)
+
+    def _stale(self) -> bool:
+        return self._fetched_at is None or self._clock() - self._fetched_at >= self.max_age_s
+
+    def _may_fetch(self) -> bool:
+        return self._fetched_at is None or self._clock() - self._fetched_at >= self.min_refetch_s
+
+    async def _fetch(self) -> None:
+        self._fetched_at = self._clock()
+        self.fetches += 1
+        try:
+            async with httpx.AsyncClient(transport=self._transport, timeout=5.0) as client:
+                response = await client.get(self.url)
+                response.raise_for_status()
+                keys = jwt.PyJWKSet.from_dict(response.json()).keys
+        except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
+            # Keep serving the keys we have; with none, callers get KeysUnavailable.
+            log.warning("JWKS fetch from %s failed: %s", self.url, type(exc).__name__)
+            return
+        self._keys = {key.key_id: key for key in keys if key.key_id}
+
+
+def _unauthorized(description: str) -> HTTPException:
+    return HTTPException(
+        status_code=401,
+        detail=description,
+        headers={
+            "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'
+        },
+    )
+
+
+class ResourceServer:
+    """Turns a bearer token into a `Principal`, or refuses it with a 401."""
+
+    def __init__(self, settings: AuthSettings, jwks: JwksCache | None = None) -> None:
+        self.settings = settings
+        self.jwks = jwks or JwksCache(settings.jwks_url)
+
+    async def authenticate(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise _unauthorized("malformed token") from None
+        kid = header.get("kid")
+        if header.get("alg") not in self.settings.algorithms or not isinstance(kid, str):
+            raise _unauthorized("invalid token")
+        try:
+            key = await self.jwks.get(kid)
+        except KeysUnavailable:
+            raise HTTPException(
+                status_code=503, detail="the token issuer's keys are unavailable; retry"
+            ) from None
+        if key is None:
+            raise _unauthorized("unknown signing key")
+        try:
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=list(self.settings.algorithms),
+                audience=self.settings.audience,
+                issuer=self.settings.issuer,
+                leeway=self.settings.leeway_s,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise _unauthorized("token expired") from None
+        except jwt.PyJWTError:
+            raise _unauthorized("invalid token") from None
+        return self._principal(claims)
+
+    def _principal(self, claims: Mapping[str, Any]) -> Principal:
+        value: Any = claims
+        for part in self.settings.role_claim.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        roles = [value] if isinstance(value, str) else value
+        if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
+            raise _unauthorized("token carries no role")
+        sub, region = claims["sub"], claims.get("region")
+        if not isinstance(sub, str) or not sub or len(sub) > 64:
+            raise _unauthorized("invalid subject")
+        return Principal(
+            sub=sub,
+            role=roles[0],
+            region=region if isinstance(region, str) else None,
+            roles=frozenset(roles),
+        )
+
+
+# The OpenAPI security scheme: /docs gets an "Authorize" button that logs in at the
+# issuer's token endpoint (the URL is filled in per app by install_resource_server).
+bearer = OAuth2PasswordBearer(
+    tokenUrl="/auth/token",
+    scheme_name="bearer",
+    auto_error=False,  # our own 401 carries the WWW-Authenticate challenge
+    description="An access token from the identity service (OAuth2 password grant)",
+)
+
+
+async def authenticated(
+    request: Request, token: Annotated[str | None, Security(bearer)]
+) -> Principal:
+    """Any valid token: the caller's `Principal`."""
+    server: ResourceServer = request.app.state.resource_server
+    if not token:
+        raise HTTPException(
+            status_code=401, detail="bearer token required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return await server.authenticate(token)
+
+
+def requires(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting a valid token with one of `roles` (403 otherwise)."""
+    allowed = frozenset(roles)
+
+    async def dependency(principal: Annotated[Principal, Security(authenticated)]) -> Principal:
+        admitted = sorted(principal.roles & allowed)
+        if not admitted:
+            raise HTTPException(
+                status_code=403, detail=f"needs the role {' or '.join(sorted(allowed))}"
+            )
+        # The route sees the role it admitted (a provider's list may hold others first).
+        return replace(principal, role=admitted[0])
+
+    return dependency
+
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid bearer token (missing, expired, tampered or foreign)"},
+    403: {"description": "The token's role or subject may not do this"},
+}
+
+
+def install_resource_server(app: FastAPI, server: ResourceServer) -> None:
+    """Give `app` its verifier; its OpenAPI then names the real token URL and lists
+    the 401/403 answers on every route that needs a token."""
+    app.state.resource_server = server
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schemes = schema.get("components", {}).get("securitySchemes", {})
+            if "bearer" in schemes:
+                schemes["bearer"]["flows"]["password"]["tokenUrl"] = server.settings.token_url
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    if any("bearer" in s for s in operation.get("security", [])):
+                        responses = operation.setdefault("responses", {})
+                        for code, body in AUTH_RESPONSES.items():
+                            responses.setdefault(str(code), dict(body))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
