@@ -1,81 +1,89 @@
-"""The HTTP edge every service shares: the acting user, one error shape, health."""
+"""The HTTP edge every service shares: the acting user, paging, the one error shape
+(problems.py), the limits on what a client sends (limits.py), health, serving."""
 
 from __future__ import annotations
 
-import logging
 import signal
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
+from pydantic import BaseModel, StringConstraints, WithJsonSchema
 
-from service_kit.kernel import (
-    Conflict,
-    DomainError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    PaymentDeclined,
-)
+from service_kit.limits import BodyGuard, read_timeout_protocol
+from service_kit.problems import declare, install_error_handlers
 from service_kit.runtime import Check, Platform, configure_logging, run_checks
 from service_kit.settings import ServiceSettings
 
-log = logging.getLogger(__name__)
+ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
+PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+# Views render times with isoformat(); the schema says what that string is.
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+
+# ----------------------------------------------------------------- the acting user
+# The one place that says who acts. Bearer tokens will replace the header here.
+
+_ACTOR_HEADER = Header(
+    max_length=64, description="The acting customer, store owner or rider (until real auth lands)"
+)
 
 
-def acting_user(
-    x_actor_id: Annotated[
-        str | None,
-        Header(description="The acting customer, store owner or rider (until real auth lands)"),
-    ] = None,
-) -> str:
+def acting_user(x_actor_id: Annotated[str | None, _ACTOR_HEADER] = None) -> str:
     if not x_actor_id or not x_actor_id.strip():
         raise HTTPException(status_code=401, detail="X-Actor-Id header is required")
-    if len(x_actor_id) > 64:
-        raise HTTPException(status_code=422, detail="X-Actor-Id is longer than 64 characters")
     return x_actor_id.strip()
 
 
-_STATUS: list[tuple[type[DomainError], int]] = [
-    (NotFound, 404),
-    (Forbidden, 403),
-    (Conflict, 409),
-    (InvalidInput, 422),
-    (PaymentDeclined, 402),
-]
+def viewing_user(x_actor_id: Annotated[str | None, _ACTOR_HEADER] = None) -> str | None:
+    """The actor when one is named; reads that anyone may make narrow on it."""
+    if x_actor_id is None or not x_actor_id.strip():
+        return None
+    return acting_user(x_actor_id)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
-        body: dict[str, object] = {"detail": str(exc)}
-        if isinstance(exc, Conflict) and exc.current_state:
-            body["current_state"] = exc.current_state
-        if isinstance(exc, InvalidInput) and exc.field:
-            body["detail"] = [
-                {"loc": ["body", *exc.field.split(".")], "msg": str(exc), "type": "value_error"}
-            ]
-        return JSONResponse(status_code=status, content=body)
+Actor = Annotated[str, Depends(acting_user)]
+Viewer = Annotated[str | None, Depends(viewing_user)]
 
-    @app.exception_handler(StaleDataError)
-    async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
-        # Optimistic versioning: another command changed the aggregate first.
-        return JSONResponse(
-            status_code=409, content={"detail": "changed concurrently by another request; retry"}
-        )
+# --------------------------------------------------------------------------- paging
+MAX_OFFSET = 100_000  # deeper than any screen pages; bounded so SQL never overflows
 
-    @app.exception_handler(IntegrityError)
-    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
-        log.warning("integrity conflict: %s", type(exc.orig).__name__)
-        return JSONResponse(
-            status_code=409, content={"detail": "conflicts with a concurrent change; retry"}
-        )
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int
+
+
+def paging(*, default: int, most: int) -> Any:
+    """The one `limit`/`offset` pair of every paged list: `Annotated[Page, paging(...)]`."""
+
+    def page(limit: int = default, offset: int = 0) -> Page:
+        return Page(limit, offset)
+
+    # Real objects, not the strings of postponed annotations: `most` is local.
+    page.__annotations__ = {
+        "limit": Annotated[int, Query(ge=1, le=most, description="How many at most")],
+        "offset": Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many to skip")],
+        "return": Page,
+    }
+    return Depends(page)
+
+
+# --------------------------------------------------------------------------- health
+
+
+class Live(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, bool]
 
 
 def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
@@ -83,11 +91,15 @@ def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
     (see the health design in runtime.py); the body lists each check."""
     router = APIRouter(tags=["health"])
 
-    @router.get("/health/live")
+    @router.get("/health/live", response_model=Live)
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/health/ready")
+    @router.get(
+        "/health/ready",
+        response_model=Ready,
+        responses={503: {"model": Ready, "description": "A check failed"}},
+    )
     async def ready() -> JSONResponse:
         results = await run_checks(ready_checks)  # a failing check is "not ready", never a 500
         ok = all(results.values())
@@ -99,9 +111,12 @@ def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
     return router
 
 
+# ------------------------------------------------------------------------------ app
+
+
 def service_app(platform: Platform, *, title: str, summary: str) -> FastAPI:
     """A service's FastAPI app with what every service has: the lifespan (migrate,
-    outbox relay), the one error shape, and the health endpoints."""
+    outbox relay), the one error shape, the body limits, and the health endpoints."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -109,6 +124,7 @@ def service_app(platform: Platform, *, title: str, summary: str) -> FastAPI:
             yield
 
     app = FastAPI(title=title, summary=summary, lifespan=lifespan)
+    app.add_middleware(BodyGuard)
     install_error_handlers(app)
     app.include_router(
         health_router(
@@ -134,8 +150,26 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         port=settings.http_port,
         log_level="info",
         timeout_graceful_shutdown=10,
+        http=read_timeout_protocol(settings.http_read_timeout_s),
     )
 
 
 def _exit_cleanly(*_: object) -> None:
     raise SystemExit(0)
+
+
+__all__ = [
+    "ID_PATTERN",
+    "Actor",
+    "Id",
+    "Page",
+    "PathId",
+    "Timestamp",
+    "Viewer",
+    "acting_user",
+    "declare",
+    "paging",
+    "serve",
+    "service_app",
+    "viewing_user",
+]
