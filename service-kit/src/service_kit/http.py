@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, StringConstraints, WithJsonSchema, model_validator
 
 from service_kit.limits import BodyGuard, read_timeout_protocol
 from service_kit.problems import declare, install_error_handlers
@@ -24,6 +24,36 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PA
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 # Views render times with isoformat(); the schema says what that string is.
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+
+
+class RequestBody(BaseModel):
+    """Base of every JSON request body: unknown fields are refused, and so is text that
+    is not Unicode. JSON's \\u escapes can carry a lone UTF-16 surrogate, which a plain
+    `str` field accepts and nothing downstream (database, reply) can encode."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_only(cls, data: Any) -> Any:
+        _ensure_unicode(data)
+        return data
+
+
+def _ensure_unicode(value: Any) -> None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _ensure_unicode(key)
+            _ensure_unicode(item)
+    elif isinstance(value, list):
+        for item in value:
+            _ensure_unicode(item)
+
 
 # ----------------------------------------------------------------- the acting user
 # The one place that says who acts. Bearer tokens will replace the header here.
@@ -124,8 +154,7 @@ def service_app(platform: Platform, *, title: str, summary: str) -> FastAPI:
             yield
 
     app = FastAPI(title=title, summary=summary, lifespan=lifespan)
-    app.add_middleware(BodyGuard)
-    install_error_handlers(app)
+    install_edge(app)
     app.include_router(
         health_router(
             {
@@ -136,6 +165,12 @@ def service_app(platform: Platform, *, title: str, summary: str) -> FastAPI:
         )
     )
     return app
+
+
+def install_edge(app: FastAPI) -> None:
+    """The body limits and the one error shape, on any app."""
+    app.add_middleware(BodyGuard)
+    install_error_handlers(app)
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
@@ -164,10 +199,12 @@ __all__ = [
     "Id",
     "Page",
     "PathId",
+    "RequestBody",
     "Timestamp",
     "Viewer",
     "acting_user",
     "declare",
+    "install_edge",
     "paging",
     "serve",
     "service_app",

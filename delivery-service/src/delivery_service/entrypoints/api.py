@@ -6,13 +6,23 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import StringConstraints
 
 from delivery_service import views
 from delivery_service.bootstrap import Container, bootstrap
 from delivery_service.domain import commands
 from delivery_service.domain.model import REASON_MAX, Delivery, DeliveryNotFound, DeliveryStatus
-from service_kit.http import Actor, Page, PathId, Viewer, declare, paging, serve, service_app
+from service_kit.http import (
+    Actor,
+    Page,
+    PathId,
+    RequestBody,
+    Viewer,
+    declare,
+    paging,
+    serve,
+    service_app,
+)
 from service_kit.problems import ACTOR, BODY, PARAMS
 
 Region = Annotated[str, Query(min_length=1, max_length=64, description="e.g. gangnam")]
@@ -28,8 +38,7 @@ Reason = Annotated[
 ListedStatus = Literal["WAITING", "PICKED", "DELIVERED", "RETURNED", "CANCELLED"]
 
 
-class ReturnBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReturnBody(RequestBody):
     reason: Reason
 
 

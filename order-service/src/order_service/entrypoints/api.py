@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from order_service import views
 from order_service.bootstrap import Container, bootstrap
 from order_service.domain import commands
 from order_service.domain.menu import RequestedItem
 from order_service.domain.model import DeliveryAddress, normalise_phone
-from service_kit.http import Actor, Id, PathId, declare, serve, service_app
+from service_kit.http import Actor, Id, PathId, RequestBody, declare, serve, service_app
 from service_kit.problems import ACTOR, BODY
 
 # What normalise_phone accepts, for the schema: a Korean mobile number, dashes optional.
@@ -31,20 +31,17 @@ MAX_QUANTITY = 100
 MAX_LINES = 50
 
 
-class ItemBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ItemBody(RequestBody):
     menu_item_id: Id
     quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
 
 
-class AddressBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AddressBody(RequestBody):
     line: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     region: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
-class PaymentBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PaymentBody(RequestBody):
     card_token: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)
     ]
@@ -61,10 +58,9 @@ def _distinct_items(items: list[ItemBody]) -> list[ItemBody]:
     return items
 
 
-class PlaceOrderBody(BaseModel):
+class PlaceOrderBody(RequestBody):
     """No prices: the server prices every line from its menu replica."""
 
-    model_config = ConfigDict(extra="forbid")
     store_id: Id
     items: Annotated[
         list[ItemBody], Field(min_length=1, max_length=MAX_LINES), AfterValidator(_distinct_items)

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
@@ -15,7 +14,7 @@ from pydantic import (
     field_validator,
 )
 
-from service_kit.http import Actor, Page, PathId, declare, paging, serve, service_app
+from service_kit.http import Actor, Page, PathId, RequestBody, declare, paging, serve, service_app
 from service_kit.kernel import InvalidInput
 from service_kit.problems import ACTOR, BODY, PARAMS
 from store_service import views
@@ -30,23 +29,20 @@ Paging = Annotated[Page, paging(default=100, most=200)]
 TICKET = declare(*ACTOR, 403, 404, 409)
 
 
-class StoreBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StoreBody(RequestBody):
     name: Name
     region: Region
 
 
-class MenuItemBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MenuItemBody(RequestBody):
     name: Name
     price: Annotated[int, Field(strict=True, ge=0, le=10_000_000, description="won")]
     stock: Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
 
 
-class AcceptanceBody(BaseModel):
+class AcceptanceBody(RequestBody):
     # The rule "a reason when rejecting", for the schema too (JSON Schema if/then).
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "if": {"properties": {"accepted": {"const": False}}},
             "then": {
