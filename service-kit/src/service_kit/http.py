@@ -22,6 +22,14 @@ from service_kit.settings import ServiceSettings
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+
+
+def text(most: int) -> StringConstraints:
+    """Free text, trimmed: 1 to `most` characters, not only whitespace (the pattern
+    says so in the schema; the trim refuses it at run time)."""
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=most, pattern=r"\S")
+
+
 # Views render times with isoformat(); the schema says what that string is.
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
@@ -208,5 +216,6 @@ __all__ = [
     "paging",
     "serve",
     "service_app",
+    "text",
     "viewing_user",
 ]

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query
-from pydantic import StringConstraints
 
 from delivery_service import views
 from delivery_service.bootstrap import Container, bootstrap
@@ -22,6 +21,7 @@ from service_kit.http import (
     paging,
     serve,
     service_app,
+    text,
 )
 from service_kit.problems import ACTOR, BODY, PARAMS
 
@@ -30,9 +30,7 @@ Rider = Actor
 Paging = Annotated[Page, paging(default=100, most=200)]
 # A rider's command on a delivery in the state that allows it.
 COMMAND = declare(*ACTOR, 403, 404, 409)
-Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=REASON_MAX)
-]
+Reason = Annotated[str, text(REASON_MAX)]
 
 # The states a list may ask for; PENDING is internal and never listed.
 ListedStatus = Literal["WAITING", "PICKED", "DELIVERED", "RETURNED", "CANCELLED"]

@@ -4,7 +4,7 @@ the KakaoTalk messages sent about their orders.
 Ownership: until real authentication lands, X-Actor-Id names the viewer and is
 optional here. When it is sent and is not the order's customer the answer is
 403; without it the page is shown (the status page carries no phone number and
-no address). A required header would be one line: `Depends(acting_user)`.
+no address). A required header would be one word: service_kit.http's `Actor`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from order_service.bootstrap import Container, bootstrap
 from order_service.domain import commands
 from order_service.domain.menu import RequestedItem
 from order_service.domain.model import DeliveryAddress, normalise_phone
-from service_kit.http import Actor, Id, PathId, RequestBody, declare, serve, service_app
+from service_kit.http import Actor, Id, PathId, RequestBody, declare, serve, service_app, text
 from service_kit.problems import ACTOR, BODY
 
 # What normalise_phone accepts, for the schema: a Korean mobile number, dashes optional.
@@ -37,14 +37,12 @@ class ItemBody(RequestBody):
 
 
 class AddressBody(RequestBody):
-    line: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    region: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    line: Annotated[str, text(200)]
+    region: Annotated[str, text(64)]
 
 
 class PaymentBody(RequestBody):
-    card_token: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)
-    ]
+    card_token: Annotated[str, text(128)]
 
 
 def _distinct_items(items: list[ItemBody]) -> list[ItemBody]:

@@ -9,12 +9,21 @@ from fastapi import FastAPI, HTTPException, Query
 from pydantic import (
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationInfo,
     field_validator,
 )
 
-from service_kit.http import Actor, Page, PathId, RequestBody, declare, paging, serve, service_app
+from service_kit.http import (
+    Actor,
+    Page,
+    PathId,
+    RequestBody,
+    declare,
+    paging,
+    serve,
+    service_app,
+    text,
+)
 from service_kit.kernel import InvalidInput
 from service_kit.problems import ACTOR, BODY, PARAMS
 from store_service import views
@@ -22,8 +31,8 @@ from store_service.bootstrap import Container, bootstrap
 from store_service.domain import commands
 from store_service.domain.store_order import MAX_REASON, TicketStatus, clean_reason
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Name = Annotated[str, text(100)]
+Region = Annotated[str, text(64)]
 Paging = Annotated[Page, paging(default=100, most=200)]
 # A command on a kitchen ticket: the acting owner's, in the state that allows it.
 TICKET = declare(*ACTOR, 403, 404, 409)
