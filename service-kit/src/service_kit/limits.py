@@ -9,7 +9,8 @@
   first byte, or of the connection being opened; otherwise the connection is
   closed. uvicorn has no such setting (only a keep-alive timeout between
   requests), so `read_timeout_protocol` adds it to uvicorn's h11 protocol.
-  Headers are limited in size by h11 (16 KiB by default; 431 beyond).
+  Headers are limited in size by h11 (16 KiB); beyond, uvicorn itself answers
+  400 in plain text, before any application code runs.
 """
 
 from __future__ import annotations
