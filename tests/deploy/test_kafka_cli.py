@@ -4,7 +4,6 @@ with the settings `python -m fooddelivery_ops topics` created them with."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 
@@ -13,25 +12,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from shared_events.topics import ORDER_EVENTS, PARTITIONS
-from testkit import ROOT, KafkaBroker
+from testkit import KafkaBroker
+from testkit.kafka_cli import KAFKA_CLI, describe_group, group_lag, kafka_cli
 
 pytestmark = pytest.mark.kafka
-
-KAFKA_CLI = ROOT / "infra" / "kafka" / "kafka-cli.sh"
-
-
-def kafka_cli(broker: KafkaBroker, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KAFKA_PORT": str(broker.port)}
-    return subprocess.run(
-        [str(KAFKA_CLI), *args], env=env, capture_output=True, text=True, timeout=120
-    )
-
-
-def table(output: str) -> list[dict[str, str]]:
-    """The rows of a kafka-consumer-groups --describe table, by column name."""
-    lines = [line.split() for line in output.splitlines() if line.strip()]
-    header = next(line for line in lines if line[:2] == ["GROUP", "TOPIC"])
-    return [dict(zip(header, line, strict=False)) for line in lines if line[0] != "GROUP"]
 
 
 async def test_consumer_groups_shows_a_groups_committed_offsets_and_lag(
@@ -55,23 +39,26 @@ async def test_consumer_groups_shows_a_groups_committed_offsets_and_lag(
         await consumer.stop()
         await producer.stop()
 
-    listed = kafka_cli(kafka, "consumer-groups", "--list")
+    listed = kafka_cli(kafka.port, "consumer-groups", "--list")
     assert listed.returncode == 0, listed.stderr
     assert group in listed.stdout.split()
 
-    described = kafka_cli(kafka, "consumer-groups", "--describe", "--group", group)
-    assert described.returncode == 0, described.stderr
-    rows = {int(r["PARTITION"]): r for r in table(described.stdout) if r["TOPIC"] == ORDER_EVENTS}
+    described = describe_group(kafka.port, group)
+    rows = {int(r["PARTITION"]): r for r in described if r["TOPIC"] == ORDER_EVENTS}
     assert set(rows) == set(range(PARTITIONS))
     for tp in partitions:
         row = rows[tp.partition]
         assert int(row["CURRENT-OFFSET"]) == committed[tp]
         assert int(row["LAG"]) == int(row["LOG-END-OFFSET"]) - committed[tp]
     assert int(rows[0]["LAG"]) >= 2  # the two messages sent after the commit
+    lag = group_lag(kafka.port, group)
+    assert {tp: lag[(tp.topic, tp.partition)] for tp in partitions} == {
+        tp: int(rows[tp.partition]["LAG"]) for tp in partitions
+    }
 
 
 def test_topics_describes_what_the_topics_command_created(kafka: KafkaBroker) -> None:
-    described = kafka_cli(kafka, "topics", "--describe", "--topic", ORDER_EVENTS)
+    described = kafka_cli(kafka.port, "topics", "--describe", "--topic", ORDER_EVENTS)
     assert described.returncode == 0, described.stderr
     summary = described.stdout.splitlines()[0]
     assert f"PartitionCount: {PARTITIONS}" in summary
