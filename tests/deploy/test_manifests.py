@@ -214,6 +214,10 @@ def test_ports_and_probes_are_the_ones_the_processes_serve(overlay: str) -> None
         assert {port_named(container, p["port"]) for p in probes.values()} == {port}
         # A readiness answer takes up to CHECK_TIMEOUT; the probe must wait longer.
         assert container["readinessProbe"]["timeoutSeconds"] > CHECK_TIMEOUT
+        # Metrics are served on the same port as the health routes.
+        scrape = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert scrape["prometheus.io/port"] == str(port)
+        assert scrape["prometheus.io/path"] == "/metrics"
 
 
 @pytest.mark.parametrize("overlay", facts.OVERLAYS)
