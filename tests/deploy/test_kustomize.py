@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from testkit import deploy_facts as facts
-from testkit.kustomize import KustomizeError, merge, render
+from testkit.kustomize import KustomizeError, merge, render, split_image
 
 DEPLOYMENT = {
     "apiVersion": "apps/v1",
@@ -63,6 +63,12 @@ def test_strategic_merge_merges_maps_and_named_lists_and_replaces_other_lists() 
     assert sidecar == {"name": "sidecar", "image": "acme/proxy:1.0"}
     assert new["name"] == "new"
     assert DEPLOYMENT["spec"]["template"]["spec"]["containers"][0]["env"][1]["value"] == "2"
+
+
+def test_an_images_tag_follows_its_last_slash() -> None:
+    assert split_image("registry:5000/acme/web:7") == ("registry:5000/acme/web", "7")
+    assert split_image("registry:5000/acme/web") == ("registry:5000/acme/web", "")
+    assert split_image("acme/web") == ("acme/web", "")
 
 
 def test_overlay_applies_namespace_labels_images_replicas_and_targeted_patches(

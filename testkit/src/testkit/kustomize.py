@@ -150,11 +150,18 @@ def set_image(objects: list[Obj], rule: Obj) -> None:
         raise KustomizeError(f"images support name/newName/newTag only: {rule}")
     for obj in objects:
         for container in containers(obj):
-            name, _, _tag = container["image"].partition(":")
+            name, tag = split_image(container["image"])
             if name == rule["name"]:
-                tag = rule.get("newTag", _tag)
+                tag = rule.get("newTag", tag)
                 image = rule.get("newName", name)
                 container["image"] = f"{image}:{tag}" if tag else image
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """("registry:5000/app", "1.0") from "registry:5000/app:1.0": a tag follows the last "/"."""
+    path, slash, last = image.rpartition("/")
+    name, _, tag = last.partition(":")
+    return f"{path}{slash}{name}", tag
 
 
 def set_replicas(objects: list[Obj], rule: Obj) -> None:
