@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 KAFKA_PORT ?= 9092
 
-.PHONY: help setup run test demo dlq dlq-replay rebuild-mypage kafka-up kafka-down lint fmt schemas board postgres-up postgres-down clean
+.PHONY: help setup run test demo dlq dlq-replay rebuild-mypage kafka-up kafka-down kafka-cli k8s-render lint fmt schemas board postgres-up postgres-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,6 +39,12 @@ kafka-up: setup  ## start the broker on 127.0.0.1:$(KAFKA_PORT) and create the t
 
 kafka-down:  ## stop the broker
 	@KAFKA_PORT=$(KAFKA_PORT) infra/kafka/kafka.sh down
+
+kafka-cli:  ## Kafka's own tools on the broker: ARGS="consumer-groups --describe --all-groups" (or topics --describe, ...)
+	@KAFKA_PORT=$(KAFKA_PORT) infra/kafka/kafka-cli.sh $(ARGS)
+
+k8s-render: setup  ## print the Kubernetes manifests of an overlay: OVERLAY=local|production
+	@$(UV) run python -m testkit.kustomize deploy/k8s/overlays/$(or $(OVERLAY),local)
 
 postgres-up:  ## a local PostgreSQL with one database per service (installed if absent)
 	@infra/postgres/postgres.sh up
