@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query
+from sse_starlette import EventSourceResponse
 
 from mypage_service import views
 from mypage_service.bootstrap import Container, bootstrap
 from mypage_service.domain.model import OrderNotFound, ensure_visible_to
+from mypage_service.entrypoints.stream import StreamSettings, order_events
 from service_kit.http import acting_user, serve, service_app
 
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -52,6 +54,29 @@ def create_app(container: Container | None = None) -> FastAPI:
             raise OrderNotFound(order_id)
         ensure_visible_to(found["customer_id"], viewer)
         return found
+
+    stream_settings = StreamSettings.from_env()
+
+    @app.get(
+        "/mypage/orders/{order_id}/stream",
+        tags=["mypage"],
+        response_class=EventSourceResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def stream_order(
+        order_id: PathId,
+        viewer: Viewer,
+        last_event_id: Annotated[str | None, Header(max_length=64)] = None,
+    ) -> EventSourceResponse:
+        """The status page as Server-Sent Events: event `order` with the same body as
+        `GET /mypage/orders/{order_id}`, now and after every change; the `id` lets a
+        reconnect (`Last-Event-ID`) resume; comments as heartbeats. See stream.py."""
+        found = await views.order(platform.sessions, order_id)
+        if found is None:
+            raise OrderNotFound(order_id)
+        ensure_visible_to(found["customer_id"], viewer)
+        events = order_events(platform.sessions, order_id, last_event_id, stream_settings)
+        return EventSourceResponse(events, ping=stream_settings.heartbeat_s)
 
     @app.get("/mypage/customers/{customer_id}/orders", tags=["mypage"])
     async def list_orders(

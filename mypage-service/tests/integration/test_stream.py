@@ -1,0 +1,67 @@
+"""The status page's stream: the current view at once, one event per change, a
+resumable id, read from the database (so any replica serves it)."""
+
+import asyncio
+import json
+
+import pytest
+
+from mypage_service.entrypoints.stream import StreamSettings, order_events
+
+from ..events import CUSTOMER, ORDER, happy_path
+from .test_api import place, service  # noqa: F401  (the app fixture)
+
+QUICK = StreamSettings(poll_s=0.05, max_s=60.0, heartbeat_s=1.0)
+
+
+async def next_event(events, timeout: float = 20.0):
+    return await asyncio.wait_for(anext(events), timeout)
+
+
+async def test_the_stream_sends_the_view_now_then_each_change(service):  # noqa: F811
+    container, _ = service
+    await place(container, ORDER)
+    events = order_events(container.platform.sessions, ORDER, None, QUICK)
+
+    first = await next_event(events)
+    assert first.event == "order"
+    assert json.loads(first.data)["status"] == "PLACED"
+
+    accepted = happy_path()[1]
+    assert await container.bus.handle_event(accepted, accepted.event())
+    second = await next_event(events)
+
+    view = json.loads(second.data)
+    assert view["status"] == "ACCEPTED"
+    assert [e["status"] for e in view["timeline"]] == ["PLACED", "ACCEPTED"]
+    assert second.id != first.id
+    await events.aclose()
+
+
+async def test_a_reconnect_resumes_from_its_last_event_id(service):  # noqa: F811
+    container, _ = service
+    await place(container, ORDER)
+    sessions = container.platform.sessions
+    first = await next_event(order_events(sessions, ORDER, None, QUICK))
+
+    # Nothing changed since that id: no event until the stream ends.
+    short = StreamSettings(poll_s=0.05, max_s=0.3)
+    assert [e async for e in order_events(sessions, ORDER, first.id, short)] == []
+
+    accepted = happy_path()[1]
+    assert await container.bus.handle_event(accepted, accepted.event())
+    resumed = await next_event(order_events(sessions, ORDER, first.id, QUICK))
+    assert json.loads(resumed.data)["status"] == "ACCEPTED"
+
+
+@pytest.mark.parametrize(
+    ("viewer", "order", "status"),
+    [("c-2", ORDER, 403), (CUSTOMER, "no-such-order", 404)],
+)
+async def test_only_the_orders_customer_may_open_it(service, viewer, order, status):  # noqa: F811
+    container, client = service
+    await place(container, ORDER)
+
+    response = await client.get(f"/mypage/orders/{order}/stream", headers={"X-Actor-Id": viewer})
+
+    assert response.status_code == status
