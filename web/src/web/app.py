@@ -31,15 +31,18 @@ ALWAYS_PROTECT = {"/login", "/signup", "/forgot", "/reset", "/logout"}
 
 
 def create_app(
-    settings: WebSettings | None = None, verifier: ResourceServer | None = None
+    settings: WebSettings | None = None,
+    verifier: ResourceServer | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> ASGIApp:
+    """The web app; tests pass a `verifier` and a `transport` standing in for the services."""
     settings = settings or WebSettings.from_env()
     auth = AuthSettings.from_env({"AUTH_ISSUER": settings.identity_url} | _auth_env())
     verifier = verifier or ResourceServer(auth)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(timeout=10.0) as http:
+        async with httpx.AsyncClient(timeout=10.0, transport=transport) as http:
             app.state.backend = Backend(settings, http, verifier)
             yield
 

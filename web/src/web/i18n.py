@@ -56,3 +56,19 @@ def gettext_(message: str) -> str:
 
 def ngettext_(singular: str, plural: str, n: int) -> str:
     return translations(current.get()).ngettext(singular, plural, n)
+
+
+def extract() -> set[str]:
+    """Every message the code and templates ask gettext for (what the catalogs must
+    cover); a test holds the .po files to it."""
+    from babel.messages.extract import extract_from_dir
+
+    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2.ext:babel_extract")]
+    options = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    found = extract_from_dir(
+        Path(__file__).parent,
+        method_map=method_map,
+        options_map=options,
+        keywords={"_": None, "gettext_": None, "ngettext_": (1, 2), "N_": None},
+    )
+    return {message if isinstance(message, str) else message[0] for *_, message, _, _ in found}

@@ -19,19 +19,25 @@ from web.sessions import Session, SessionStore
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogs; translated where it is shown."""
+    return message
+
+
 # The board's status names, in human words (the `data-status` attribute keeps the name).
 STATUS_WORDS = {
-    "PLACED": "Order received",
-    "ACCEPTED": "Accepted by the store",
-    "REJECTED": "Rejected by the store",
-    "COOKING": "Cooking",
-    "COOKED": "Cooked, waiting for a rider",
-    "PICKED": "On its way",
-    "DELIVERED": "Delivered",
-    "CANCELLED": "Cancelled",
-    "RETURNED": "Returned",
-    "RECEIVED": "New order",
-    "WAITING": "Waiting for a rider",
+    "PLACED": N_("Order received"),
+    "ACCEPTED": N_("Accepted by the store"),
+    "REJECTED": N_("Rejected by the store"),
+    "COOKING": N_("Cooking"),
+    "COOKED": N_("Cooked, waiting for a rider"),
+    "PICKED": N_("On its way"),
+    "DELIVERED": N_("Delivered"),
+    "CANCELLED": N_("Cancelled"),
+    "RETURNED": N_("Returned"),
+    "RECEIVED": N_("New order"),
+    "WAITING": N_("Waiting for a rider"),
 }
 
 
