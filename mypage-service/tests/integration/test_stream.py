@@ -14,8 +14,8 @@ from .test_api import place, service  # noqa: F401  (the app fixture)
 QUICK = StreamSettings(poll_s=0.05, max_s=60.0, heartbeat_s=1.0)
 
 
-async def next_event(events, timeout: float = 20.0):
-    return await asyncio.wait_for(anext(events), timeout)
+async def next_event(events, within: float = 20.0):
+    return await asyncio.wait_for(anext(events), within)
 
 
 async def test_the_stream_sends_the_view_now_then_each_change(service):  # noqa: F811
