@@ -6,16 +6,14 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
-from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from swagger_ui_bundle import swagger_ui_path
 
 from service_kit.auth import AuthSettings, ResourceServer, install_resource_server
 from service_kit.kernel import (
@@ -103,30 +101,11 @@ def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
     return router
 
 
-DOCS_ASSETS = "/docs-assets"
-
-
-def install_offline_docs(app: FastAPI) -> None:
-    """`/docs` with Swagger UI served by the service itself (the swagger-ui-bundle
-    package), so it works with no internet; "Authorize" logs in at the token URL the
-    OpenAPI document names (install_resource_server)."""
-    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
-    redirect = "/docs/oauth2-redirect"
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=f"{app.title} - API",
-            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
-            oauth2_redirect_url=redirect,
-        )
-
-    @app.get(redirect, include_in_schema=False)
-    async def oauth2_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+def offline_app(**kwargs: Any) -> FastAPI:
+    """A FastAPI app whose `/docs` (Swagger UI 5, from the fastapi-offline package) is
+    served by the service itself, so it works with no internet; "Authorize" logs in at
+    the token URL the OpenAPI document names (install_resource_server)."""
+    return FastAPIOffline(redoc_url=None, **kwargs)
 
 
 def service_app(
@@ -146,8 +125,7 @@ def service_app(
         async with platform.lifespan():
             yield
 
-    app = FastAPI(title=title, summary=summary, lifespan=lifespan, docs_url=None)
-    install_offline_docs(app)
+    app = offline_app(title=title, summary=summary, lifespan=lifespan)
     install_error_handlers(app)
     install_resource_server(app, resource_server or ResourceServer(AuthSettings.from_env()))
     app.include_router(health_router(platform.ready_checks()))

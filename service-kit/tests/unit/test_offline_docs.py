@@ -3,14 +3,12 @@
 import re
 
 import httpx
-from fastapi import FastAPI
 
-from service_kit.http import install_offline_docs
+from service_kit.http import offline_app
 
 
 async def test_docs_page_and_its_assets_are_served_by_the_service_itself():
-    app = FastAPI(title="svc", docs_url=None)
-    install_offline_docs(app)
+    app = offline_app(title="svc")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
         page = await client.get("/docs")
@@ -20,7 +18,7 @@ async def test_docs_page_and_its_assets_are_served_by_the_service_itself():
 
     assert page.status_code == 200
     assert "swagger-ui-bundle.js" in page.text
-    assert assets and all(url.startswith("/docs-assets/") for url in assets)
+    assert assets and all(url.startswith("/static-offline-docs/") for url in assets)
     assert not re.search(r"https?://", page.text.split("<script>")[0])  # no CDN
     assert [r.status_code for r in fetched] == [200] * len(assets)
     assert redirect.status_code == 200

@@ -53,6 +53,13 @@ def create_app(
     for module in (account, customer, owner, rider):
         app.include_router(module.router)
 
+    @app.get("/health/live", include_in_schema=False)
+    @app.get("/health/ready", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        # Ready as soon as it answers: every page degrades to a message on its own
+        # when a service is down, so the web app never waits for them.
+        return {"status": "ok"}
+
     @app.exception_handler(NeedsSignIn)
     async def _sign_in(request: Request, _: Exception) -> Response:
         return RedirectResponse("/login", status_code=303)

@@ -1,0 +1,82 @@
+"""The whole system with its web app as real processes, driven by headless Chromium
+(Debian's `chromium` and `chromium-driver`, installed by .ci/run; nothing downloaded
+at test time). Screenshots of every page go to .local/screenshots/."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+from testkit import E2E_PORT_OFFSET, ROOT, TEST_KAFKA_PORT, fresh_broker
+from testkit.launcher import System
+
+from .site import Site
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SCREENSHOTS = ROOT / ".local" / "screenshots"
+# Beside the e2e (+0) and fault (+500) systems.
+PORT_OFFSET = E2E_PORT_OFFSET + 1000
+
+
+@pytest.fixture(scope="package")
+def system(tmp_path_factory) -> Iterator[System]:
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        pytest.fail("install Debian's chromium and chromium-driver (.ci/run does)")
+    broker = fresh_broker(TEST_KAFKA_PORT + 300)
+    kafka = next(broker)
+    running = System(
+        tmp_path_factory.mktemp("browser-system"),
+        kafka.bootstrap,
+        port_offset=PORT_OFFSET,
+        with_web=True,
+    )
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        next(broker, None)
+
+
+@pytest.fixture(scope="package")
+def drivers() -> Iterator[Callable[[], webdriver.Chrome]]:
+    """Opens a browser of its own (own cookies) per person; all closed at the end."""
+    opened: list[webdriver.Chrome] = []
+
+    def open_browser() -> webdriver.Chrome:
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for arg in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            "--window-size=1200,900",
+            "--lang=en-US",
+        ):
+            options.add_argument(arg)
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        opened.append(driver)
+        return driver
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    yield open_browser
+    for driver in opened:
+        driver.quit()
+
+
+@pytest.fixture
+def site(system: System, drivers) -> Callable[[], Site]:
+    """`site()` is one person's browser on the web app."""
+    return lambda: Site(drivers(), system.url("web"), SCREENSHOTS)
+
+
+@pytest.fixture
+def tag() -> str:
+    return uuid.uuid4().hex[:8]
