@@ -12,9 +12,6 @@ def test_each_services_docs_list_its_operations_with_no_internet(system, site):
         browser.driver.get(f"{system.url(spec.name)}/docs")
         operations = browser.wait(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock"))
         assert operations, spec.name
-        assert browser.driver.find_elements(By.CSS_SELECTOR, ".btn.authorize") or (
-            spec.name == "identity-service"
-        )
         browser.shot(f"docs-{spec.name}")
 
 
