@@ -8,11 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 PASSWORD = "correct horse battery staple"
+# Polled parts of a page (the inbox, the offers) are replaced every 2 s: an element
+# found a moment ago may be gone, so conditions and actions are retried until a deadline.
+REPLACED = (NoSuchElementException, StaleElementReferenceException)
 WAIT_S = 60.0  # the shared CPU is slow at times; a deadline, never a sleep
 
 
@@ -27,7 +31,19 @@ class Site:
         self.driver.get(f"{self.url}{path}")
 
     def wait(self, condition: Callable[[webdriver.Chrome], Any], timeout: float = WAIT_S) -> Any:
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(condition)
+        waiting = WebDriverWait(
+            self.driver, timeout, poll_frequency=0.05, ignored_exceptions=REPLACED
+        )
+        return waiting.until(condition)
+
+    def act(self, action: Callable[[], Any]) -> None:
+        """Do `action`, again if the part of the page it used was replaced meanwhile."""
+
+        def done(_: webdriver.Chrome) -> bool:
+            action()
+            return True
+
+        self.wait(done)
 
     def find(self, css: str) -> WebElement:
         return self.driver.find_element(By.CSS_SELECTOR, css)
@@ -92,8 +108,15 @@ class Site:
         return self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, css))[0]
 
     def ticket_action(self, order_id: str, status: str, words: str) -> None:
-        self.press(words, self.ticket(order_id, status))
-        self.wait(lambda d: "Done." in self.messages() or "Refused" in self.messages())
+        self.act(lambda: self.press(words, self.ticket(order_id, status)))
+
+    def reject(self, order_id: str, reason: str) -> None:
+        def fill_and_press() -> None:
+            ticket = self.ticket(order_id, "RECEIVED")
+            self.field("Reason for rejecting", reason, ticket)
+            self.press("Reject", ticket)
+
+        self.act(fill_and_press)
 
     # --- customer -----------------------------------------------------------------
     def order(self, region: str, store_name: str, quantity: int = 1, card: str = "tok_ok") -> None:
@@ -127,3 +150,6 @@ class Site:
     def delivery(self, order_id: str, where: str) -> WebElement:
         css = f"#{where} li[data-order='{order_id}']"
         return self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, css))[0]
+
+    def delivery_action(self, order_id: str, where: str, words: str) -> None:
+        self.act(lambda: self.press(words, self.delivery(order_id, where)))
