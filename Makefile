@@ -47,9 +47,10 @@ postgres-up:  ## a local PostgreSQL with one database per service (installed if 
 postgres-down:
 	@infra/postgres/postgres.sh down
 
-lint: setup  ## ruff
+lint: setup  ## ruff, then mypy (strict on the contract, domain and service layers)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run mypy
 
 fmt: setup
 	$(UV) run ruff check --fix .

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from delivery_service.adapters.orm import start_mappers
 from delivery_service.service_layer.messagebus import create_bus
 from delivery_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
-from service_kit.messagebus import MessageBus
-from service_kit.runtime import Platform
+from service_kit.runtime import Container, Platform
 from service_kit.settings import ServiceSettings
 
 SERVICE = PRODUCER
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-@dataclass
-class Container:
-    settings: ServiceSettings
-    platform: Platform
-    bus: MessageBus
-
-
 def bootstrap(settings: ServiceSettings | None = None) -> Container:
     settings = settings or ServiceSettings.from_env(SERVICE, http_port=8083, worker_web_port=6083)
-    start_mappers()
-    platform = Platform(settings, MIGRATIONS)
-
-    uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
-    return Container(settings, platform, create_bus(uow_factory))
+    platform = Platform(settings, MIGRATIONS, start_mappers)
+    return Container(platform, create_bus(platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)))

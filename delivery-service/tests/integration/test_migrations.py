@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
 
 from delivery_service.adapters.orm import metadata
 from delivery_service.bootstrap import MIGRATIONS
@@ -21,7 +23,7 @@ async def _schema(url: str) -> tuple[set[str], list]:
     try:
         async with engine.connect() as conn:
 
-            def inspect_sync(sync_conn):  # type: ignore[no-untyped-def]
+            def inspect_sync(sync_conn: Connection) -> tuple[set[str], list[Any]]:
                 context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
                 tables = set(inspect(sync_conn).get_table_names())
                 return tables, compare_metadata(context, [metadata, plumbing_metadata])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from delivery_service.domain.model import ConcurrentChange, Delivery
+from delivery_service.domain.model import Delivery
 from delivery_service.service_layer.unit_of_work import PRODUCER, UnitOfWork
+from service_kit.kernel import ConcurrentChange
 from service_kit.uow import FakeUnitOfWork as _FakeUnitOfWork
 from service_kit.uow import Repository, Trace
 

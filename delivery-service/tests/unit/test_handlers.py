@@ -6,15 +6,15 @@ import pytest
 
 from delivery_service.domain import commands
 from delivery_service.domain.model import (
-    ConcurrentChange,
     Delivery,
     DeliveryNotFound,
     DeliveryStatus,
     NotYourDelivery,
     WrongState,
 )
-from delivery_service.service_layer.handlers import ATTEMPTS
 from delivery_service.service_layer.messagebus import create_bus
+from service_kit.kernel import ConcurrentChange
+from service_kit.retry import ATTEMPTS
 from shared_events import contract
 from shared_events.topics import DELIVERY_EVENTS
 

@@ -7,13 +7,12 @@ from collections.abc import Callable
 import pytest
 
 from delivery_service.domain.model import (
-    ConcurrentChange,
     Delivery,
     DeliveryStatus,
     NotYourDelivery,
     WrongState,
 )
-from service_kit.kernel import Conflict, InvalidInput
+from service_kit.kernel import ConcurrentChange, Conflict, InvalidInput
 from shared_events import contract
 
 from ..events import ADDRESS, CUSTOMER, ORDER, REGION, STORE, at

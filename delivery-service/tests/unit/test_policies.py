@@ -8,8 +8,9 @@ import pytest
 
 from delivery_service.domain import commands
 from delivery_service.domain.model import DeliveryStatus
-from delivery_service.service_layer.messagebus import create_bus, subscribed_topics
-from delivery_service.service_layer.policies import MissingCause, open_delivery
+from delivery_service.service_layer.messagebus import create_bus
+from delivery_service.service_layer.policies import open_delivery
+from service_kit.kernel import MissingCause
 from service_kit.uow import Trace
 from shared_events import contract
 from shared_events.envelope import Envelope
@@ -116,7 +117,7 @@ async def test_the_same_envelope_twice_is_applied_once(bus, uow):
 async def test_a_policy_needs_the_consumed_envelope(uow):
     uow.factory(Trace())
     with pytest.raises(MissingCause):
-        await open_delivery(cook_started(), uow)
+        await open_delivery(cook_started(), None, uow)
     assert uow.deliveries.rows == {}
 
 
@@ -133,5 +134,5 @@ async def test_the_address_is_never_logged(bus, uow, caplog):
     assert ADDRESS not in caplog.text
 
 
-def test_the_worker_subscribes_to_order_and_store_events():
-    assert subscribed_topics() == sorted([ORDER_EVENTS, STORE_EVENTS])
+def test_the_worker_subscribes_to_order_and_store_events(bus):
+    assert bus.subscribed_topics() == sorted([ORDER_EVENTS, STORE_EVENTS])

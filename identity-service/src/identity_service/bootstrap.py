@@ -17,6 +17,7 @@ from identity_service.service_layer.ports import Clock, Notifier, PasswordHasher
 from identity_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
 from service_kit.auth import AuthSettings
 from service_kit.messagebus import MessageBus
+from service_kit.runtime import Container as ServiceContainer
 from service_kit.runtime import Platform
 from service_kit.settings import ServiceSettings
 
@@ -24,11 +25,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 @dataclass
-class Container:
-    settings: ServiceSettings
+class Container(ServiceContainer):
     auth: AuthSettings
-    platform: Platform
-    bus: MessageBus
     signing_key: SigningKey
     notifier: Notifier
     # Browser origins allowed to call the token endpoint (each service's /docs).
@@ -54,8 +52,7 @@ def bootstrap(
 ) -> Container:
     settings = settings or ServiceSettings.from_env(PRODUCER, http_port=8085, worker_web_port=6085)
     auth = AuthSettings.from_env()
-    start_mappers()
-    platform = Platform(settings, MIGRATIONS, messaging=False)
+    platform = Platform(settings, MIGRATIONS, start_mappers, messaging=False)
     signing_key = signing_key_from_env()
     hasher = hasher or Argon2PasswordHasher()
     identity = Identity(
@@ -69,11 +66,12 @@ def bootstrap(
         platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER), commands=command_handlers(identity)
     )
     return Container(
-        settings,
-        auth,
-        platform,
-        bus,
-        signing_key,
-        notifier or LogNotifier(),
-        os.environ.get("CORS_ORIGIN_REGEX", r"https?://(localhost|127\.0\.0\.1)(:\d+)?"),
+        platform=platform,
+        bus=bus,
+        auth=auth,
+        signing_key=signing_key,
+        notifier=notifier or LogNotifier(),
+        cors_origin_regex=os.environ.get(
+            "CORS_ORIGIN_REGEX", r"https?://(localhost|127\.0\.0\.1)(:\d+)?"
+        ),
     )

@@ -11,7 +11,7 @@ from mypage_service.adapters.orm import start_mappers
 from mypage_service.service_layer.dispatcher import DispatchPolicy, NotificationDispatcher
 from mypage_service.service_layer.messagebus import create_bus
 from mypage_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
-from service_kit.messagebus import MessageBus
+from service_kit.runtime import Container as _Container
 from service_kit.runtime import Platform
 from service_kit.settings import ServiceSettings
 
@@ -19,12 +19,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 @dataclass
-class Container:
-    settings: ServiceSettings
-    platform: Platform
-    bus: MessageBus
+class Container(_Container):
     notifier: Notifier
     dispatcher: NotificationDispatcher
+
+
+def settings_from_env() -> ServiceSettings:
+    """What the mypage API and worker run on, from their environment."""
+    return ServiceSettings.from_env(PRODUCER, http_port=8084, worker_web_port=6084)
 
 
 def bootstrap(
@@ -32,14 +34,13 @@ def bootstrap(
     notifier: Notifier | None = None,
     dispatch: DispatchPolicy | None = None,
 ) -> Container:
-    settings = settings or ServiceSettings.from_env(PRODUCER, http_port=8084, worker_web_port=6084)
+    settings = settings or settings_from_env()
     # KakaoTalk over HTTP when KAKAO_NOTIFY_URL is set, else the log notifier.
     notifier = notifier or notifier_from_env()
-    start_mappers()
-    platform = Platform(settings, MIGRATIONS)
+    platform = Platform(settings, MIGRATIONS, start_mappers)
 
     uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
     # The worker decides notifications; the API process sends them, beside its relay.
     dispatcher = NotificationDispatcher(SqlNotificationLog(platform.sessions), notifier, dispatch)
     platform.background.append(dispatcher)
-    return Container(settings, platform, create_bus(uow_factory), notifier, dispatcher)
+    return Container(platform, create_bus(uow_factory), notifier, dispatcher)

@@ -26,7 +26,7 @@ async def order(sessions: async_sessionmaker[AsyncSession], order_id: str) -> di
             )
         ).all()
     # Same moment: the earlier lifecycle status first.
-    entries.sort(key=lambda e: (e.at, rank(e.status)))
+    entries = sorted(entries, key=lambda e: (e.at, rank(e.status)))
     return {
         "order_id": row.order_id,
         "customer_id": row.customer_id,

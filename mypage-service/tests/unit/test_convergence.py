@@ -16,13 +16,14 @@ from mypage_service.domain.status import rank
 from mypage_service.service_layer.dispatcher import DispatchPolicy, NotificationDispatcher
 from mypage_service.service_layer.messagebus import create_bus
 from service_kit.testing import interleavings, twice
+from shared_events.envelope import Envelope
 
 from ..events import CUSTOMER, LIFECYCLES, ORDER, happy_streams
 from ..notifiers import FakeNotifier
 from .fakes import FakeNotificationLog, FakeUnitOfWork
 
 
-async def deliver(arrivals) -> FakeUnitOfWork:  # type: ignore[no-untyped-def]
+async def deliver(arrivals: list[Envelope]) -> FakeUnitOfWork:
     uow = FakeUnitOfWork()
     bus = create_bus(uow.factory)
     for env in twice(arrivals):

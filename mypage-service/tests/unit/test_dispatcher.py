@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
+from mypage_service.adapters.notification_log import Due
 from mypage_service.adapters.notifier import Message, Notifier
 from mypage_service.service_layer.dispatcher import DispatchPolicy, NotificationDispatcher
 from mypage_service.service_layer.messagebus import create_bus
+from service_kit.messagebus import MessageBus
 from shared_events import contract
+from shared_events.envelope import Envelope
 from testkit import eventually as _eventually
 
 from ..events import CUSTOMER, ORDER, STORE, T0, envelope, happy_path, order_placed
@@ -40,7 +44,7 @@ def dispatcher_for(uow, notifier: Notifier, clock, policy=POLICY) -> Notificatio
     return NotificationDispatcher(FakeNotificationLog(uow), notifier, policy, clock=clock)
 
 
-async def handle(bus, *envs) -> None:  # type: ignore[no-untyped-def]
+async def handle(bus: MessageBus[Any], *envs: Envelope) -> None:
     for env in envs:
         await bus.handle_event(env, env.event())
 
@@ -187,7 +191,7 @@ class UnreachableLog(FakeNotificationLog):
         super().__init__(uow)
         self.outage = outage
 
-    async def due(self, now, limit):  # type: ignore[no-untyped-def]
+    async def due(self, now: datetime, limit: int) -> list[Due]:
         if self.outage > 0:
             self.outage -= 1
             raise ConnectionRefusedError("database away")

@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mypage_service.service_layer.handlers import MissingCause, project_order_event
-from mypage_service.service_layer.messagebus import create_bus, subscribed_topics
+from mypage_service.service_layer.handlers import project_order_event
+from mypage_service.service_layer.messagebus import create_bus
+from service_kit.kernel import MissingCause
 from service_kit.uow import Trace
 from shared_events import contract
 from shared_events.topics import DELIVERY_EVENTS, ORDER_EVENTS, STORE_EVENTS
@@ -62,16 +63,16 @@ async def test_a_replay_under_a_new_event_id_finds_the_row_and_changes_nothing(b
 async def test_the_projection_needs_the_consumed_envelope(uow):
     uow.factory(Trace())
     with pytest.raises(MissingCause):
-        await project_order_event(order_placed(), uow)
+        await project_order_event(order_placed(), None, uow)
     assert uow.orders.rows == {}
 
 
-def test_the_worker_subscribes_to_all_three_topics():
-    assert subscribed_topics() == sorted([ORDER_EVENTS, STORE_EVENTS, DELIVERY_EVENTS])
+def test_the_worker_subscribes_to_all_three_topics(bus):
+    assert bus.subscribed_topics() == sorted([ORDER_EVENTS, STORE_EVENTS, DELIVERY_EVENTS])
 
 
 def test_every_event_of_an_order_is_routed_and_menu_changes_are_not(bus):
-    routed = set(bus.event_handlers())
+    routed = {model.event_type for model in bus.handled_event_types()}
     assert routed == {env.event_type for env in one_of_each()}
     assert contract.MenuItemChanged.event_type not in routed  # the consumer skips it
 

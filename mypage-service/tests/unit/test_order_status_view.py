@@ -6,6 +6,7 @@ import pytest
 
 from mypage_service.domain.model import OrderStatusView
 from mypage_service.domain.status import PRECEDENCE, STATUS_BY_EVENT, TERMINAL, Status, rank
+from service_kit.kernel import EventMeta
 from shared_events import contract
 from shared_events.contract import EVENT_MODELS
 
@@ -15,7 +16,7 @@ from ..events import CUSTOMER, ORDER, STORE, at, envelope, happy_path, one_of_ea
 def fold(envelopes) -> OrderStatusView:
     view = OrderStatusView(ORDER)
     for env in envelopes:
-        view.apply(env.event(), env)
+        view.apply(env.event(), EventMeta.of(env))
     return view
 
 
@@ -34,7 +35,7 @@ def test_order_placed_makes_a_placed_order_with_its_details_and_one_timeline_ent
     placed = envelope(order_placed(), minutes=0)
     view = OrderStatusView(ORDER)
 
-    assert view.apply(placed.event(), placed) is True
+    assert view.apply(placed.event(), EventMeta.of(placed)) is True
 
     assert (view.status, view.customer_id, view.store_id, view.total_amount) == (
         "PLACED",
@@ -64,9 +65,9 @@ def test_order_placed_makes_a_placed_order_with_its_details_and_one_timeline_ent
 def test_the_same_envelope_twice_changes_nothing_the_second_time():
     placed = envelope(order_placed())
     view = OrderStatusView(ORDER)
-    view.apply(placed.event(), placed)
+    view.apply(placed.event(), EventMeta.of(placed))
 
-    assert view.apply(placed.event(), placed) is False
+    assert view.apply(placed.event(), EventMeta.of(placed)) is False
     assert len(view.timeline) == 1
 
 
@@ -84,11 +85,11 @@ def test_a_later_status_overtaking_order_placed_is_kept_and_the_details_filled_i
     placed = happy_path()[0]
     view = OrderStatusView(ORDER)
 
-    assert view.apply(delivered.event(), delivered) is True
+    assert view.apply(delivered.event(), EventMeta.of(delivered)) is True
     assert (view.status, view.customer_id, view.placed_at) == ("DELIVERED", None, None)
 
     # OrderPlaced arrives last: the details appear, the status does not go back.
-    assert view.apply(placed.event(), placed) is False
+    assert view.apply(placed.event(), EventMeta.of(placed)) is False
     assert (view.status, view.customer_id, view.total_amount) == ("DELIVERED", CUSTOMER, 18000)
     assert [e.status for e in view.ordered_timeline()] == ["PLACED", "DELIVERED"]
     assert view.updated_at == delivered.occurred_at
@@ -115,11 +116,11 @@ def test_the_visible_status_changes_once_per_step_whatever_the_order():
     """What notifications will count on: True exactly when the status moved up."""
     envelopes = happy_path()
     view = OrderStatusView(ORDER)
-    in_order = [view.apply(env.event(), env) for env in envelopes]
+    in_order = [view.apply(env.event(), EventMeta.of(env)) for env in envelopes]
     assert in_order == [True] * len(envelopes)
 
     view = OrderStatusView(ORDER)
-    backwards = [view.apply(env.event(), env) for env in reversed(envelopes)]
+    backwards = [view.apply(env.event(), EventMeta.of(env)) for env in reversed(envelopes)]
     assert backwards == [True] + [False] * (len(envelopes) - 1)
 
 
@@ -166,7 +167,7 @@ def test_an_event_that_says_nothing_about_an_order_status_is_ignored():
     )
     view = OrderStatusView(ORDER)
 
-    assert view.apply(menu.event(), menu) is False
+    assert view.apply(menu.event(), EventMeta.of(menu)) is False
     assert view.status is None and view.timeline == []
 
 
@@ -190,7 +191,7 @@ def test_every_event_of_an_order_projects_alone_onto_a_new_row(env):
     event = env.event()
     view = OrderStatusView(ORDER)
 
-    assert view.apply(event, env) is True
+    assert view.apply(event, EventMeta.of(env)) is True
 
     expected = STATUS_BY_EVENT[type(event)]
     assert view.status == expected
@@ -218,9 +219,9 @@ def test_a_status_change_decides_one_message_and_a_non_change_none():
     view = fold([placed])
     replayed = envelope(order_placed(), 9)  # same order, a new event id
 
-    assert view.apply(replayed.event(), replayed) is False
-    assert view.apply(accepted.event(), accepted, now=at(30)) is True
-    assert view.apply(accepted.event(), accepted) is False
+    assert view.apply(replayed.event(), EventMeta.of(replayed)) is False
+    assert view.apply(accepted.event(), EventMeta.of(accepted), now=at(30)) is True
+    assert view.apply(accepted.event(), EventMeta.of(accepted)) is False
 
     assert [(n.status, n.created_at) for n in view.notifications] == [
         ("PLACED", at(0)),  # stamped with the event's time when no `now` is given
@@ -235,7 +236,7 @@ def test_a_message_decided_before_the_customer_is_known_learns_whose_it_is():
     assert view.notification_for("DELIVERED").customer_id is None
 
     placed = envelope(order_placed(), 0)
-    view.apply(placed.event(), placed)
+    view.apply(placed.event(), EventMeta.of(placed))
 
     assert [(n.status, n.customer_id) for n in view.notifications] == [("DELIVERED", CUSTOMER)]
 

@@ -48,24 +48,21 @@ import json
 import logging
 import os
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import RecordMetadata
 
 from service_kit.outbox import make_producer
+from service_kit.redaction import redact
+from service_kit.snapshot import read_snapshot
 from shared_events.topics import CONSUMERS, dead_letter_topic
 
 log = logging.getLogger(__name__)
 
 REPLAYED_FROM = "dlq.replayed_from"
-# Database errors quote their SQL and bound parameters (a phone, an address).
-_SECRETS_FROM = ("[SQL:", "[parameters:", "DETAIL:")
 
 
 @dataclass(frozen=True)
@@ -123,7 +120,7 @@ class DeadLetter:
 
     @property
     def error(self) -> str:
-        return _redact(self.header("dlq.error") or "")
+        return redact(self.header("dlq.error") or "")
 
     def row(self) -> dict[str, Any]:
         """Everything `list` shows; deliberately no value bytes and no payload."""
@@ -159,13 +156,6 @@ def _int(text: str | None) -> int | None:
     return int(text) if text is not None and text.lstrip("-").isdigit() else None
 
 
-def _redact(error: str) -> str:
-    first = error.splitlines()[0] if error else ""
-    for marker in _SECRETS_FROM:
-        first = first.split(marker, 1)[0]
-    return first.strip()
-
-
 def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -179,66 +169,22 @@ async def read_dead_letters(
     """Every message parked by `services`, from the beginning to the end as of the call:
     never waits for more. A service whose dead-letter topic does not exist has none."""
     topics = {dead_letter_topic(s): s for s in services}
-    partitions = await _partitions(bootstrap, list(topics))
-    if not partitions:
-        return []
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,  # reads only: no offsets are committed anywhere
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        client_id="dlq-cli",
+    messages = await read_snapshot(
+        bootstrap, list(topics), client_id="dlq-cli", stall_timeout=within, missing_ok=True
     )
-    await consumer.start()
-    letters: list[DeadLetter] = []
-    try:
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
-        deadline = time.monotonic() + within
-        while pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"reading the dead letters took over {within}s")
-            batch = await consumer.getmany(*pending, timeout_ms=200)
-            for tp, records in batch.items():
-                letters.extend(
-                    DeadLetter(
-                        service=topics[tp.topic],
-                        topic=tp.topic,
-                        partition=tp.partition,
-                        offset=r.offset,
-                        key=r.key,
-                        value=r.value,
-                        headers=tuple((k, bytes(v or b"")) for k, v in r.headers),
-                    )
-                    for r in records
-                    if r.offset < ends[tp]
-                )
-            pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
-    finally:
-        await consumer.stop()
-    return sorted(letters, key=lambda x: (x.service, x.partition, x.offset))
-
-
-async def _partitions(bootstrap: str, topics: list[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="dlq-cli")
-    await admin.start()
-    try:
-        # Only topics that exist: asking for others may auto-create them on some brokers.
-        existing = set(await admin.list_topics())
-        for missing in sorted(set(topics) - existing):
-            log.warning("no dead-letter topic %s on %s", missing, bootstrap)
-        wanted = [t for t in topics if t in existing]
-        described = await admin.describe_topics(wanted) if wanted else []
-    finally:
-        await admin.close()
-    return [
-        TopicPartition(t["topic"], p["partition"])
-        for t in described
-        if t["error_code"] == 0
-        for p in t["partitions"]
+    letters = [
+        DeadLetter(
+            service=topics[m.topic],
+            topic=m.topic,
+            partition=m.partition,
+            offset=m.offset,
+            key=m.key,
+            value=m.value,
+            headers=tuple(m.headers),
+        )
+        for m in messages
     ]
+    return sorted(letters, key=lambda x: (x.service, x.partition, x.offset))
 
 
 def select(

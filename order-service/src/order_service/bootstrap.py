@@ -10,7 +10,7 @@ from order_service.adapters.payment import FakeCardGateway, PaymentGateway
 from order_service.service_layer.messagebus import create_bus
 from order_service.service_layer.refunds import RefundDispatcher
 from order_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
-from service_kit.messagebus import MessageBus
+from service_kit.runtime import Container as _Container
 from service_kit.runtime import Platform
 from service_kit.settings import ServiceSettings
 from service_kit.uow import Trace
@@ -19,10 +19,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 @dataclass
-class Container:
-    settings: ServiceSettings
-    platform: Platform
-    bus: MessageBus
+class Container(_Container):
     gateway: PaymentGateway
     refunds: RefundDispatcher
 
@@ -32,8 +29,7 @@ def bootstrap(
 ) -> Container:
     settings = settings or ServiceSettings.from_env(PRODUCER, http_port=8081, worker_web_port=6081)
     gateway = gateway or FakeCardGateway()  # no real payment provider yet
-    start_mappers()
-    platform = Platform(settings, MIGRATIONS)
+    platform = Platform(settings, MIGRATIONS, start_mappers)
 
     uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
     # The dispatcher runs in the API process only (platform.background, beside the
@@ -42,4 +38,4 @@ def bootstrap(
     refunds = RefundDispatcher(lambda: uow_factory(Trace()), gateway)
     platform.background.append(refunds)
     bus = create_bus(uow_factory, gateway, wake_refunds=refunds.wake)
-    return Container(settings, platform, bus, gateway, refunds)
+    return Container(platform, bus, gateway, refunds)

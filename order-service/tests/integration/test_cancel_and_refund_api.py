@@ -7,10 +7,9 @@ import asyncio
 import uuid
 from typing import Any
 
-from sqlalchemy.orm.exc import StaleDataError
-
 from order_service.service_layer.messagebus import create_bus
 from order_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
+from service_kit.kernel import ConcurrentChange
 from shared_events.contract import CookStarted, OrderAccepted, OrderRejected
 from shared_events.envelope import decode
 
@@ -167,7 +166,7 @@ async def test_a_cancel_crossing_a_rejection_refunds_once(service):
             try:
                 await service.kitchen(event)
                 return
-            except StaleDataError:
+            except ConcurrentChange:
                 continue
 
     cancel, _ = await asyncio.gather(

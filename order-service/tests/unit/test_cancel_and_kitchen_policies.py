@@ -2,7 +2,6 @@
 through the message bus on in-memory fakes."""
 
 import pytest
-from sqlalchemy.orm.exc import StaleDataError
 
 from order_service.domain.model import (
     ContradictoryStoreEvent,
@@ -12,6 +11,7 @@ from order_service.domain.model import (
     OrderStatus,
 )
 from order_service.domain.payment import PaymentStatus
+from service_kit.kernel import ConcurrentChange
 from shared_events.contract import CookStarted, OrderAccepted, OrderCancelled, OrderRejected
 
 from .world import World, store_event
@@ -121,7 +121,7 @@ async def test_cancelling_an_unknown_order_is_not_found(world):
 
 async def test_a_cancel_losing_a_version_race_is_decided_again_on_fresh_state(world):
     order_id = await world.place()
-    world.uow.fail_next_commit = StaleDataError("orders row changed concurrently")
+    world.uow.fail_next_commit = ConcurrentChange("orders row changed concurrently")
 
     await world.cancel(order_id)
 

@@ -13,6 +13,7 @@ from order_service.service_layer.messagebus import create_bus
 from service_kit.kernel import PaymentDeclined
 from shared_events.contract import MenuItemChanged, OrderPlaced
 from shared_events.envelope import Envelope, wrap
+from shared_events.topics import STORE_EVENTS
 
 from .fakes import FakeUnitOfWork
 
@@ -326,3 +327,14 @@ async def test_the_loser_of_an_idempotency_race_returns_the_winners_order_and_is
     assert len(gateway.charges) == 2
     assert len(gateway.refunded) == 1
     assert gateway.charges[gateway.refunded[0]].order_id != gateway.winner.order_id
+
+
+def test_the_worker_subscribes_to_store_events_only(bus):
+    """Derived from the policies: the menu replica and the kitchen's decisions."""
+    assert bus.subscribed_topics() == [STORE_EVENTS]
+    assert {model.event_type for model in bus.handled_event_types()} == {
+        "MenuItemChanged",
+        "OrderAccepted",
+        "OrderRejected",
+        "CookStarted",
+    }

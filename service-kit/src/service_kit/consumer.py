@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import traceback
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
-from aiokafka import AIOKafkaProducer
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -25,13 +22,26 @@ from tenacity import (
     wait_exponential,
 )
 
-from service_kit.outbox import make_producer
+from service_kit.outbox import LazyProducer, make_producer
+from service_kit.redaction import describe
+from shared_events.contract import Payload
 from shared_events.envelope import ContractError, Envelope, decode, utcnow
 from shared_events.topics import dead_letter_topic
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Envelope, Any], Awaitable[None]]
+
+class EventDispatch(Protocol):
+    """The consumer's side of the message bus: which events it reacts to, and
+    applying one (False when its inbox had seen it already)."""
+
+    def handles(self, event: Payload) -> bool: ...
+
+    async def handle_event(self, envelope: Envelope, event: Payload) -> bool: ...
+
+
+class DeadLetters(Protocol):
+    async def park(self, message: RawMessage, error: BaseException, attempts: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -60,8 +70,7 @@ class DeadLetterPublisher:
     def __init__(self, consumer: str, bootstrap_servers: str) -> None:
         self.topic = dead_letter_topic(consumer)
         self._consumer = consumer
-        self._bootstrap = bootstrap_servers
-        self._producer: AIOKafkaProducer | None = None
+        self._producer = LazyProducer(lambda: make_producer(bootstrap_servers, f"{consumer}-dlq"))
 
     async def park(self, message: RawMessage, error: BaseException, attempts: int) -> None:
         headers = [
@@ -71,14 +80,14 @@ class DeadLetterPublisher:
             ("dlq.origin_partition", str(message.partition).encode()),
             ("dlq.origin_offset", str(message.offset).encode()),
             ("dlq.error_type", type(error).__name__.encode()),
-            ("dlq.error", _describe(error).encode()),
+            ("dlq.error", describe(error).encode()),
             ("dlq.attempts", str(attempts).encode()),
             ("dlq.failed_at", utcnow().isoformat().encode()),
         ]
         async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5)):
             with attempt:
                 try:
-                    producer = await self._ensure()
+                    producer = await self._producer.get()
                     await producer.send_and_wait(
                         self.topic, value=message.value, key=message.key, headers=headers
                     )
@@ -87,43 +96,29 @@ class DeadLetterPublisher:
                     await self.close()
                     raise
 
-    async def _ensure(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = make_producer(self._bootstrap, f"{self._consumer}-dlq")
-            await producer.start()
-            self._producer = producer
-        return self._producer
-
     async def close(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            with suppress(Exception):
-                await producer.stop()
+        await self._producer.close()
 
 
 class EventProcessor:
-    """Dispatches each event type to its policy handler with bounded retries."""
+    """Hands each event the bus handles to it, with bounded retries."""
 
     def __init__(
         self,
         consumer: str,
-        handlers: Mapping[str, Callable[[Envelope, Any], Awaitable[None]]],
-        dead_letters: DeadLetterPublisher,
+        dispatch: EventDispatch,
+        dead_letters: DeadLetters,
         *,
         attempts: int = 5,
         backoff_max: float = 2.0,
         backoff_multiplier: float = 0.1,
     ) -> None:
         self.consumer = consumer
-        self._handlers = dict(handlers)
+        self._dispatch = dispatch
         self._dead_letters = dead_letters
         self._attempts = attempts
         self._backoff_max = backoff_max
         self._backoff_multiplier = backoff_multiplier
-
-    @property
-    def event_types(self) -> set[str]:
-        return set(self._handlers)
 
     async def process(self, message: RawMessage) -> Outcome:
         try:
@@ -133,7 +128,7 @@ class EventProcessor:
         except BaseException as exc:  # the last line of defence: park, never raise
             log.exception("%s: unexpected failure at %s", self.consumer, _origin(message))
             await self._dead_letters.park(message, exc, attempts=1)
-            return Outcome("dead-lettered", error=_describe(exc))
+            return Outcome("dead-lettered", error=describe(exc))
 
     async def _process(self, message: RawMessage) -> Outcome:
         try:
@@ -144,12 +139,11 @@ class EventProcessor:
             await self._dead_letters.park(message, exc, attempts=1)
             return Outcome("dead-lettered", error=str(exc))
 
-        handler = self._handlers.get(envelope.event_type)
-        if handler is None:
+        if not self._dispatch.handles(event):
             return Outcome("skipped", envelope.event_type)
 
         attempts = 0
-        applied: object = None
+        applied = True
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self._attempts),
@@ -159,7 +153,7 @@ class EventProcessor:
             ):
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
-                    applied = await handler(envelope, event)
+                    applied = await self._dispatch.handle_event(envelope, event)
         except Exception as exc:
             log.error(
                 "%s: %s %s failed %d times, parked: %s",
@@ -167,25 +161,13 @@ class EventProcessor:
                 envelope.event_type,
                 envelope.event_id,
                 attempts,
-                _describe(exc),
+                describe(exc),
             )
             await self._dead_letters.park(message, exc, attempts=attempts)
-            return Outcome("dead-lettered", envelope.event_type, _describe(exc))
-        # A handler returns False for an event its inbox had already seen.
+            return Outcome("dead-lettered", envelope.event_type, describe(exc))
+        # The bus returns False for an event its inbox had already seen.
         return Outcome("duplicate" if applied is False else "applied", envelope.event_type)
 
 
 def _origin(message: RawMessage) -> str:
     return f"{message.topic}[{message.partition}]@{message.offset}"
-
-
-def _describe(error: BaseException) -> str:
-    # The last frame says where it failed without dumping payloads (they hold
-    # phone numbers and addresses) into the log or the dead-letter headers.
-    frames = traceback.extract_tb(error.__traceback__)
-    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-    text = str(error).splitlines()[0] if str(error) else ""
-    # Database errors quote the statement's bound parameters: never let those out.
-    for marker in ("[SQL:", "[parameters:", "DETAIL:"):
-        text = text.split(marker, 1)[0].rstrip()
-    return f"{type(error).__name__}: {text}{where}"[:2000]

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import faust
 from faust.types import TP, Message
@@ -63,7 +64,8 @@ def create_worker_app(
     held: set[TP] = set()
 
     @app.agent(channel, concurrency=1, name=f"{service}.policies")
-    async def policies(stream: faust.StreamT) -> None:
+    async def policies(stream: faust.StreamT[Any]) -> None:
+        assert isinstance(stream, faust.Stream)  # what an agent is given; it has noack()
         if "processor" not in state:
             state["processor"] = await processor_factory()
         processor = state["processor"]
@@ -98,11 +100,12 @@ def create_worker_app(
     _health_views(app, ready_checks or {}, held)
 
     if on_stop is not None:
+        close = on_stop
 
         @app.service
-        class _Closer(faust.Service):  # type: ignore[misc]
+        class _Closer(faust.Service):
             async def on_stop(self) -> None:
-                await on_stop()
+                await close()
 
     return app
 
@@ -154,33 +157,35 @@ def _at(message: Message) -> tuple[str, int, int]:
     return message.topic, message.partition, message.offset
 
 
-def _headers(raw: object) -> tuple[tuple[str, bytes], ...]:
+def _headers(
+    raw: Mapping[str, bytes | None] | Iterable[tuple[str, bytes | None]] | None,
+) -> tuple[tuple[str, bytes], ...]:
     if not raw:
         return ()
-    items = raw.items() if isinstance(raw, dict) else raw
-    return tuple((str(k), bytes(v) if v is not None else b"") for k, v in items)  # type: ignore[union-attr]
+    items = raw.items() if isinstance(raw, Mapping) else raw
+    return tuple((str(k), bytes(v) if v is not None else b"") for k, v in items)
 
 
 def run_worker(
     settings: ServiceSettings,
     platform: Platform,
-    bus: MessageBus,
-    topics: Sequence[str],
+    bus: MessageBus[Any],
 ) -> None:
-    """The body of every service's `entrypoints/worker.py` main()."""
+    """The body of every service's `entrypoints/worker.py` main(). The worker reads
+    exactly the topics that carry the events the bus has policies for."""
     configure_logging(settings.service)
 
     async def processor() -> EventProcessor:
         await platform.migrate()
         return EventProcessor(
             settings.service,
-            bus.event_handlers(),
+            bus,
             DeadLetterPublisher(settings.service, settings.kafka_bootstrap_servers),
         )
 
     app = create_worker_app(
         settings.service,
-        topics,
+        bus.subscribed_topics(),
         processor,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         web_port=settings.worker_web_port,

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from service_kit.auth import AuthSettings, ResourceServer, install_resource_server
 from service_kit.kernel import (
@@ -24,8 +23,7 @@ from service_kit.kernel import (
     NotFound,
     PaymentDeclined,
 )
-from service_kit.runtime import Check, Platform, configure_logging, run_checks
-from service_kit.settings import ServiceSettings
+from service_kit.runtime import Check, Container, Platform, configure_logging, run_checks
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +39,20 @@ def acting_user(
     if len(x_actor_id) > 64:
         raise HTTPException(status_code=422, detail="X-Actor-Id is longer than 64 characters")
     return x_actor_id.strip()
+
+
+def viewing_user(description: str) -> Callable[..., str | None]:
+    """A dependency for reads anyone may make and the acting user may see more of:
+    X-Actor-Id when it is sent (validated as `acting_user` does), else None."""
+
+    # Header() as the default, not in Annotated: the annotation must resolve
+    # without this function's locals (annotations are strings in this module).
+    def viewer(x_actor_id: str | None = Header(None, description=description)) -> str | None:
+        if x_actor_id is None or not x_actor_id.strip():
+            return None
+        return acting_user(x_actor_id)
+
+    return viewer
 
 
 _STATUS: list[tuple[type[DomainError], int]] = [
@@ -64,13 +76,6 @@ def install_error_handlers(app: FastAPI) -> None:
                 {"loc": ["body", *exc.field.split(".")], "msg": str(exc), "type": "value_error"}
             ]
         return JSONResponse(status_code=status, content=body)
-
-    @app.exception_handler(StaleDataError)
-    async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
-        # Optimistic versioning: another command changed the aggregate first.
-        return JSONResponse(
-            status_code=409, content={"detail": "changed concurrently by another request; retry"}
-        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
@@ -109,37 +114,38 @@ def offline_app(**kwargs: Any) -> FastAPI:
 
 
 def service_app(
-    platform: Platform,
-    *,
-    title: str,
-    summary: str,
-    resource_server: ResourceServer | None = None,
+    platform: Platform, *, summary: str, resource_server: ResourceServer | None = None
 ) -> FastAPI:
-    """A service's FastAPI app with what every service has: the lifespan (migrate,
-    outbox relay), the one error shape, the health endpoints, and the bearer-token
-    verifier its routes reach through `service_kit.auth.requires` (from the AUTH_*
-    settings unless given)."""
+    """A service's FastAPI app, titled with the service's name, with what every
+    service has: the lifespan (migrate, outbox relay), the one error shape, the health
+    endpoints, and the bearer-token verifier its routes reach through
+    `service_kit.auth.requires` (from the AUTH_* settings unless given)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with platform.lifespan():
             yield
 
-    app = offline_app(title=title, summary=summary, lifespan=lifespan)
+    app = offline_app(title=platform.settings.service, summary=summary, lifespan=lifespan)
     install_error_handlers(app)
     install_resource_server(app, resource_server or ResourceServer(AuthSettings.from_env()))
     app.include_router(health_router(platform.ready_checks()))
     return app
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run an API process; SIGTERM lets requests in flight and the relay finish."""
+C = TypeVar("C", bound=Container)
+
+
+def serve(container: C, create_app: Callable[[C], FastAPI]) -> None:
+    """The body of every service's API main(): run the app on the bootstrapped
+    container; SIGTERM lets requests in flight and the relay finish."""
+    settings = container.settings
     configure_logging(settings.service)
     # uvicorn re-raises the signal it stopped on once it has shut down gracefully, and
     # the default SIGTERM action would then report the clean stop as a kill (-15).
     signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
-        app,
+        create_app(container),
         host=settings.http_host,
         port=settings.http_port,
         log_level="info",

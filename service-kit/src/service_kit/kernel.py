@@ -6,7 +6,11 @@ HTTP edge maps the kinds to status codes (404, 403, 409, 422) in one place.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from shared_events.envelope import Envelope
 
 
 class DomainError(Exception):
@@ -29,6 +33,16 @@ class Conflict(DomainError):
         self.current_state = current_state
 
 
+class ConcurrentChange(Conflict):
+    """Another transaction changed the aggregate between our read and our write (the
+    optimistic version check lost). The unit of work raises it (at commit, or from a
+    flush inside it), so nothing above it knows the ORM; `service_kit.retry` decides
+    the command again."""
+
+    def __init__(self, message: str = "changed concurrently by another request; retry") -> None:
+        super().__init__(message)
+
+
 class InvalidInput(DomainError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -37,6 +51,41 @@ class InvalidInput(DomainError):
 
 class PaymentDeclined(DomainError):
     pass
+
+
+@dataclass(frozen=True)
+class EventMeta:
+    """What a policy knows of the consumed event besides its payload: which fact it
+    is and when it happened (a projection's timeline records both), and the story
+    it belongs to (what the policy publishes in turn carries it on)."""
+
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+    @classmethod
+    def of(cls, envelope: Envelope) -> EventMeta:
+        return cls(
+            event_id=str(envelope.event_id),
+            event_type=envelope.event_type,
+            occurred_at=envelope.occurred_at,
+            correlation_id=envelope.correlation_id,
+            causation_id=envelope.causation_id,
+        )
+
+
+class MissingCause(RuntimeError):
+    """A policy was called without the metadata of the event it applies; its facts'
+    times would otherwise fall back to the wall clock and depend on arrival."""
+
+
+def required(meta: EventMeta | None) -> EventMeta:
+    """The consumed event's metadata, which policies that record times cannot do without."""
+    if meta is None:
+        raise MissingCause("apply consumed events through MessageBus.handle_event")
+    return meta
 
 
 class Aggregate:

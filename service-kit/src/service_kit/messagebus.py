@@ -1,37 +1,48 @@
 """The message bus: commands to their handler, consumed events to their policy,
-internal events (never published) to their handlers after the commit."""
+internal events (never published) to their handlers after the commit.
+
+The policy table, keyed by payload type, is the one dispatch of consumed events:
+the consumer asks the bus which types it handles (and so which topics to read)
+and hands it each decoded event; a policy is called as `policy(event, meta, uow)`.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from service_kit.inbox import apply_once
+from service_kit.kernel import EventMeta
 from service_kit.uow import Trace, UnitOfWork
 from shared_events.contract import Payload
 from shared_events.envelope import Envelope
+from shared_events.registry import topic_for
 
 log = logging.getLogger(__name__)
 
-UowFactory = Callable[[Trace], UnitOfWork]
-CommandHandler = Callable[[Any, UnitOfWork], Awaitable[Any]]
-Policy = Callable[[Any, UnitOfWork], Awaitable[None]]
+# A service's handlers take its own unit of work (with its repositories).
+U = TypeVar("U", bound=UnitOfWork)
+
+UowFactory = Callable[[Trace], U]
+CommandHandler = Callable[[Any, U], Awaitable[Any]]
+Policy = Callable[[Any, EventMeta, U], Awaitable[None]]
+InternalHandler = Callable[[Any, U], Awaitable[None]]
 
 
-class MessageBus:
+class MessageBus(Generic[U]):
     def __init__(
         self,
-        uow_factory: UowFactory,
+        uow_factory: UowFactory[U],
         *,
-        commands: Mapping[type, CommandHandler],
-        policies: Mapping[type[Payload], Policy] | None = None,
-        internal: Mapping[type, list[Policy]] | None = None,
+        commands: Mapping[type, CommandHandler[U]],
+        policies: Mapping[type[Payload], Policy[U]] | None = None,
+        internal: Mapping[type, Sequence[InternalHandler[U]]] | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._commands = dict(commands)
         self._policies = dict(policies or {})
-        self._internal = dict(internal or {})
+        self._internal = {kind: list(handlers) for kind, handlers in (internal or {}).items()}
 
     async def handle(self, command: Any, trace: Trace | None = None) -> Any:
         uow = self._uow_factory(trace or Trace())
@@ -39,23 +50,27 @@ class MessageBus:
         await self._after_commit(uow)
         return result
 
+    def handled_event_types(self) -> tuple[type[Payload], ...]:
+        """The consumed events this bus has a policy for."""
+        return tuple(self._policies)
+
+    def subscribed_topics(self) -> list[str]:
+        """Exactly the topics that carry the handled events: what a worker reads."""
+        return sorted({topic_for(model.event_type) for model in self._policies})
+
+    def handles(self, event: Payload) -> bool:
+        return type(event) in self._policies
+
     async def handle_event(self, envelope: Envelope, event: Payload) -> bool:
         """Apply a consumed event once; False when it was a redelivery."""
         policy = self._policies[type(event)]
-        uow = self._uow_factory(Trace.caused_by(envelope))
-        applied = await apply_once(uow, envelope, lambda: policy(event, uow))
+        meta = EventMeta.of(envelope)
+        uow = self._uow_factory(Trace.caused_by(meta))
+        applied = await apply_once(uow, envelope, lambda: policy(event, meta, uow))
         await self._after_commit(uow)
         return applied
 
-    def handled_event_types(self) -> tuple[type[Payload], ...]:
-        """The consumed event types this bus has a policy for (its subscriptions)."""
-        return tuple(self._policies)
-
-    def event_handlers(self) -> dict[str, Callable[[Envelope, Any], Awaitable[Any]]]:
-        """The consumer's dispatch table: event_type -> handler."""
-        return {model.event_type: self.handle_event for model in self._policies}
-
-    async def _after_commit(self, uow: UnitOfWork) -> None:
+    async def _after_commit(self, uow: U) -> None:
         queue = list(uow.internal_events)
         uow.internal_events.clear()
         while queue:

@@ -23,6 +23,10 @@ def run_env(service_metadata: MetaData, *, plumbing: bool = True) -> None:
     `plumbing=False` for a service without outbox and inbox (no messaging)."""
     config = context.config
     url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError(
+            "no sqlalchemy.url: run migrations through service_kit.migrations.upgrade"
+        )
     targets = [service_metadata, plumbing_metadata] if plumbing else [service_metadata]
 
     def migrate(connection: Connection) -> None:

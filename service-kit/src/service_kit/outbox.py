@@ -6,13 +6,13 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+from tenacity import AsyncRetrying, wait_exponential
 
+from service_kit.loop import WorkLoop
 from service_kit.tables import outbox
 from shared_events.envelope import Envelope, encode, utcnow
 from shared_events.registry import model_for
@@ -60,7 +60,34 @@ def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
     )
 
 
-class OutboxRelay:
+class LazyProducer:
+    """A producer started on first use. After a failure the user closes it, so a
+    producer that lost its broker is rebuilt rather than trusted again."""
+
+    def __init__(self, factory: Callable[[], AIOKafkaProducer]) -> None:
+        self._factory = factory
+        self._producer: AIOKafkaProducer | None = None
+
+    async def get(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = self._factory()
+            try:
+                await producer.start()
+            except BaseException:
+                with suppress(Exception):
+                    await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with suppress(Exception):
+                await asyncio.wait_for(producer.stop(), timeout=5)
+
+
+class OutboxRelay(WorkLoop):
     """Publishes unsent outbox rows in id order and marks them sent.
 
     Rows go out one by one, each acknowledged before the next, so a failure can
@@ -79,35 +106,18 @@ class OutboxRelay:
         max_backoff: float = 5.0,
         backoff_multiplier: float = 0.2,
     ) -> None:
+        # wake() is called after a commit that staged events, so they go out at once;
+        # stop() ends a backoff at once: a stopping process must not sit out the
+        # broker's absence, the rows stay unpublished for the next start.
+        super().__init__(self.publish_batch, poll_interval, backoff_multiplier, max_backoff)
         self._sessions = sessions
-        self._producer_factory = producer_factory
         self._batch_size = batch_size
-        self._poll_interval = poll_interval
-        self._max_backoff = max_backoff
-        self._backoff_multiplier = backoff_multiplier
-        self._producer: AIOKafkaProducer | None = None
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
+        self._producer = LazyProducer(producer_factory)
         self.published = 0
         self.failures = 0
 
-    def wake(self) -> None:
-        """Called after a commit that staged events, so they go out at once."""
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Relay until stop(); a batch in flight is finished before returning."""
-        try:
-            while not self._stopping.is_set():
-                sent = await self._with_retry(self.publish_batch)
-                if sent == 0:
-                    await self._idle()
-        finally:
-            await self._close_producer()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
+    async def close(self) -> None:
+        await self._producer.close()
 
     async def publish_batch(self) -> int:
         """Publish up to one batch of unsent rows; returns how many went out."""
@@ -129,7 +139,7 @@ class OutboxRelay:
             ).all()
         if not rows:
             return 0
-        producer = await self._ensure_producer()
+        producer = await self._producer.get()
         sent: list[int] = []
         try:
             for row in rows:
@@ -165,51 +175,7 @@ class OutboxRelay:
                         update(outbox).where(outbox.c.id.in_(ids)).values(published_at=utcnow())
                     )
 
-    async def _with_retry(self, fn: Callable[[], Any]) -> Any:
-        async for attempt in AsyncRetrying(
-            wait=wait_exponential(multiplier=self._backoff_multiplier, max=self._max_backoff),
-            retry=retry_if_exception_type(Exception),
-            before_sleep=self._on_failure,
-            sleep=self._backoff,
-        ):
-            with attempt:
-                if self._stopping.is_set():
-                    return 0
-                return await fn()
-        return 0  # pragma: no cover
-
-    async def _backoff(self, seconds: float) -> None:
-        # stop() ends a backoff at once: a stopping process must not sit out the
-        # broker's absence; the rows stay unpublished for the next start.
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-
-    async def _on_failure(self, state: Any) -> None:
-        exc = state.outcome.exception()
+    async def on_failure(self, exc: BaseException | None, retry_in: float) -> None:
         self.failures += 1
         log.warning("outbox relay: publish failed (%s: %s); retrying", type(exc).__name__, exc)
-        # A producer that lost its broker is rebuilt rather than trusted again.
-        await self._close_producer()
-
-    async def _ensure_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = self._producer_factory()
-            try:
-                await producer.start()
-            except BaseException:
-                with suppress(Exception):
-                    await producer.stop()
-                raise
-            self._producer = producer
-        return self._producer
-
-    async def _close_producer(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            with suppress(Exception):
-                await asyncio.wait_for(producer.stop(), timeout=5)
-
-    async def _idle(self) -> None:
-        self._wake.clear()
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+        await self._producer.close()

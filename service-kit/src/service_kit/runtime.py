@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -16,6 +17,7 @@ from sqlalchemy import text
 from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
 
 from service_kit.db import create_engine, session_factory
+from service_kit.messagebus import MessageBus
 from service_kit.migrations import upgrade
 from service_kit.outbox import OutboxRelay, make_producer
 from service_kit.settings import ServiceSettings
@@ -82,13 +84,20 @@ async def running(*loops: BackgroundLoop) -> AsyncIterator[None]:
 
 
 class Platform:
-    """The infrastructure one service process stands on: its database and its relay.
-    A service that neither publishes nor consumes (`messaging=False`, identity-service)
-    has no relay, and its readiness is its database alone."""
+    """The infrastructure one service process stands on: its database (with the
+    domain classes mapped onto it) and its relay. A service that neither publishes nor
+    consumes (`messaging=False`, identity-service) has no relay, and its readiness is
+    its database alone."""
 
     def __init__(
-        self, settings: ServiceSettings, migrations_dir: Path, *, messaging: bool = True
+        self,
+        settings: ServiceSettings,
+        migrations_dir: Path,
+        start_mappers: Callable[[], None],
+        *,
+        messaging: bool = True,
     ) -> None:
+        start_mappers()  # once per process, before any session is opened
         self.settings = settings
         self.migrations_dir = migrations_dir
         self.engine = create_engine(settings.database_url)
@@ -175,3 +184,16 @@ class Platform:
                 yield
         finally:
             await self.dispose()
+
+
+@dataclass
+class Container:
+    """What a service's bootstrap wires for its processes; a service with more to wire
+    (a gateway, a dispatcher) extends it."""
+
+    platform: Platform
+    bus: MessageBus
+
+    @property
+    def settings(self) -> ServiceSettings:
+        return self.platform.settings

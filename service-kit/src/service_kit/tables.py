@@ -4,17 +4,7 @@ They live in their own MetaData so each service's Alembic environment targets
 `[service metadata, plumbing_metadata]` and migrates them with its own tables.
 """
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-)
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 
 plumbing_metadata = MetaData()
 

@@ -1,8 +1,9 @@
 """Unit of work base: one transaction holding aggregate changes, the outbox rows
 for the events they raised, and the inbox record of the event being handled.
 
-A service subclasses `SqlAlchemyUnitOfWork` (or `FakeUnitOfWork` in its unit
-tests) and only says which repositories it has.
+A service subclasses `UnitOfWork` to declare its repositories as annotated
+attributes (`orders: OrderRepository`), then `SqlAlchemyUnitOfWork` (or
+`FakeUnitOfWork` in its unit tests) to run them.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Self
+from functools import cache
+from typing import Any, Generic, Self, TypeVar, get_type_hints
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from service_kit.inbox import Inbox, MemoryInbox
-from service_kit.kernel import Aggregate
+from service_kit.kernel import Aggregate, ConcurrentChange, EventMeta
 from service_kit.outbox import stage
 from shared_events.contract import Payload
 from shared_events.envelope import Envelope, wrap
@@ -27,13 +30,15 @@ class Trace:
 
     correlation_id: str | None = None
     causation_id: str | None = None
-    # The consumed event being handled (its occurred_at, event_type, event_id),
-    # for policies such as read-model projections that record where a change came from.
-    cause: Envelope | None = None
 
     @classmethod
-    def caused_by(cls, envelope: Envelope) -> Trace:
-        return cls(envelope.correlation_id, str(envelope.event_id), envelope)
+    def caused_by(cls, meta: EventMeta) -> Trace:
+        """What a policy publishes carries on the story of the event it applies."""
+        return cls(meta.correlation_id, meta.event_id)
+
+
+T = TypeVar("T")
+E = TypeVar("E")
 
 
 class Repository:
@@ -42,10 +47,37 @@ class Repository:
     def __init__(self) -> None:
         self.seen: set[Aggregate] = set()
 
-    def _track(self, aggregate: Any) -> Any:
-        if aggregate is not None:
+    def _track(self, aggregate: T) -> T:
+        if isinstance(aggregate, Aggregate):  # only aggregates raise events
             self.seen.add(aggregate)
         return aggregate
+
+
+class SqlRepository(Repository, Generic[E]):
+    """One kind of row on the unit of work's session: `get` by primary key, `add`.
+    A context's repository names its `entity` and adds its own queries."""
+
+    entity: type[E]
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__()
+        self._session = session
+
+    async def get(self, *key: str) -> E | None:
+        return self._track(await self._session.get(self.entity, key[0] if len(key) == 1 else key))
+
+    def add(self, entity: E) -> None:
+        self._session.add(self._track(entity))
+
+
+@cache
+def declared_repositories(uow_class: type) -> dict[str, type[SqlRepository[Any]]]:
+    """The repositories a unit of work class declares, by attribute name."""
+    return {
+        name: kind
+        for name, kind in get_type_hints(uow_class).items()
+        if isinstance(kind, type) and issubclass(kind, SqlRepository)
+    }
 
 
 class UnitOfWork(ABC):
@@ -65,8 +97,8 @@ class UnitOfWork(ABC):
     async def __aexit__(self, *exc: object) -> None:
         await self.rollback()
 
-    @abstractmethod
-    def repositories(self) -> Iterable[Repository]: ...
+    def repositories(self) -> Iterable[Repository]:
+        return [getattr(self, name) for name in declared_repositories(type(self))]
 
     def collect_new_events(self) -> Iterator[Any]:
         for repository in self.repositories():
@@ -113,9 +145,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self._on_commit = on_commit
         self.session: AsyncSession | None = None
 
-    @abstractmethod
     def bind(self, session: AsyncSession) -> None:
-        """Create the repositories on the new session."""
+        """Create each declared repository on the new session."""
+        for name, repository in declared_repositories(type(self)).items():
+            setattr(self, name, repository(session))
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -130,13 +163,22 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         finally:
             if self.session is not None:
                 await self.session.close()
+        if isinstance(exc[1], StaleDataError):
+            # A version check lost in an autoflush (a query after a change) rather
+            # than in commit(): the same ConcurrentChange, so callers see one kind.
+            raise ConcurrentChange() from exc[1]
 
     async def commit(self) -> None:
         assert self.session is not None, "use the unit of work in `async with`"
-        await self.session.flush()  # version checks run here, before events are staged
-        envelopes = self._envelopes()
-        await stage(self.session, envelopes)
-        await self.session.commit()
+        try:
+            await self.session.flush()  # version checks run here, before events are staged
+            envelopes = self._envelopes()
+            await stage(self.session, envelopes)
+            await self.session.commit()
+        except StaleDataError as exc:
+            # The optimistic version check lost: said in the kernel's words, so the
+            # layers above retry or answer 409 without knowing SQLAlchemy.
+            raise ConcurrentChange() from exc
         self.staged.extend(envelopes)
         if envelopes and self._on_commit is not None:
             self._on_commit()

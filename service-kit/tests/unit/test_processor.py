@@ -7,7 +7,22 @@ import pytest
 from service_kit.consumer import EventProcessor, RawMessage
 from shared_events import encode, wrap
 from shared_events.contract import CookStarted, OrderAccepted
+from shared_events.registry import model_for
 from testkit.samples import order_placed
+
+
+class FakeBus:
+    """The bus's consumer side (EventDispatch): a policy per event type, by name."""
+
+    def __init__(self, policies) -> None:
+        self._policies = {model_for(name, 1): policy for name, policy in policies.items()}
+
+    def handles(self, event) -> bool:
+        return type(event) in self._policies
+
+    async def handle_event(self, envelope, event) -> bool:
+        await self._policies[type(event)](envelope, event)
+        return True
 
 
 class RecordingDeadLetters:
@@ -34,7 +49,7 @@ def dead_letters() -> RecordingDeadLetters:
 def processor(handlers, dead_letters, attempts=3) -> EventProcessor:
     return EventProcessor(
         "test",
-        handlers,
+        FakeBus(handlers),
         dead_letters,
         attempts=attempts,
         backoff_multiplier=0.001,

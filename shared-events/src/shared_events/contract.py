@@ -30,7 +30,10 @@ class Payload(BaseModel):
     @property
     def aggregate_id(self) -> str:
         """The message key: everything about one order shares its order id."""
-        return self.order_id  # type: ignore[attr-defined]
+        key = getattr(self, "order_id", None)
+        if not isinstance(key, str):
+            raise TypeError(f"{type(self).__name__} has no order_id: override aggregate_id")
+        return key
 
 
 # ---------------------------------------------------------------- value objects

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from service_kit.messagebus import MessageBus
-from service_kit.runtime import Platform
+from service_kit.runtime import Container, Platform
 from service_kit.settings import ServiceSettings
 from store_service.adapters.orm import start_mappers
 from store_service.service_layer.messagebus import create_bus
@@ -15,17 +13,7 @@ from store_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfW
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-@dataclass
-class Container:
-    settings: ServiceSettings
-    platform: Platform
-    bus: MessageBus
-
-
 def bootstrap(settings: ServiceSettings | None = None) -> Container:
     settings = settings or ServiceSettings.from_env(PRODUCER, http_port=8082, worker_web_port=6082)
-    start_mappers()
-    platform = Platform(settings, MIGRATIONS)
-
-    uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
-    return Container(settings, platform, create_bus(uow_factory))
+    platform = Platform(settings, MIGRATIONS, start_mappers)
+    return Container(platform, create_bus(platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)))

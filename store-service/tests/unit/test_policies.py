@@ -8,7 +8,7 @@ from shared_events import contract
 from shared_events.topics import DELIVERY_EVENTS, ORDER_EVENTS
 from store_service.domain import commands
 from store_service.domain.store_order import TicketStatus
-from store_service.service_layer.messagebus import create_bus, subscribed_topics
+from store_service.service_layer.messagebus import create_bus
 
 from ..events import (
     CUSTOMER,
@@ -53,8 +53,8 @@ def published(uow: FakeUnitOfWork, event_type: str) -> list[contract.Payload]:
     return [e.event() for e in uow.published if e.event_type == event_type]
 
 
-def test_the_worker_subscribes_to_order_and_delivery_events():
-    assert subscribed_topics() == sorted([DELIVERY_EVENTS, ORDER_EVENTS])
+def test_the_worker_subscribes_to_order_and_delivery_events(uow):
+    assert create_bus(uow.factory).subscribed_topics() == sorted([DELIVERY_EVENTS, ORDER_EVENTS])
 
 
 async def test_order_placed_registers_a_received_ticket_without_personal_data(bus, uow):

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
+from service_kit import snapshot
+from service_kit.consumer import RawMessage
+from service_kit.snapshot import end_offsets, read_snapshot
 from shared_events import decode
 
 T = TypeVar("T")
@@ -170,69 +171,18 @@ class Faults:
         self.system.wait_ready()  # the next test starts on a system that answers
 
 
-async def read_to_end(bootstrap: str, topics: list[str], *, within: float = 60) -> list:
+async def read_to_end(bootstrap: str, topics: list[str], *, within: float = 60) -> list[RawMessage]:
     """Every record of `topics` from the beginning up to the end offsets as they are
     when called, in offset order per partition. No consumer group is joined."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        partitions = await _partitions(consumer, topics)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        records: list = []
-        deadline = time.monotonic() + within
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out reading {topics} to {ends}")
-            batch = await consumer.getmany(*partitions, timeout_ms=500)
-            for tp, partition_records in batch.items():
-                records.extend(r for r in partition_records if r.offset < ends[tp])
-        return records
-    finally:
-        await consumer.stop()
-
-
-async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = await _partitions(consumer, topics)
-        return await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
+    return await read_snapshot(bootstrap, topics, client_id="testkit", stall_timeout=within)
 
 
 async def committed_offsets(
     bootstrap: str, group: str, *, within: float = 60
 ) -> dict[TopicPartition, int]:
-    """The offsets a consumer group has committed (the next offset it will read).
-    Retried while the group's coordinator is not available (a broker just started)."""
-    deadline = time.monotonic() + within
-    while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        try:
-            await admin.start()
-            found = await admin.list_consumer_group_offsets(group)
-            return {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}
-        except KafkaError:
-            if time.monotonic() > deadline:
-                raise
-        finally:
-            await admin.close()
-        await asyncio.sleep(0.5)
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
-    # A consumer without subscriptions keeps no topic metadata: ask the cluster.
-    cluster = await consumer._client.fetch_all_metadata()
-    return [
-        TopicPartition(topic, p)
-        for topic in topics
-        for p in sorted(cluster.partitions_for_topic(topic) or ())
-    ]
+    """The offsets a consumer group has committed (the next offset it will read),
+    asked again while a just-started broker cannot answer yet."""
+    return await snapshot.committed_offsets(bootstrap, group, within=within, client_id="testkit")
 
 
 async def lag(bootstrap: str, group: str, topics: list[str]) -> int:

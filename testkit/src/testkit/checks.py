@@ -16,12 +16,14 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import httpx
 from aiokafka import TopicPartition
 
 from shared_events import decode
+from shared_events.contract import MenuItemChanged
 from shared_events.topics import DELIVERY_EVENTS, EVENT_TOPICS, ORDER_EVENTS, STORE_EVENTS
 from testkit import committed_offsets, read_to_end
 from testkit.actors import Customer, wait_for
@@ -84,7 +86,7 @@ async def converge(world: World, *, within: float = 120, lanes: int = 10) -> Ver
     async def lane() -> None:
         while queue:
             plan = queue.pop()
-            looked = await _poll(lambda p=plan: _looks_finished(world, p), deadline)
+            looked = await _poll(partial(_looks_finished, world, plan), deadline)
             await _check_order(world, plan, looked, verdict)
 
     await asyncio.gather(*(lane() for _ in range(lanes)))
@@ -256,7 +258,7 @@ def check_topics(world: World, records: list, v: Verdict) -> dict[str, int]:
     one event id per event type (a second id is a doubled effect), in commit order.
     Returns how many extra copies of an event id the topics hold: at-least-once
     publishing allows them (consumers skip them), so they are counted, not failed."""
-    by_order: dict[str, dict[str, list[tuple[int, str, str]]]] = defaultdict(
+    by_order: dict[str | None, dict[str, list[tuple[int, str, str]]]] = defaultdict(
         lambda: defaultdict(list)
     )
     orders = {p.order_id: p for p in world.orders}
@@ -332,11 +334,7 @@ async def menu_change_applied(bootstrap: str, store: str, item: str, price: int)
     async def published() -> Any:
         records = await read_to_end(bootstrap, [STORE_EVENTS])
         return next(
-            (
-                r
-                for r in records
-                if r.key and r.key.decode() == key and decode(r.value)[1].price == price
-            ),
+            (r for r in records if r.key and r.key.decode() == key and _priced(r.value, price)),
             None,
         )
 
@@ -347,6 +345,11 @@ async def menu_change_applied(bootstrap: str, store: str, item: str, price: int)
         return (await committed_offsets(bootstrap, "order-service")).get(tp, -1) > record.offset
 
     await wait_for(applied, within=120, interval=0.2, what=f"the replica to apply {key}")
+
+
+def _priced(value: bytes | None, price: int) -> bool:
+    event = decode(value)[1]
+    return isinstance(event, MenuItemChanged) and event.price == price
 
 
 async def price_of(world: World, store: str, item: str) -> int:

@@ -6,88 +6,33 @@ that always fails. The consumer test runs it as a real process.
 """
 
 import os
-from collections.abc import Iterable
 
-import faust
-from sqlalchemy import Column, MetaData, String, Table, insert
-
-from service_kit.consumer import DeadLetterPublisher, EventProcessor
-from service_kit.db import create_engine, session_factory
-from service_kit.faust_worker import create_worker_app
-from service_kit.inbox import apply_once
-from service_kit.tables import plumbing_metadata
-from service_kit.uow import Repository, SqlAlchemyUnitOfWork, Trace
-
-NAME = os.environ["PROBE_NAME"]
-metadata = MetaData()
-applied = Table(
-    "applied",
-    metadata,
-    Column("event_id", String(36), primary_key=True),
-    Column("order_id", String(64), nullable=False),
-)
-engine = create_engine(f"sqlite+aiosqlite:///{os.environ['PROBE_DB']}")
-sessions = session_factory(engine)
+from service_kit.kernel import EventMeta
+from service_kit.uow import SqlAlchemyUnitOfWork
+from shared_events.contract import OrderCancelled, OrderPlaced
+from testkit.probe_base import record, run, worker_app
 
 
-class ProbeUnitOfWork(SqlAlchemyUnitOfWork):
-    def bind(self, session) -> None:
-        pass
-
-    def repositories(self) -> Iterable[Repository]:
-        return ()
+async def on_order_placed(event: OrderPlaced, meta: EventMeta, uow: SqlAlchemyUnitOfWork) -> None:
+    await record(uow, meta, event.order_id)
 
 
-async def on_order_placed(envelope, event) -> None:
-    uow = ProbeUnitOfWork(sessions, producer=NAME, trace=Trace.caused_by(envelope))
-
-    async def apply() -> None:
-        await uow.session.execute(
-            insert(applied).values(event_id=str(envelope.event_id), order_id=event.order_id)
-        )
-
-    await apply_once(uow, envelope, apply)
-
-
-async def on_order_cancelled(envelope, event) -> None:
+async def on_order_cancelled(
+    event: OrderCancelled, meta: EventMeta, uow: SqlAlchemyUnitOfWork
+) -> None:
     # Broken for good, or (with PROBE_BROKEN_FLAG) while that file exists: the "fix".
     flag = os.environ.get("PROBE_BROKEN_FLAG")
     if flag is None or os.path.exists(flag):
         raise RuntimeError("probe: the cancellation policy is broken")
-    uow = ProbeUnitOfWork(sessions, producer=NAME, trace=Trace.caused_by(envelope))
-
-    async def apply() -> None:
-        await uow.session.execute(
-            insert(applied).values(
-                event_id=str(envelope.event_id), order_id=f"cancelled:{event.order_id}"
-            )
-        )
-
-    return await apply_once(uow, envelope, apply)
+    await record(uow, meta, f"cancelled:{event.order_id}")
 
 
-async def processor() -> EventProcessor:
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-        await conn.run_sync(plumbing_metadata.create_all)
-    return EventProcessor(
-        NAME,
-        {"OrderPlaced": on_order_placed, "OrderCancelled": on_order_cancelled},
-        DeadLetterPublisher(NAME, os.environ["KAFKA"]),
-        attempts=3,
-        backoff_multiplier=0.01,
-        backoff_max=0.05,
-    )
-
-
-app = create_worker_app(
-    NAME,
-    [os.environ["PROBE_TOPIC"]],
-    processor,
-    bootstrap_servers=os.environ["KAFKA"],
-    web_port=int(os.environ["PROBE_WEB_PORT"]),
-    on_stop=engine.dispose,
+app = worker_app(
+    {OrderPlaced: on_order_placed, OrderCancelled: on_order_cancelled},
+    attempts=3,
+    backoff_multiplier=0.01,
+    backoff_max=0.05,
 )
 
 if __name__ == "__main__":
-    faust.Worker(app, loglevel="info").execute_from_commandline()
+    run(app)

@@ -10,57 +10,28 @@ as the agent's task is when its process stops ungracefully.
 
 import asyncio
 import os
-from collections.abc import Iterable
 from pathlib import Path
 
-import faust
-from sqlalchemy import Column, MetaData, String, Table, insert, text
+from sqlalchemy import text
 
-from service_kit.consumer import DeadLetterPublisher, EventProcessor
-from service_kit.db import create_engine, session_factory
-from service_kit.faust_worker import create_worker_app
-from service_kit.inbox import apply_once
-from service_kit.tables import plumbing_metadata
-from service_kit.uow import Repository, SqlAlchemyUnitOfWork, Trace
+from service_kit.kernel import EventMeta
+from service_kit.uow import SqlAlchemyUnitOfWork
+from shared_events.contract import OrderPlaced
+from testkit.probe_base import engine, record, run, worker_app
 
-NAME = os.environ["PROBE_NAME"]
 STARTED = Path(os.environ["PROBE_STARTED"])
 SECONDS = float(os.environ.get("PROBE_HANDLER_SECONDS", "3"))
 INTERRUPT = Path(os.environ.get("PROBE_INTERRUPT", "/nonexistent"))
-metadata = MetaData()
-applied = Table(
-    "applied",
-    metadata,
-    Column("event_id", String(36), primary_key=True),
-    Column("order_id", String(64), nullable=False),
-)
-engine = create_engine(f"sqlite+aiosqlite:///{os.environ['PROBE_DB']}")
-sessions = session_factory(engine)
 
 
-class ProbeUnitOfWork(SqlAlchemyUnitOfWork):
-    def bind(self, session) -> None:
-        pass
-
-    def repositories(self) -> Iterable[Repository]:
-        return ()
-
-
-async def on_order_placed(envelope, event) -> None:
-    uow = ProbeUnitOfWork(sessions, producer=NAME, trace=Trace.caused_by(envelope))
-
-    async def apply() -> None:
-        with STARTED.open("a") as marks:
-            marks.write(f"{event.order_id}\n")
-        if INTERRUPT.exists():
-            INTERRUPT.unlink()
-            raise asyncio.CancelledError  # cut off inside its transaction
-        await asyncio.sleep(SECONDS)  # the handler is in flight: the test stops us now
-        await uow.session.execute(
-            insert(applied).values(event_id=str(envelope.event_id), order_id=event.order_id)
-        )
-
-    await apply_once(uow, envelope, apply)
+async def on_order_placed(event: OrderPlaced, meta: EventMeta, uow: SqlAlchemyUnitOfWork) -> None:
+    with STARTED.open("a") as marks:
+        marks.write(f"{event.order_id}\n")
+    if INTERRUPT.exists():
+        INTERRUPT.unlink()
+        raise asyncio.CancelledError  # cut off inside its transaction
+    await asyncio.sleep(SECONDS)  # the handler is in flight: the test stops us now
+    await record(uow, meta, event.order_id)
 
 
 async def database_ready() -> bool:
@@ -69,27 +40,9 @@ async def database_ready() -> bool:
     return True
 
 
-async def processor() -> EventProcessor:
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-        await conn.run_sync(plumbing_metadata.create_all)
-    return EventProcessor(
-        NAME,
-        {"OrderPlaced": on_order_placed},
-        DeadLetterPublisher(NAME, os.environ["KAFKA"]),
-        attempts=1,
-    )
-
-
-app = create_worker_app(
-    NAME,
-    [os.environ["PROBE_TOPIC"]],
-    processor,
-    bootstrap_servers=os.environ["KAFKA"],
-    web_port=int(os.environ["PROBE_WEB_PORT"]),
-    ready_checks={"database": database_ready},
-    on_stop=engine.dispose,
+app = worker_app(
+    {OrderPlaced: on_order_placed}, ready_checks={"database": database_ready}, attempts=1
 )
 
 if __name__ == "__main__":
-    faust.Worker(app, loglevel="info").execute_from_commandline()
+    run(app)

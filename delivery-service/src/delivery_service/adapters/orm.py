@@ -1,9 +1,12 @@
 """Tables of the Delivery context, mapped onto the plain domain classes."""
 
-from sqlalchemy import Column, Enum, Index, Integer, MetaData, String, Table
+from functools import cache
+
+from sqlalchemy import Column, Index, MetaData, String, Table
 from sqlalchemy.orm import registry
 
 from delivery_service.domain.model import Delivery, DeliveryStatus
+from service_kit.mapping import map_aggregate, states, version_column
 from service_kit.types import UtcDateTime
 
 metadata = MetaData()
@@ -14,12 +17,7 @@ deliveries = Table(
     "deliveries",
     metadata,
     Column("order_id", String(64), primary_key=True),
-    # A plain VARCHAR without a CHECK: adding a state later needs no migration.
-    Column(
-        "status",
-        Enum(DeliveryStatus, native_enum=False, create_constraint=False, length=16),
-        nullable=False,
-    ),
+    Column("status", states(DeliveryStatus), nullable=False),
     Column("store_id", String(64), nullable=True),
     Column("customer_id", String(64), nullable=True),
     Column("region", String(64), nullable=True),
@@ -34,19 +32,14 @@ deliveries = Table(
     Column("delivered_at", UtcDateTime, nullable=True),
     Column("returned_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
-    Column("version", Integer, nullable=False),
+    version_column(),
     # Offers near a rider: one region and status, oldest first.
     Index("ix_deliveries_region_status_ready", "region", "status", "ready_at"),
 )
 
 mapper_registry = registry()
-_started = False
 
 
+@cache  # map once per process
 def start_mappers() -> None:
-    """Map once per process; `version` turns concurrent updates into StaleDataError."""
-    global _started
-    if _started:
-        return
-    mapper_registry.map_imperatively(Delivery, deliveries, version_id_col=deliveries.c.version)
-    _started = True
+    map_aggregate(mapper_registry, Delivery, deliveries)

@@ -64,13 +64,6 @@ class WrongState(Conflict):
         )
 
 
-class ConcurrentChange(Conflict):
-    """Another transaction changed the delivery between our read and our write."""
-
-    def __init__(self) -> None:
-        super().__init__("the delivery was changed concurrently; retry")
-
-
 class Delivery(Aggregate):
     def __init__(self, order_id: str, first_seen_at: datetime) -> None:
         super().__init__()

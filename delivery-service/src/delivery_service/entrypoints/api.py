@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Path, Query
+from fastapi import Depends, FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from delivery_service import views
 from delivery_service.bootstrap import Container, bootstrap
 from delivery_service.domain import commands
 from delivery_service.domain.model import REASON_MAX, Delivery, DeliveryNotFound, DeliveryStatus
-from service_kit.http import acting_user, serve, service_app
+from service_kit.http import acting_user, serve, service_app, viewing_user
 
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Region = Annotated[str, Query(min_length=1, max_length=64, description="e.g. gangnam")]
@@ -30,18 +30,10 @@ class ReturnBody(BaseModel):
     reason: Reason
 
 
-def viewing_rider(
-    x_actor_id: Annotated[
-        str | None,
-        Header(description="The viewing rider; the one who picked it also sees the address"),
-    ] = None,
-) -> str | None:
-    if x_actor_id is None or not x_actor_id.strip():
-        return None
-    return acting_user(x_actor_id)  # same validation as everywhere else
-
-
-Viewer = Annotated[str | None, Depends(viewing_rider)]
+Viewer = Annotated[
+    str | None,
+    Depends(viewing_user("The viewing rider; the one who picked it also sees the address")),
+]
 
 
 def shown(delivery: Delivery) -> dict[str, Any]:
@@ -60,9 +52,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     bus, platform = container.bus, container.platform
 
     app = service_app(
-        platform,
-        title="delivery-service",
-        summary="Delivery context: deliveries offered to riders, picked and confirmed",
+        platform, summary="Delivery context: deliveries offered to riders, picked and confirmed"
     )
 
     @app.get("/deliveries", tags=["deliveries"])
@@ -97,8 +87,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
 
 def main() -> None:
-    container = bootstrap()
-    serve(create_app(container), container.settings)
+    serve(bootstrap(), create_app)
 
 
 if __name__ == "__main__":

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 from delivery_service.bootstrap import bootstrap
-from delivery_service.service_layer.messagebus import subscribed_topics
 from service_kit.faust_worker import run_worker
 
 
 def main() -> None:
     container = bootstrap()
-    run_worker(container.settings, container.platform, container.bus, subscribed_topics())
+    run_worker(container.settings, container.platform, container.bus)
 
 
 if __name__ == "__main__":

@@ -13,14 +13,13 @@ from collections.abc import Callable
 from datetime import datetime
 
 from delivery_service.domain import commands
-from delivery_service.domain.model import ConcurrentChange, Delivery, DeliveryNotFound
+from delivery_service.domain.model import Delivery, DeliveryNotFound
 from delivery_service.service_layer.unit_of_work import UnitOfWork
+from service_kit.retry import decided_again_when_stale
 from shared_events.envelope import utcnow
 
 # Ids and states only: never the address.
 log = logging.getLogger(__name__)
-
-ATTEMPTS = 3
 
 
 async def pick_food(cmd: commands.PickFood, uow: UnitOfWork) -> Delivery:
@@ -37,22 +36,15 @@ async def return_delivery(cmd: commands.ReturnDelivery, uow: UnitOfWork) -> Deli
     )
 
 
+@decided_again_when_stale
 async def _decide(
     uow: UnitOfWork, order_id: str, decide: Callable[[Delivery, datetime], None]
 ) -> Delivery:
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            async with uow:
-                delivery = await uow.deliveries.get(order_id)
-                if delivery is None or not delivery.is_offered:
-                    raise DeliveryNotFound(order_id)
-                decide(delivery, utcnow())
-                await uow.commit()
-        except ConcurrentChange:
-            if attempt == ATTEMPTS:
-                raise
-            log.info("delivery %s changed concurrently; deciding again", order_id)
-            continue
-        log.info("delivery %s is %s (rider %s)", order_id, delivery.status, delivery.rider_id)
-        return delivery
-    raise AssertionError("unreachable")
+    async with uow:
+        delivery = await uow.deliveries.get(order_id)
+        if delivery is None or not delivery.is_offered:
+            raise DeliveryNotFound(order_id)
+        decide(delivery, utcnow())
+        await uow.commit()
+    log.info("delivery %s is %s (rider %s)", order_id, delivery.status, delivery.rider_id)
+    return delivery

@@ -13,19 +13,16 @@ from datetime import datetime
 
 from delivery_service.domain.model import Delivery
 from delivery_service.service_layer.unit_of_work import UnitOfWork
+from service_kit.kernel import EventMeta, required
 from shared_events.contract import CookStarted, OrderCancelled, OrderPlaced
 
 # Ids and states only: never the address.
 log = logging.getLogger(__name__)
 
 
-class MissingCause(RuntimeError):
-    """The policies need the consumed envelope: its occurred_at is the fact's time."""
-
-
-async def keep_delivery_address(event: OrderPlaced, uow: UnitOfWork) -> None:
+async def keep_delivery_address(event: OrderPlaced, meta: EventMeta, uow: UnitOfWork) -> None:
     """Whenever OrderPlaced: keep the delivery address and region (a local copy)."""
-    at = _occurred_at(uow)
+    at = required(meta).occurred_at
     delivery = await _delivery_of(uow, event.order_id, at)
     delivery.learn_placement(
         event.store_id,
@@ -37,19 +34,19 @@ async def keep_delivery_address(event: OrderPlaced, uow: UnitOfWork) -> None:
     _log(delivery, "OrderPlaced")
 
 
-async def open_delivery(event: CookStarted, uow: UnitOfWork) -> None:
+async def open_delivery(event: CookStarted, meta: EventMeta, uow: UnitOfWork) -> None:
     """Whenever CookStarted: open the Delivery (WAITING) for riders in the region,
     once the address is known and unless the order was cancelled."""
-    at = _occurred_at(uow)
+    at = required(meta).occurred_at
     delivery = await _delivery_of(uow, event.order_id, at)
     delivery.learn_cook_started(event.store_id, at)
     _log(delivery, "CookStarted")
 
 
-async def cancel_delivery(event: OrderCancelled, uow: UnitOfWork) -> None:
+async def cancel_delivery(event: OrderCancelled, meta: EventMeta, uow: UnitOfWork) -> None:
     """Whenever OrderCancelled: cancel the Delivery, or never open one
     (DeliveryCancelled, once per order)."""
-    at = _occurred_at(uow)
+    at = required(meta).occurred_at
     delivery = await _delivery_of(uow, event.order_id, at)
     delivery.learn_cancelled(event.store_id, event.customer_id, at)
     _log(delivery, "OrderCancelled")
@@ -61,13 +58,6 @@ async def _delivery_of(uow: UnitOfWork, order_id: str, at: datetime) -> Delivery
         delivery = Delivery(order_id, first_seen_at=at)
         uow.deliveries.add(delivery)
     return delivery
-
-
-def _occurred_at(uow: UnitOfWork) -> datetime:
-    cause = uow.trace.cause
-    if cause is None:
-        raise MissingCause("apply order events through MessageBus.handle_event")
-    return cause.occurred_at
 
 
 def _log(delivery: Delivery, event_type: str) -> None:

@@ -40,7 +40,7 @@ class SigningKey:
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         public: dict[str, Any] = dict(
-            ECAlgorithm.to_jwk(self._private_key.public_key(), as_dict=True)  # type: ignore[arg-type]
+            ECAlgorithm.to_jwk(self._private_key.public_key(), as_dict=True)
         )
         public.update({"kid": self.kid, "use": "sig", "alg": ALGORITHM})
         return {"keys": [public]}

@@ -1,6 +1,8 @@
 """Tables of the identity context, mapped onto the plain domain classes.
 Opaque tokens are stored only as their SHA-256 digests."""
 
+from functools import cache
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -89,15 +91,12 @@ login_failures = Table(
 )
 
 mapper_registry = registry()
-_started = False
 
 
+@cache  # map once per process
 def start_mappers() -> None:
-    """Map once per process; `version` turns concurrent updates into StaleDataError
-    (two refreshes racing with one token: one of them wins)."""
-    global _started
-    if _started:
-        return
+    """`version` turns concurrent updates into a lost version check (two refreshes
+    racing with one token: one of them wins)."""
     mapper_registry.map_imperatively(Account, accounts, version_id_col=accounts.c.version)
     mapper_registry.map_imperatively(
         RefreshFamily, refresh_families, version_id_col=refresh_families.c.version
@@ -105,4 +104,3 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(
         ResetToken, reset_tokens, version_id_col=reset_tokens.c.version
     )
-    _started = True

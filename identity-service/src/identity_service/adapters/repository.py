@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity_service.adapters.orm import login_failures, refresh_tokens
+from identity_service.adapters.orm import accounts, login_failures, refresh_families, refresh_tokens
 from identity_service.domain.model import Account
 from identity_service.domain.tokens import RefreshFamily, ResetToken
 from service_kit.uow import Repository
@@ -22,9 +22,7 @@ class AccountRepository(Repository):
         return self._track(await self._session.get(Account, account_id))
 
     async def by_email(self, email: str) -> Account | None:
-        found = await self._session.scalar(
-            select(Account).where(Account.email == email)  # type: ignore[arg-type]
-        )
+        found = await self._session.scalar(select(Account).where(accounts.c.email == email))
         return self._track(found)
 
     def add(self, account: Account) -> None:
@@ -49,14 +47,14 @@ class RefreshFamilyRepository(Repository):
     async def by_token(self, token_hash: str) -> RefreshFamily | None:
         found = await self._session.scalar(
             select(RefreshFamily)
-            .join(refresh_tokens, refresh_tokens.c.family_id == RefreshFamily.family_id)  # type: ignore[arg-type]
+            .join(refresh_tokens, refresh_tokens.c.family_id == refresh_families.c.family_id)
             .where(refresh_tokens.c.token_hash == token_hash)
         )
         return self._track(found)
 
     async def of_account(self, account_id: str) -> list[RefreshFamily]:
         rows = await self._session.scalars(
-            select(RefreshFamily).where(RefreshFamily.account_id == account_id)  # type: ignore[arg-type]
+            select(RefreshFamily).where(refresh_families.c.account_id == account_id)
         )
         return [self._track(family) for family in rows]
 

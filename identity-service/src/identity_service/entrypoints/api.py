@@ -101,7 +101,6 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     app = service_app(
         container.platform,
-        title="identity-service",
         summary="Identity and access: accounts, OAuth2 tokens, the issuer's keys",
     )
     # Each service's /docs "Authorize" posts to the token endpoint from its own origin.
@@ -122,6 +121,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     @app.post(
         "/auth/token",
         tags=["tokens"],
+        response_model=TokenBody,
         responses={
             400: {"model": OAuthError, "description": "invalid_grant, invalid_request, ..."},
             429: {"description": "Too many failed logins; see Retry-After"},
@@ -135,7 +135,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         password: Annotated[str, Form(max_length=1024)] = "",
         refresh_token: Annotated[str, Form(max_length=512)] = "",
         scope: Annotated[str, Form(max_length=512)] = "",
-    ) -> TokenBody:
+    ) -> TokenBody | JSONResponse:
         """OAuth2 token endpoint (RFC 6749): `grant_type=password` with `username`
         (the email) and `password`, or `grant_type=refresh_token` with `refresh_token`."""
         if grant_type == "password":
@@ -207,8 +207,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
 
 def main() -> None:
-    container = bootstrap()
-    serve(create_app(container), container.settings)
+    serve(bootstrap(), create_app)
 
 
 if __name__ == "__main__":

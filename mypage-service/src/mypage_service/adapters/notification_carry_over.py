@@ -22,6 +22,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mypage_service.adapters.orm import notifications, order_status
+from mypage_service.adapters.read_model_diff import order_id_pages
 from mypage_service.domain.notification import NotificationState
 
 NOT_SENT = "not sent: decided while rebuilding the read model"
@@ -38,16 +39,7 @@ class CarriedOver:
 async def carry_over(target: AsyncEngine, live: AsyncEngine | None) -> CarriedOver:
     """`live` None: no live log to copy, every replayed notification is silenced."""
     done = CarriedOver()
-    last: str | None = None
-    while True:
-        async with target.connect() as conn:
-            query = select(order_status.c.order_id).order_by(order_status.c.order_id).limit(PAGE)
-            if last is not None:
-                query = query.where(order_status.c.order_id > last)
-            page = list((await conn.execute(query)).scalars())
-        if not page:
-            break
-        last = page[-1]
+    async for page in order_id_pages(target):
         await _carry_page(target, live, page, done)
     if live is not None:
         done.left_behind = await _left_behind(target, live)

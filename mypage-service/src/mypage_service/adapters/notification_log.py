@@ -91,12 +91,14 @@ class SqlNotificationLog(NotificationLog):
 
     async def claim(self, notification_id: str, now: datetime, lease_until: datetime) -> bool:
         async with self._sessions() as session, session.begin():
-            result = await session.execute(
+            # On the session's connection: a Core UPDATE there reports its row count.
+            conn = await session.connection()
+            result = await conn.execute(
                 update(notifications)
                 .where(notifications.c.notification_id == notification_id, _PENDING, _ready(now))
                 .values(attempts=notifications.c.attempts + 1, next_attempt_at=lease_until)
             )
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return result.rowcount == 1
 
     async def sent(self, notification_id: str, at: datetime) -> None:
         # last_error stays: the record of what the earlier attempts ran into.

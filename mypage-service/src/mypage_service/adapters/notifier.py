@@ -3,9 +3,6 @@
 Two adapters: `LogNotifier` (the default: the notification log is the message;
 it writes a log line) and `KakaoHttpNotifier` (POSTs to a KakaoTalk message
 gateway). Neither ever logs the phone number or the API token.
-
-`httpx` is imported only if present: it is a dev dependency of the workspace and
-only the HTTP adapter needs it, so the default LogNotifier runs without it.
 """
 
 from __future__ import annotations
@@ -14,19 +11,14 @@ import logging
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
 
+import httpx
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
     stop_after_attempt,
     wait_exponential,
 )
-
-try:
-    import httpx
-except ModuleNotFoundError:  # pragma: no cover - see the module docstring
-    httpx = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +77,8 @@ class KakaoHttpNotifier(Notifier):
         attempts: int = 3,
         wait_initial: float = 0.2,
         wait_max: float = 2.0,
-        transport: Any = None,  # httpx.AsyncBaseTransport, for tests
+        transport: httpx.AsyncBaseTransport | None = None,  # for tests
     ) -> None:
-        if httpx is None:  # pragma: no cover
-            raise RuntimeError("KAKAO_NOTIFY_URL is set but httpx is not installed")
         self._url = url
         self._token = token
         self._timeout = timeout

@@ -1,21 +1,14 @@
 """Tables of the Customer context's read model, mapped onto the plain domain classes."""
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
+from functools import cache
+
+from sqlalchemy import Column, ForeignKey, Index, MetaData, Table, UniqueConstraint
 from sqlalchemy.orm import registry, relationship
+from sqlalchemy.types import JSON, Integer, String, Text
 
 from mypage_service.domain.model import OrderStatusView, TimelineEntry
 from mypage_service.domain.notification import Notification, OrderContact
+from service_kit.mapping import map_aggregate, version_column
 from service_kit.types import UtcDateTime
 
 metadata = MetaData()
@@ -33,7 +26,7 @@ order_status = Table(
     Column("items", JSON, nullable=True),
     Column("placed_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
-    Column("version", Integer, nullable=False),
+    version_column(),
     # "My orders", newest first.
     Index("ix_order_status_customer_placed", "customer_id", "placed_at"),
 )
@@ -81,35 +74,28 @@ order_contact = Table(
 )
 
 mapper_registry = registry()
-_started = False
 
 
+@cache  # map once per process
 def start_mappers() -> None:
-    """Map once per process; `version` turns concurrent updates into StaleDataError."""
-    global _started
-    if _started:
-        return
     mapper_registry.map_imperatively(TimelineEntry, order_timeline)
     mapper_registry.map_imperatively(Notification, notifications)
     mapper_registry.map_imperatively(OrderContact, order_contact)
-    mapper_registry.map_imperatively(
+    map_aggregate(
+        mapper_registry,
         OrderStatusView,
         order_status,
-        version_id_col=order_status.c.version,
-        properties={
-            # selectin: loaded with the row, since an async session cannot lazy-load.
-            "timeline": relationship(
-                TimelineEntry,
-                lazy="selectin",
-                cascade="all, delete-orphan",
-                order_by=order_timeline.c.at,
-            ),
-            "notifications": relationship(
-                Notification,
-                lazy="selectin",
-                cascade="all, delete-orphan",
-                order_by=notifications.c.created_at,
-            ),
-        },
+        # selectin: loaded with the row, since an async session cannot lazy-load.
+        timeline=relationship(
+            TimelineEntry,
+            lazy="selectin",
+            cascade="all, delete-orphan",
+            order_by=order_timeline.c.at,
+        ),
+        notifications=relationship(
+            Notification,
+            lazy="selectin",
+            cascade="all, delete-orphan",
+            order_by=notifications.c.created_at,
+        ),
     )
-    _started = True

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mypage_service.adapters.databases import reader_engine, shown
 from mypage_service.adapters.orm import order_status, order_timeline
@@ -67,9 +67,9 @@ async def compare_read_models(
                 for i in range(0, len(wanted), PAGE):
                     await _compare_page(left, right, wanted[i : i + PAGE], result)
             else:
-                async for page in _pages(left):
+                async for page in order_id_pages(left_engine):
                     await _compare_page(left, right, page, result)
-                async for page in _pages(right):  # what only the right side has
+                async for page in order_id_pages(right_engine):  # what only the right has
                     known = await _present(left, page)
                     await _compare_page(left, right, [o for o in page if o not in known], result)
     finally:
@@ -129,14 +129,16 @@ async def _present(conn: AsyncConnection, ids: Sequence[str]) -> set[str]:
     return set(rows.scalars())
 
 
-async def _pages(conn: AsyncConnection) -> AsyncIterator[list[str]]:
-    """Every order id, a page at a time, in this database's own key order."""
+async def order_id_pages(engine: AsyncEngine) -> AsyncIterator[list[str]]:
+    """Every order id of a read model, a page at a time, in its database's own key
+    order. Each page on a connection of its own, so the caller may write between."""
     last: str | None = None
     while True:
         query = select(order_status.c.order_id).order_by(order_status.c.order_id).limit(PAGE)
         if last is not None:
             query = query.where(order_status.c.order_id > last)
-        page = list((await conn.execute(query)).scalars())
+        async with engine.connect() as conn:
+            page = list((await conn.execute(query)).scalars())
         if not page:
             return
         yield page

@@ -16,9 +16,8 @@ from typing import Any
 
 from mypage_service.domain.notification import Notification, message_for
 from mypage_service.domain.status import Status, rank, status_for
-from service_kit.kernel import Aggregate, Forbidden, NotFound
+from service_kit.kernel import Aggregate, EventMeta, Forbidden, NotFound
 from shared_events.contract import OrderPlaced, Payload
-from shared_events.envelope import Envelope
 
 _TICK = timedelta(microseconds=1)
 
@@ -68,7 +67,7 @@ class OrderStatusView(Aggregate):
         self.timeline: list[TimelineEntry] = []
         self.notifications: list[Notification] = []
 
-    def apply(self, event: Payload, cause: Envelope, now: datetime | None = None) -> bool:
+    def apply(self, event: Payload, cause: EventMeta, now: datetime | None = None) -> bool:
         """Fold one event in; True when the customer-visible status changed, which
         is when the customer's message about it is decided (once: the status only
         ever moves up, so no status is reached twice). `now` stamps that message
@@ -110,7 +109,7 @@ class OrderStatusView(Aggregate):
             Notification(self.order_id, self.customer_id, status, message, created_at=now)
         )
 
-    def _learn(self, event: Payload, cause: Envelope) -> bool:
+    def _learn(self, event: Payload, cause: EventMeta) -> bool:
         """Take the order's details from the events that carry them."""
         touched = self._learn_details(event, cause)
         if self.customer_id is not None:
@@ -120,7 +119,7 @@ class OrderStatusView(Aggregate):
                     notification.customer_id = self.customer_id
         return touched
 
-    def _learn_details(self, event: Payload, cause: Envelope) -> bool:
+    def _learn_details(self, event: Payload, cause: EventMeta) -> bool:
         if isinstance(event, OrderPlaced):
             if self.placed_at is not None and self.placed_at <= cause.occurred_at:
                 return False  # known already; a replayed copy may only move placed_at back
@@ -139,18 +138,18 @@ class OrderStatusView(Aggregate):
                 touched = True
         return touched
 
-    def _record(self, status: Status, cause: Envelope) -> bool:
+    def _record(self, status: Status, cause: EventMeta) -> bool:
         """One timeline entry per status; when two events claim the same status
         the earlier one wins, so the result does not depend on arrival order."""
         entry = next((e for e in self.timeline if e.status == status), None)
         if entry is None:
             self.timeline.append(
-                TimelineEntry(status, cause.occurred_at, cause.event_type, str(cause.event_id))
+                TimelineEntry(status, cause.occurred_at, cause.event_type, cause.event_id)
             )
             return True
-        if (cause.occurred_at, str(cause.event_id)) < (entry.at, entry.event_id):
+        if (cause.occurred_at, cause.event_id) < (entry.at, entry.event_id):
             entry.at = cause.occurred_at
             entry.event_type = cause.event_type
-            entry.event_id = str(cause.event_id)
+            entry.event_id = cause.event_id
             return True
         return False

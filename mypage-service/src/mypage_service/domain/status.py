@@ -71,6 +71,22 @@ STATUS_BY_EVENT: dict[type[contract.Payload], Status] = {
 }
 
 
+# The events the projection takes: every one names its order.
+OrderEvent = (
+    contract.OrderPlaced
+    | contract.OrderAccepted
+    | contract.OrderRejected
+    | contract.CookStarted
+    | contract.CookFinished
+    | contract.FoodPicked
+    | contract.DeliveryConfirmed
+    | contract.DeliveryReturned
+    | contract.OrderCancelled
+    | contract.CookingCancelled
+    | contract.DeliveryCancelled
+)
+
+
 def status_for(event: contract.Payload) -> Status | None:
     """The status an event stands for; None for events that say nothing about one."""
     return STATUS_BY_EVENT.get(type(event))

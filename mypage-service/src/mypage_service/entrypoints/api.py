@@ -18,23 +18,15 @@ from mypage_service import views
 from mypage_service.bootstrap import Container, bootstrap
 from mypage_service.domain.model import OrderNotFound, ensure_visible_to
 from mypage_service.entrypoints.stream import StreamSettings, order_events
-from service_kit.http import acting_user, serve, service_app
+from service_kit.http import serve, service_app, viewing_user
 
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
-def viewing_user(
-    x_actor_id: Annotated[
-        str | None,
-        Header(description="The viewing customer; when sent, only their own orders are shown"),
-    ] = None,
-) -> str | None:
-    if x_actor_id is None or not x_actor_id.strip():
-        return None
-    return acting_user(x_actor_id)  # same validation as everywhere else
-
-
-Viewer = Annotated[str | None, Depends(viewing_user)]
+Viewer = Annotated[
+    str | None,
+    Depends(viewing_user("The viewing customer; when sent, only their own orders are shown")),
+]
 
 
 def create_app(container: Container | None = None) -> FastAPI:
@@ -42,9 +34,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     platform = container.platform
 
     app = service_app(
-        platform,
-        title="mypage-service",
-        summary="Customer context: order status, timeline, order list and notifications",
+        platform, summary="Customer context: order status, timeline, order list and notifications"
     )
 
     @app.get("/mypage/orders/{order_id}", tags=["mypage"])
@@ -101,8 +91,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
 
 def main() -> None:
-    container = bootstrap()
-    serve(create_app(container), container.settings)
+    serve(bootstrap(), create_app)
 
 
 if __name__ == "__main__":

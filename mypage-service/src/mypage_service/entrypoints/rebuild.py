@@ -10,7 +10,8 @@ What it does:
    `--live-url`, else what the service would use: $DATABASE_URL, else
    $FOODDELIVERY_DATA_DIR/mypage-service.db (`make run` keeps it in .local/run/db).
    It refuses a database that holds any row unless `--force`, and always refuses
-   the live database. It migrates the target to the current schema.
+   the live database. The target is wired by mypage's own `bootstrap`, with
+   settings that point at it, and migrated to the current schema.
 2. Reads every partition of the order, store and delivery topics from the
    beginning up to the end offsets captured at start, with a plain consumer
    that joins no group and commits nothing: the live worker's offsets are
@@ -53,14 +54,14 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from aiokafka import TopicPartition
-from sqlalchemy.ext.asyncio import AsyncEngine
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from mypage_service import bootstrap as wiring
 from mypage_service.adapters.databases import (
     reader_engine,
     same_database,
@@ -69,22 +70,13 @@ from mypage_service.adapters.databases import (
     tables_with_rows,
 )
 from mypage_service.adapters.notification_carry_over import CarriedOver, carry_over
-from mypage_service.adapters.orm import start_mappers
+from mypage_service.adapters.notifier import LogNotifier
 from mypage_service.adapters.read_model_diff import Comparison, compare_read_models
-from mypage_service.adapters.replay import (
-    Counts,
-    Problem,
-    RecordedProblems,
-    TopicReplay,
-    committed_offsets,
-)
-from mypage_service.bootstrap import MIGRATIONS
-from mypage_service.service_layer.messagebus import create_bus, subscribed_topics
-from mypage_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
+from mypage_service.adapters.replay import Counts, Problem, RecordedProblems
+from mypage_service.service_layer.unit_of_work import PRODUCER
 from service_kit.consumer import EventProcessor
-from service_kit.db import create_engine, default_sqlite_url, session_factory
-from service_kit.migrations import upgrade
-from service_kit.uow import Trace
+from service_kit.messagebus import MessageBus
+from service_kit.snapshot import TopicSnapshot, committed_offsets
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +98,7 @@ class Rebuilt:
 
 def live_database_url() -> str:
     """The database the mypage API and worker use, as they would find it."""
-    return os.environ.get("DATABASE_URL") or default_sqlite_url(PRODUCER)
+    return wiring.settings_from_env().database_url
 
 
 def default_target(live_url: str) -> str:
@@ -128,26 +120,31 @@ async def rebuild(
     """Replay the topics into `target_url`; `live_url` None copies no notification log."""
     if live_url is not None and same_database(target_url, live_url):
         raise RefusedTarget("the target is the live database: a rebuild builds a fresh one")
-    start_mappers()
     # Opened first: a live database that is not there fails before the long replay.
     live = reader_engine(live_url) if live_url is not None else None
-    engine = create_engine(target_url)
+    # The live worker's own wiring on the fresh database; its dispatcher never runs
+    # here (and its notifier only logs): a rebuild messages nobody.
+    settings = replace(
+        wiring.settings_from_env(), database_url=target_url, kafka_bootstrap_servers=bootstrap
+    )
+    container = wiring.bootstrap(settings, notifier=LogNotifier())
+    platform = container.platform
     try:
-        filled = await tables_with_rows(engine)
+        filled = await tables_with_rows(platform.engine)
         if filled and not force:
             raise RefusedTarget(
                 f"{shown(target_url)} is not empty ({', '.join(filled)}); "
                 "use --force to replay into it anyway"
             )
-        await upgrade(MIGRATIONS, target_url)
-        counts, problems, ends = await _replay(engine, bootstrap, progress)
-        carried = await carry_over(engine, live)
+        await platform.migrate()
+        counts, problems, ends = await _replay(container.bus, bootstrap, progress)
+        carried = await carry_over(platform.engine, live)
     finally:
-        await engine.dispose()
+        await platform.dispose()
         if live is not None:
             await live.dispose()
     try:
-        committed = await committed_offsets(bootstrap, PRODUCER)
+        committed = await committed_offsets(bootstrap, PRODUCER, client_id="mypage-rebuild")
     except Exception as exc:  # informative only: the rebuild itself is done
         log.warning("could not read the live worker's offsets: %s", type(exc).__name__)
         committed = {}
@@ -155,21 +152,14 @@ async def rebuild(
 
 
 async def _replay(
-    engine: AsyncEngine, bootstrap: str, progress: bool
+    bus: MessageBus, bootstrap: str, progress: bool
 ) -> tuple[Counts, list[Problem], dict[TopicPartition, int]]:
-    sessions = session_factory(engine)
-
-    def unit_of_work(trace: Trace) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(sessions, producer=PRODUCER, trace=trace)
-
-    bus = create_bus(unit_of_work)
     sink = RecordedProblems(PRODUCER)
     # Fewer, quicker retries than the worker's: nothing here waits on a flaky peer.
-    processor = EventProcessor(
-        PRODUCER, bus.event_handlers(), sink, attempts=3, backoff_multiplier=0.05
-    )
+    processor = EventProcessor(PRODUCER, bus, sink, attempts=3, backoff_multiplier=0.05)
     counts = Counts()
-    async with TopicReplay(bootstrap, subscribed_topics()) as replay:
+    topics = bus.subscribed_topics()
+    async with TopicSnapshot(bootstrap, topics, client_id="mypage-rebuild") as replay:
         with (
             logging_redirect_tqdm(),
             tqdm(total=replay.total, unit="msg", desc="replaying", disable=not progress) as bar,

@@ -5,13 +5,12 @@ in the same transactions; the API process's dispatcher sends them."""
 from __future__ import annotations
 
 from mypage_service.bootstrap import bootstrap
-from mypage_service.service_layer.messagebus import subscribed_topics
 from service_kit.faust_worker import run_worker
 
 
 def main() -> None:
     container = bootstrap()
-    run_worker(container.settings, container.platform, container.bus, subscribed_topics())
+    run_worker(container.settings, container.platform, container.bus)
 
 
 if __name__ == "__main__":

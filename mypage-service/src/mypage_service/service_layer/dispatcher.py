@@ -14,15 +14,14 @@ recognised as the same message.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mypage_service.adapters.notification_log import Due, NotificationLog
 from mypage_service.adapters.notifier import Message, Notifier, NotifierError
+from service_kit.loop import WorkLoop
 from shared_events.envelope import utcnow
 
 log = logging.getLogger(__name__)
@@ -39,11 +38,12 @@ class DispatchPolicy:
     lease: float = 60.0  # a claimed row is someone's for this long (> one send with retries)
 
     def backoff(self, attempts: int) -> float:
-        return min(self.backoff_max, self.backoff_initial * 2 ** max(attempts - 1, 0))
+        return min(self.backoff_max, self.backoff_initial * 2.0 ** max(attempts - 1, 0))
 
 
-class NotificationDispatcher:
-    """A BackgroundLoop: `run()` until `stop()`, finishing the message in flight."""
+class NotificationDispatcher(WorkLoop):
+    """A WorkLoop: `run()` until `stop()`, finishing the message in flight. A pass
+    that fails (the database away, say) is retried with the policy's backoff."""
 
     def __init__(
         self,
@@ -52,38 +52,25 @@ class NotificationDispatcher:
         policy: DispatchPolicy | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self._policy = policy = policy or DispatchPolicy()
+        # A failing pass backs off as a failing message does (DispatchPolicy.backoff).
+        super().__init__(
+            self.dispatch_once, policy.poll_interval, policy.backoff_initial, policy.backoff_max
+        )
         self._log = notification_log
         self._notifier = notifier
-        self._policy = policy or DispatchPolicy()
         self._clock = clock
-        self._stopping = asyncio.Event()
         self.sent = 0
         self.failures = 0
 
-    async def run(self) -> None:
-        errors = 0  # in a row: the database away, say
-        try:
-            while not self._stopping.is_set():
-                try:
-                    busy = await self.dispatch_once()
-                    errors = 0
-                except Exception as exc:  # keep going, never crash the API process
-                    errors += 1
-                    pause = self._policy.backoff(errors)
-                    log.warning(
-                        "notification dispatch failed (%s); again in %.1fs",
-                        type(exc).__name__,
-                        pause,
-                    )
-                    await self._idle(pause)
-                    continue
-                if not busy:
-                    await self._idle(self._policy.poll_interval)
-        finally:
-            await self._notifier.aclose()
+    async def on_failure(self, exc: BaseException | None, retry_in: float) -> None:
+        # Never the exception's text: a database error may quote a phone number.
+        log.warning(
+            "notification dispatch failed (%s); again in %.1fs", type(exc).__name__, retry_in
+        )
 
-    def stop(self) -> None:
-        self._stopping.set()
+    async def close(self) -> None:
+        await self._notifier.aclose()
 
     async def dispatch_once(self) -> bool:
         """Try the due rows, oldest first; True when all went out (the next message
@@ -123,10 +110,6 @@ class NotificationDispatcher:
         await self._log.sent(row.notification_id, self._clock())
         self.sent += 1
         return True
-
-    async def _idle(self, seconds: float) -> None:
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
 
 def _describe(exc: Exception) -> str:

@@ -9,33 +9,22 @@ together or not at all. Sending happens later (service_layer.dispatcher).
 
 from __future__ import annotations
 
-from typing import Any
-
 from mypage_service.domain.model import OrderStatusView
 from mypage_service.domain.notification import OrderContact
+from mypage_service.domain.status import OrderEvent
 from mypage_service.service_layer.unit_of_work import UnitOfWork
+from service_kit.kernel import EventMeta, required
 from shared_events.contract import OrderPlaced
-from shared_events.envelope import Envelope, utcnow
+from shared_events.envelope import utcnow
 
 
-class MissingCause(RuntimeError):
-    """A projection needs the consumed envelope (when, which event) for the timeline."""
-
-
-def _cause(uow: UnitOfWork) -> Envelope:
-    cause = uow.trace.cause
-    if cause is None:
-        raise MissingCause("project order events through MessageBus.handle_event")
-    return cause
-
-
-async def project_order_event(event: Any, uow: UnitOfWork) -> None:
+async def project_order_event(event: OrderEvent, meta: EventMeta, uow: UnitOfWork) -> None:
     """Whenever an event of an order arrives: create or update its status row.
 
     The row may not exist yet whatever the event (arrival order is free), and may
     exist already even for OrderPlaced (a replay under a new event id): both are fine.
     """
-    cause = _cause(uow)
+    cause = required(meta)  # when, and which event: the timeline records both
     view = await uow.orders.get(event.order_id) or OrderStatusView(event.order_id)
     # A visible change adds the customer's notification to the view, in this transaction.
     view.apply(event, cause, now=utcnow())

@@ -5,67 +5,43 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from order_service.adapters.orm import menu_replica, orders, payments
 from order_service.domain.menu import MenuItemReplica
 from order_service.domain.model import Order
 from order_service.domain.payment import Payment, PaymentStatus
-from service_kit.uow import Repository
+from service_kit.uow import SqlRepository
 
 
-class OrderRepository(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self._session = session
-
-    async def get(self, order_id: str) -> Order | None:
-        return self._track(await self._session.get(Order, order_id))
+class OrderRepository(SqlRepository[Order]):
+    entity = Order  # by order id
 
     async def get_by_idempotency_key(self, customer_id: str, key: str) -> Order | None:
         found = await self._session.scalars(
             select(Order).where(
-                Order.customer_id == customer_id,  # type: ignore[arg-type]
-                Order.idempotency_key == key,  # type: ignore[arg-type]
+                orders.c.customer_id == customer_id,
+                orders.c.idempotency_key == key,
             )
         )
         return self._track(found.first())
 
-    def add(self, order: Order) -> None:
-        self._session.add(self._track(order))
 
-
-class PaymentRepository(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self._session = session
-
-    async def get(self, order_id: str) -> Payment | None:
-        return self._track(await self._session.get(Payment, order_id))
-
-    def add(self, payment: Payment) -> None:
-        self._session.add(self._track(payment))
+class PaymentRepository(SqlRepository[Payment]):
+    entity = Payment  # by order id
 
     async def refund_pending(self, limit: int) -> list[str]:
         """Order ids whose refund is owed, oldest request first."""
         found = await self._session.scalars(
-            select(Payment.order_id)  # type: ignore[arg-type]
-            .where(Payment.status == PaymentStatus.REFUND_PENDING)  # type: ignore[arg-type]
-            .order_by(Payment.refund_requested_at, Payment.order_id)  # type: ignore[arg-type]
+            select(payments.c.order_id)
+            .where(payments.c.status == PaymentStatus.REFUND_PENDING)
+            .order_by(payments.c.refund_requested_at, payments.c.order_id)
             .limit(limit)
         )
         return list(found)
 
 
-class MenuReplicaRepository(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self._session = session
-
-    async def get(self, store_id: str, menu_item_id: str) -> MenuItemReplica | None:
-        return self._track(await self._session.get(MenuItemReplica, (store_id, menu_item_id)))
-
-    def add(self, item: MenuItemReplica) -> None:
-        self._session.add(self._track(item))
+class MenuReplicaRepository(SqlRepository[MenuItemReplica]):
+    entity = MenuItemReplica  # by (store id, menu item id)
 
     async def for_store(
         self, store_id: str, menu_item_ids: Collection[str]
@@ -73,8 +49,8 @@ class MenuReplicaRepository(Repository):
         """The store's replicated items among `menu_item_ids`, by item id."""
         found = await self._session.scalars(
             select(MenuItemReplica).where(
-                MenuItemReplica.store_id == store_id,  # type: ignore[arg-type]
-                MenuItemReplica.menu_item_id.in_(menu_item_ids),  # type: ignore[attr-defined]
+                menu_replica.c.store_id == store_id,
+                menu_replica.c.menu_item_id.in_(menu_item_ids),
             )
         )
         return {item.menu_item_id: self._track(item) for item in found}

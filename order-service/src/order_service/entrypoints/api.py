@@ -92,11 +92,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     container = container or bootstrap()
     bus, platform = container.bus, container.platform
 
-    app = service_app(
-        platform,
-        title="order-service",
-        summary="Ordering context: orders, their payment, the menu replica",
-    )
+    app = service_app(platform, summary="Ordering context: orders, their payment, the menu replica")
 
     @app.post(
         "/orders",
@@ -140,8 +136,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
 
 def main() -> None:
-    container = bootstrap()
-    serve(create_app(container), container.settings)
+    serve(bootstrap(), create_app)
 
 
 if __name__ == "__main__":

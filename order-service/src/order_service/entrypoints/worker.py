@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from order_service.bootstrap import bootstrap
 from service_kit.faust_worker import run_worker
-from shared_events.topics import STORE_EVENTS
 
 
 def main() -> None:
     container = bootstrap()
-    run_worker(container.settings, container.platform, container.bus, [STORE_EVENTS])
+    run_worker(container.settings, container.platform, container.bus)
 
 
 if __name__ == "__main__":

@@ -7,15 +7,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy.orm.exc import StaleDataError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
-
 from order_service.adapters.payment import PaymentGateway
 from order_service.domain import commands
 from order_service.domain.menu import MenuItemReplica, price_items
 from order_service.domain.model import IdempotencyKeyReused, Order, OrderNotFound, RefundDue
 from order_service.domain.payment import Payment
 from order_service.service_layer.unit_of_work import UnitOfWork
+from service_kit.kernel import EventMeta
+from service_kit.retry import decided_again_when_stale
 from shared_events.contract import CookStarted, MenuItemChanged, OrderAccepted, OrderRejected
 from shared_events.envelope import utcnow
 
@@ -134,7 +133,7 @@ async def _refund(gateway: PaymentGateway, payment: Payment) -> None:
         )
 
 
-async def keep_menu_replica(event: MenuItemChanged, uow: UnitOfWork) -> None:
+async def keep_menu_replica(event: MenuItemChanged, meta: EventMeta, uow: UnitOfWork) -> None:
     """Policy: whenever MenuItemChanged, keep the newest revision of that item.
     Runs inside the bus's apply-once transaction, which commits it."""
     replica = await uow.menu.get(event.store_id, event.menu_item_id)
@@ -153,6 +152,7 @@ async def keep_menu_replica(event: MenuItemChanged, uow: UnitOfWork) -> None:
 # ---------------------------------------------------------------- cancel order
 
 
+@decided_again_when_stale
 async def cancel_order(cmd: commands.CancelOrder, uow: UnitOfWork) -> None:
     """CancelOrder: the order becomes CANCELLED, OrderCancelled goes to the outbox and
     the payment becomes REFUND_PENDING, all in one transaction.
@@ -160,20 +160,13 @@ async def cancel_order(cmd: commands.CancelOrder, uow: UnitOfWork) -> None:
     A store event applied by the worker between our read and our commit makes the
     commit fail its version check; the command is then decided again on the fresh
     state, so the customer gets a definite 200 or 409 instead of "retry"."""
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(StaleDataError),
-        stop=stop_after_attempt(3),
-        wait=wait_random(0, 0.05),
-        reraise=True,
-    ):
-        with attempt:
-            async with uow:
-                order = await uow.orders.get(cmd.order_id)
-                if order is None:
-                    raise OrderNotFound(cmd.order_id)
-                order.cancel(cmd.customer_id)
-                await _request_refunds(order, uow)
-                await uow.commit()
+    async with uow:
+        order = await uow.orders.get(cmd.order_id)
+        if order is None:
+            raise OrderNotFound(cmd.order_id)
+        order.cancel(cmd.customer_id)
+        await _request_refunds(order, uow)
+        await uow.commit()
     log.info("order %s cancelled by its customer", cmd.order_id)
 
 
@@ -182,17 +175,17 @@ async def cancel_order(cmd: commands.CancelOrder, uow: UnitOfWork) -> None:
 # rule needs it). They run inside the bus's apply-once transaction, which commits.
 
 
-async def order_accepted(event: OrderAccepted, uow: UnitOfWork) -> None:
+async def order_accepted(event: OrderAccepted, meta: EventMeta, uow: UnitOfWork) -> None:
     order = await _order(event.order_id, uow)
     _applied(order, order.accept(), event)
 
 
-async def cook_started(event: CookStarted, uow: UnitOfWork) -> None:
+async def cook_started(event: CookStarted, meta: EventMeta, uow: UnitOfWork) -> None:
     order = await _order(event.order_id, uow)
     _applied(order, order.start_cooking(), event)
 
 
-async def order_rejected(event: OrderRejected, uow: UnitOfWork) -> None:
+async def order_rejected(event: OrderRejected, meta: EventMeta, uow: UnitOfWork) -> None:
     order = await _order(event.order_id, uow)
     if _applied(order, order.reject(), event):
         await _request_refunds(order, uow)

@@ -7,29 +7,42 @@ from order_service.adapters.payment import PaymentGateway
 from order_service.domain import commands
 from order_service.domain.model import RefundDue
 from order_service.service_layer import handlers
-from service_kit.messagebus import CommandHandler, MessageBus, Policy, UowFactory
-from shared_events.contract import CookStarted, MenuItemChanged, OrderAccepted, OrderRejected
+from order_service.service_layer.unit_of_work import UnitOfWork
+from service_kit.messagebus import (
+    CommandHandler,
+    InternalHandler,
+    MessageBus,
+    Policy,
+    UowFactory,
+)
+from shared_events.contract import (
+    CookStarted,
+    MenuItemChanged,
+    OrderAccepted,
+    OrderRejected,
+    Payload,
+)
 
 
 def create_bus(
-    uow_factory: UowFactory,
+    uow_factory: UowFactory[UnitOfWork],
     gateway: PaymentGateway,
     wake_refunds: Callable[[], None] | None = None,
-) -> MessageBus:
+) -> MessageBus[UnitOfWork]:
     """`wake_refunds` is the in-process refund dispatcher's wake(); without it (or in
     the worker process, where no dispatcher runs) refunds wait for its next poll."""
     # Handlers take their extra dependencies (the gateway) bound here, once.
-    command_handlers: dict[type, CommandHandler] = {
-        commands.PlaceOrder: partial(handlers.place_order, gateway=gateway),  # type: ignore[dict-item]
-        commands.CancelOrder: handlers.cancel_order,  # type: ignore[dict-item]
+    command_handlers: dict[type, CommandHandler[UnitOfWork]] = {
+        commands.PlaceOrder: partial(handlers.place_order, gateway=gateway),
+        commands.CancelOrder: handlers.cancel_order,
     }
-    policies: dict[type, Policy] = {
-        MenuItemChanged: handlers.keep_menu_replica,  # type: ignore[dict-item]
-        OrderAccepted: handlers.order_accepted,  # type: ignore[dict-item]
-        OrderRejected: handlers.order_rejected,  # type: ignore[dict-item]
-        CookStarted: handlers.cook_started,  # type: ignore[dict-item]
+    policies: dict[type[Payload], Policy[UnitOfWork]] = {
+        MenuItemChanged: handlers.keep_menu_replica,
+        OrderAccepted: handlers.order_accepted,
+        OrderRejected: handlers.order_rejected,
+        CookStarted: handlers.cook_started,
     }
-    internal: dict[type, list[Policy]] = {}
+    internal: dict[type, list[InternalHandler[UnitOfWork]]] = {}
     if wake_refunds is not None:
-        internal[RefundDue] = [handlers.wake_refunds(wake_refunds)]  # type: ignore[list-item]
+        internal[RefundDue] = [handlers.wake_refunds(wake_refunds)]
     return MessageBus(uow_factory, commands=command_handlers, policies=policies, internal=internal)

@@ -1,6 +1,6 @@
 """The refund dispatcher: gives back the charge of every payment left REFUND_PENDING.
 
-A BackgroundLoop of the API process (beside the outbox relay). REFUND_PENDING is
+A WorkLoop of the API process (beside the outbox relay). REFUND_PENDING is
 written in the transaction that rejected or cancelled the order, so the owed
 refund survives any crash; this loop works that to-do list off:
 
@@ -17,17 +17,13 @@ refund survives any crash; this loop works that to-do list off:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
-from contextlib import suppress
-from typing import Any
-
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from order_service.adapters.payment import PaymentGateway
 from order_service.domain.payment import PaymentStatus
 from order_service.service_layer.unit_of_work import UnitOfWork
+from service_kit.loop import WorkLoop
 from shared_events.envelope import utcnow
 
 log = logging.getLogger(__name__)
@@ -41,7 +37,7 @@ class RefundsFailed(Exception):
         self.order_ids = order_ids
 
 
-class RefundDispatcher:
+class RefundDispatcher(WorkLoop):
     def __init__(
         self,
         uow_factory: Callable[[], UnitOfWork],
@@ -52,33 +48,16 @@ class RefundDispatcher:
         backoff_multiplier: float = 0.2,
         max_backoff: float = 5.0,
     ) -> None:
+        super().__init__(self.dispatch_pending, poll_interval, backoff_multiplier, max_backoff)
         self._uow_factory = uow_factory
         self._gateway = gateway
-        self._poll_interval = poll_interval
         self._batch_size = batch_size
-        self._backoff = wait_exponential(multiplier=backoff_multiplier, max=max_backoff)
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
         self.refunded = 0
         self.failures = 0
 
-    def wake(self) -> None:
-        """A refund became due in this process: start now rather than at the next poll."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Dispatch until stop(); the refund in flight is finished before returning."""
-        while not self._stopping.is_set():
-            # Cleared before the pass reads the pending rows, so a wake() arriving
-            # during the pass is never lost: it starts the next pass at once.
-            self._wake.clear()
-            done = await self._with_retry()
-            if done == 0:
-                await self._idle()
+    async def on_failure(self, exc: BaseException | None, retry_in: float) -> None:
+        self.failures += 1
+        log.warning("refund dispatcher: %s; retrying in %.1fs", exc, retry_in)
 
     async def dispatch_pending(self) -> int:
         """One pass over the pending refunds; returns how many were completed.
@@ -119,30 +98,3 @@ class RefundDispatcher:
         self.refunded += 1
         log.info("order %s: %d won refunded (charge %s)", order_id, amount, reference)
         return 1
-
-    async def _with_retry(self) -> int:
-        async for attempt in AsyncRetrying(
-            wait=self._backoff,
-            retry=retry_if_exception_type(Exception),
-            before_sleep=self._on_failure,
-            sleep=self._sleep,
-        ):
-            with attempt:
-                if self._stopping.is_set():
-                    return 0
-                return await self.dispatch_pending()
-        return 0  # pragma: no cover
-
-    async def _on_failure(self, state: Any) -> None:
-        self.failures += 1
-        exc = state.outcome.exception()
-        log.warning("refund dispatcher: %s; retrying in %.1fs", exc, state.next_action.sleep)
-
-    async def _sleep(self, seconds: float) -> None:
-        # Backoff ignores wake() (a burst of new refunds must not defeat it) but not stop().
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-
-    async def _idle(self) -> None:
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)

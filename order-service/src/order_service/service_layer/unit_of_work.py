@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from order_service.adapters.repository import (
     MenuReplicaRepository,
     OrderRepository,
     PaymentRepository,
 )
-from service_kit.uow import Repository
 from service_kit.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
 from service_kit.uow import UnitOfWork as _UnitOfWork
 
@@ -23,12 +18,6 @@ class UnitOfWork(_UnitOfWork):
     payments: PaymentRepository
     menu: MenuReplicaRepository
 
-    def repositories(self) -> Iterable[Repository]:
-        return (self.orders, self.payments, self.menu)
-
 
 class SqlAlchemyUnitOfWork(_SqlAlchemyUnitOfWork, UnitOfWork):
-    def bind(self, session: AsyncSession) -> None:
-        self.orders = OrderRepository(session)
-        self.payments = PaymentRepository(session)
-        self.menu = MenuReplicaRepository(session)
+    """Each repository above, on one database session."""

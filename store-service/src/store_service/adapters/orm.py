@@ -1,24 +1,15 @@
 """Tables of the Kitchen context, mapped onto the plain domain classes."""
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    Column,
-    Enum,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-)
-from sqlalchemy.orm import registry
+from functools import cache
 
+from sqlalchemy import Column, ForeignKey, Index, MetaData, Table
+from sqlalchemy.orm import registry
+from sqlalchemy.types import JSON, BigInteger, Boolean, Integer, String
+
+from service_kit.mapping import JsonLines, map_aggregate, states, version_column
 from service_kit.types import UtcDateTime
-from store_service.adapters.types import TicketLines
 from store_service.domain.model import MenuItem, Store
-from store_service.domain.store_order import MAX_REASON, StoreOrder, TicketStatus
+from store_service.domain.store_order import MAX_REASON, StoreOrder, TicketLine, TicketStatus
 
 metadata = MetaData()
 
@@ -29,7 +20,7 @@ stores = Table(
     Column("owner_id", String(64), nullable=False, index=True),
     Column("name", String(100), nullable=False),
     Column("region", String(64), nullable=False),
-    Column("version", Integer, nullable=False),
+    version_column(),
 )
 
 menu_items = Table(
@@ -41,7 +32,7 @@ menu_items = Table(
     Column("price", Integer, nullable=False),
     Column("stock", Integer, nullable=False),
     Column("revision", Integer, nullable=False),
-    Column("version", Integer, nullable=False),
+    version_column(),
 )
 
 # The kitchen tickets. No foreign key to stores: a ticket may exist (as a placeholder,
@@ -50,15 +41,10 @@ store_orders = Table(
     "store_orders",
     metadata,
     Column("order_id", String(64), primary_key=True),
-    # A plain VARCHAR without a CHECK: adding a state later needs no migration.
-    Column(
-        "status",
-        Enum(TicketStatus, native_enum=False, create_constraint=False, length=16),
-        nullable=False,
-    ),
+    Column("status", states(TicketStatus), nullable=False),
     Column("store_id", String(64), nullable=True),
     Column("customer_id", String(64), nullable=True),
-    Column("items", TicketLines, nullable=True),
+    Column("items", JsonLines(TicketLine), nullable=True),
     Column("total_amount", BigInteger, nullable=True),
     Column("reason", String(MAX_REASON), nullable=True),
     Column("placed_at", UtcDateTime, nullable=True),
@@ -67,23 +53,16 @@ store_orders = Table(
     Column("returned", Boolean, nullable=False),
     Column("stock_taken", Boolean, nullable=False),
     Column("taken", JSON, nullable=False),
-    Column("version", Integer, nullable=False),
+    version_column(),
     # The owner's inbox: one store's tickets by status, newest first.
     Index("ix_store_orders_store_status_placed", "store_id", "status", "placed_at"),
 )
 
 mapper_registry = registry()
-_started = False
 
 
+@cache  # map once per process
 def start_mappers() -> None:
-    """Map once per process; `version` turns concurrent updates into StaleDataError."""
-    global _started
-    if _started:
-        return
-    mapper_registry.map_imperatively(Store, stores, version_id_col=stores.c.version)
-    mapper_registry.map_imperatively(MenuItem, menu_items, version_id_col=menu_items.c.version)
-    mapper_registry.map_imperatively(
-        StoreOrder, store_orders, version_id_col=store_orders.c.version
-    )
-    _started = True
+    map_aggregate(mapper_registry, Store, stores)
+    map_aggregate(mapper_registry, MenuItem, menu_items)
+    map_aggregate(mapper_registry, StoreOrder, store_orders)

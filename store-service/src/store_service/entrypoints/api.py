@@ -68,9 +68,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     container = container or bootstrap()
     bus, platform = container.bus, container.platform
 
-    app = service_app(
-        platform, title="store-service", summary="Kitchen context: stores, menus, kitchen tickets"
-    )
+    app = service_app(platform, summary="Kitchen context: stores, menus, kitchen tickets")
 
     @app.put("/stores/{store_id}", tags=["stores"])
     async def register_store(store_id: PathId, body: StoreBody, actor: Actor) -> dict[str, Any]:
@@ -135,8 +133,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
 
 def main() -> None:
-    container = bootstrap()
-    serve(create_app(container), container.settings)
+    serve(bootstrap(), create_app)
 
 
 if __name__ == "__main__":

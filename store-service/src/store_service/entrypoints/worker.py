@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from service_kit.faust_worker import run_worker
 from store_service.bootstrap import bootstrap
-from store_service.service_layer.messagebus import subscribed_topics
 
 
 def main() -> None:
     container = bootstrap()
-    run_worker(container.settings, container.platform, container.bus, subscribed_topics())
+    run_worker(container.settings, container.platform, container.bus)
 
 
 if __name__ == "__main__":

@@ -9,37 +9,12 @@ state, instead of a bare "changed concurrently; retry".
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeVar
-
-from sqlalchemy.orm.exc import StaleDataError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
-
+from service_kit.retry import decided_again_when_stale
 from shared_events.envelope import utcnow
 from store_service.domain import commands
 from store_service.domain.model import MenuItem, NotStoreOwner, Store, StoreNotFound
 from store_service.domain.store_order import StoreOrder, StoreOrderNotFound
 from store_service.service_layer.unit_of_work import UnitOfWork
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def decided_again_when_stale(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    @functools.wraps(handler)
-    async def decide(*args: P.args, **kwargs: P.kwargs) -> R:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(StaleDataError),
-            stop=stop_after_attempt(3),
-            wait=wait_random(0, 0.05),
-            reraise=True,
-        ):
-            with attempt:
-                return await handler(*args, **kwargs)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    return decide
 
 
 @decided_again_when_stale

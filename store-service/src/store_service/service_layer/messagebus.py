@@ -10,27 +10,23 @@ from shared_events.contract import (
 )
 from store_service.domain import commands
 from store_service.service_layer import handlers, policies
+from store_service.service_layer.unit_of_work import UnitOfWork
 
-COMMAND_HANDLERS: dict[type, CommandHandler] = {
-    commands.RegisterStore: handlers.register_store,  # type: ignore[dict-item]
-    commands.SetMenuItem: handlers.set_menu_item,  # type: ignore[dict-item]
-    commands.DecideOrder: handlers.decide_order,  # type: ignore[dict-item]
-    commands.StartCooking: handlers.start_cooking,  # type: ignore[dict-item]
-    commands.FinishCooking: handlers.finish_cooking,  # type: ignore[dict-item]
+COMMAND_HANDLERS: dict[type, CommandHandler[UnitOfWork]] = {
+    commands.RegisterStore: handlers.register_store,
+    commands.SetMenuItem: handlers.set_menu_item,
+    commands.DecideOrder: handlers.decide_order,
+    commands.StartCooking: handlers.start_cooking,
+    commands.FinishCooking: handlers.finish_cooking,
 }
 
-POLICIES: dict[type[Payload], Policy] = {
-    OrderPlaced: policies.register_store_order,  # type: ignore[dict-item]
-    OrderCancelled: policies.cancel_store_order,  # type: ignore[dict-item]
-    DeliveryConfirmed: policies.take_stock_on_delivery,  # type: ignore[dict-item]
-    DeliveryReturned: policies.give_back_stock_on_return,  # type: ignore[dict-item]
+POLICIES: dict[type[Payload], Policy[UnitOfWork]] = {
+    OrderPlaced: policies.register_store_order,
+    OrderCancelled: policies.cancel_store_order,
+    DeliveryConfirmed: policies.take_stock_on_delivery,
+    DeliveryReturned: policies.give_back_stock_on_return,
 }
 
 
-def subscribed_topics() -> list[str]:
-    """The worker listens to exactly the topics that carry the events above."""
-    return sorted({model.topic for model in POLICIES})
-
-
-def create_bus(uow_factory: UowFactory) -> MessageBus:
+def create_bus(uow_factory: UowFactory[UnitOfWork]) -> MessageBus[UnitOfWork]:
     return MessageBus(uow_factory, commands=COMMAND_HANDLERS, policies=POLICIES)

@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from service_kit.kernel import EventMeta
 from shared_events.contract import (
     DeliveryConfirmed,
     DeliveryReturned,
     OrderCancelled,
     OrderPlaced,
 )
-from shared_events.envelope import utcnow
 from store_service.domain.stock import reconcile_stock, stock_move_needed
 from store_service.domain.store_order import StoreOrder, TicketLine
 from store_service.service_layer.unit_of_work import UnitOfWork
@@ -28,9 +28,9 @@ from store_service.service_layer.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 
-async def register_store_order(event: OrderPlaced, uow: UnitOfWork) -> None:
+async def register_store_order(event: OrderPlaced, meta: EventMeta, uow: UnitOfWork) -> None:
     """Whenever OrderPlaced: the ticket enters the store owner's inbox as RECEIVED."""
-    at = _occurred_at(uow)
+    at = meta.occurred_at  # the ticket's times follow the facts, not their arrival
     ticket = await _ticket(event.order_id, at, uow)
     lines = [TicketLine(i.menu_item_id, i.name, i.quantity) for i in event.items]
     if ticket.place(event.store_id, event.customer_id, lines, event.total_amount, at):
@@ -46,10 +46,10 @@ async def register_store_order(event: OrderPlaced, uow: UnitOfWork) -> None:
     await _follow_stock(ticket, uow)
 
 
-async def cancel_store_order(event: OrderCancelled, uow: UnitOfWork) -> None:
+async def cancel_store_order(event: OrderCancelled, meta: EventMeta, uow: UnitOfWork) -> None:
     """Whenever OrderCancelled: the ticket is CANCELLED and CookingCancelled is published,
     once; a REJECTED ticket stays as it is."""
-    at = _occurred_at(uow)
+    at = meta.occurred_at  # the ticket's times follow the facts, not their arrival
     ticket = await _ticket(event.order_id, at, uow)
     if ticket.cancel(event.store_id, event.customer_id, at):
         log.info("store order %s cancelled", ticket.order_id)
@@ -58,17 +58,21 @@ async def cancel_store_order(event: OrderCancelled, uow: UnitOfWork) -> None:
     await _follow_stock(ticket, uow)
 
 
-async def take_stock_on_delivery(event: DeliveryConfirmed, uow: UnitOfWork) -> None:
+async def take_stock_on_delivery(
+    event: DeliveryConfirmed, meta: EventMeta, uow: UnitOfWork
+) -> None:
     """Whenever DeliveryConfirmed: the ordered quantities leave the menu's stock."""
-    at = _occurred_at(uow)
+    at = meta.occurred_at  # the ticket's times follow the facts, not their arrival
     ticket = await _ticket(event.order_id, at, uow)
     ticket.mark_delivered(at)
     await _follow_stock(ticket, uow)
 
 
-async def give_back_stock_on_return(event: DeliveryReturned, uow: UnitOfWork) -> None:
+async def give_back_stock_on_return(
+    event: DeliveryReturned, meta: EventMeta, uow: UnitOfWork
+) -> None:
     """Whenever DeliveryReturned: the stock the order took comes back."""
-    at = _occurred_at(uow)
+    at = meta.occurred_at  # the ticket's times follow the facts, not their arrival
     ticket = await _ticket(event.order_id, at, uow)
     ticket.mark_returned(at)
     await _follow_stock(ticket, uow)
@@ -108,10 +112,3 @@ async def _follow_stock(ticket: StoreOrder, uow: UnitOfWork) -> None:
                 short.moved,
                 short.wanted,
             )
-
-
-def _occurred_at(uow: UnitOfWork) -> datetime:
-    """When the consumed event happened: the ticket's times then follow the events,
-    not the moment they happened to arrive."""
-    cause = uow.trace.cause
-    return cause.occurred_at if cause is not None else utcnow()

@@ -87,7 +87,7 @@ class Facts:
 def key_of(event: type[Payload]) -> str:
     """The message key as a template of the payload's fields, e.g. `{order_id}`: the
     model's own `aggregate_id` evaluated on placeholders."""
-    placeholders = {name: f"{{{name}}}" for name in event.model_fields}
+    placeholders: dict[str, Any] = {name: f"{{{name}}}" for name in event.model_fields}
     return event.model_construct(**placeholders).aggregate_id
 
 
