@@ -10,15 +10,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 
 from testkit import E2E_PORT_OFFSET, ROOT, TEST_KAFKA_PORT, fresh_broker
+from testkit.browser import CHROMEDRIVER, CHROMIUM, Site, chromium
 from testkit.launcher import System
 
-from .site import Site
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOTS = ROOT / ".local" / "screenshots"
 # Beside the e2e (+0) and fault (+500) systems.
 PORT_OFFSET = E2E_PORT_OFFSET + 1000
@@ -50,20 +46,8 @@ def drivers() -> Iterator[Callable[[], webdriver.Chrome]]:
     opened: list[webdriver.Chrome] = []
 
     def open_browser() -> webdriver.Chrome:
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM
-        for arg in (
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-dev-shm-usage",
-            "--disable-gpu",
-            "--window-size=1200,900",
-            "--lang=en-US",
-        ):
-            options.add_argument(arg)
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-        opened.append(driver)
-        return driver
+        opened.append(chromium())
+        return opened[-1]
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     yield open_browser

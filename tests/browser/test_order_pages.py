@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from selenium.webdriver.common.by import By
 
-from .site import Site
+from testkit.browser import Site
 
 SCRIPT = "<script>window.pwned=1</script>"
 LIFECYCLE = ["PLACED", "ACCEPTED", "COOKING", "COOKED", "PICKED", "DELIVERED"]

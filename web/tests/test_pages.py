@@ -201,3 +201,29 @@ def test_every_message_has_a_korean_translation_and_the_catalogs_match_the_code(
         assert {m.id for m in catalog if m.id} == wanted, language
     for message in wanted:
         assert translations("ko").gettext(message) != message or message == "", message
+
+
+async def test_the_inbox_shows_the_time_left_to_accept_when_tickets_carry_it(
+    browser, services: FakeServices
+):
+    from datetime import UTC, datetime, timedelta
+
+    soon = (datetime.now(UTC) + timedelta(seconds=120)).isoformat()
+    ticket = {
+        "order_id": "o-1",
+        "store_id": "s-1",
+        "status": "RECEIVED",
+        "reason": None,
+        "items": [],
+        "total_amount": 1,
+        "updated_at": soon,
+        "accept_by": soon,
+    }
+    services.answers[("GET", "/stores/s-1/orders")] = (200, {"orders": [ticket]})
+    await log_in(browser, "ow@example.com")
+
+    inbox = (await browser.get("/owner/stores/s-1/inbox")).text
+
+    left = re.search(r"(\d+) s left to accept", inbox)
+    assert left and 100 <= int(left.group(1)) <= 120
+    assert ">Accept</button>" in inbox and ">Reject</button>" in inbox

@@ -1,5 +1,6 @@
-"""One person's browser on the web app, in the words of its pages (labels and button
-texts), so the tests read like what people do."""
+"""People in headless Chromium (Debian's `chromium` and `chromium-driver`, never a
+download): one `Site` per person's browser on the web app, acting in the words of its
+pages (labels and button texts). The browser tests and bench/web_status.py use it."""
 
 from __future__ import annotations
 
@@ -9,15 +10,34 @@ from typing import Any
 
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
 PASSWORD = "correct horse battery staple"
 # Polled parts of a page (the inbox, the offers) are replaced every 2 s: an element
 # found a moment ago may be gone, so conditions and actions are retried until a deadline.
 REPLACED = (NoSuchElementException, StaleElementReferenceException)
 WAIT_S = 60.0  # the shared CPU is slow at times; a deadline, never a sleep
+
+
+def chromium() -> webdriver.Chrome:
+    """A fresh headless browser (own cookies): one per person."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1200,900",
+        "--lang=en-US",
+    ):
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
 class Site:
