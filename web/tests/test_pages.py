@@ -227,3 +227,32 @@ async def test_the_inbox_shows_the_time_left_to_accept_when_tickets_carry_it(
     left = re.search(r"(\d+) s left to accept", inbox)
     assert left and 100 <= int(left.group(1)) <= 120
     assert ">Accept</button>" in inbox and ">Reject</button>" in inbox
+
+
+async def test_a_rider_sees_what_they_picked_as_their_current_delivery(
+    browser, services: FakeServices
+):
+    delivery = {
+        "order_id": "o-1",
+        "status": "PICKED",
+        "region": "gangnam",
+        "store_id": "s-1",
+        "rider_id": "ri-1",
+        "updated_at": "2026-11-29T12:00:00+00:00",
+        "address_line": "12 Teheran-ro",
+    }
+    services.answers[("GET", "/deliveries")] = (200, {"deliveries": []})
+    services.answers[("PUT", "/deliveries/o-1/pick")] = (200, delivery)
+    services.answers[("GET", "/deliveries/o-1")] = (200, delivery)
+    await log_in(browser, "ri@example.com")
+    page = await browser.get("/rider")
+
+    picked = await browser.post(
+        "/rider/deliveries/o-1/pick", data={"csrftoken": csrf(page)}, follow_redirects=True
+    )
+    work = (await browser.get("/rider/work")).text
+
+    assert "Picked up." in picked.text
+    assert '<li data-order="o-1" data-status="PICKED">' in work
+    assert ">Confirm delivery</button>" in work and ">Return</button>" in work
+    assert ("GET", "/deliveries", "ri@example.com#0") in services.calls

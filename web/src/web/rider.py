@@ -32,10 +32,18 @@ async def _listed(api: Api, me: Session, status: str) -> tuple[list[dict[str, An
 async def work(request: Request, api: Api, me: Rider) -> Response:
     """The fragment the rider page polls: offers in my region and what I picked."""
     offers, errors = await _listed(api, me, "WAITING")
-    picked, more = await _listed(api, me, "PICKED")
-    mine = [d for d in picked if d.get("rider_id") == me.account_id]
-    return render_fragment(request, "_work.html", offers=offers, mine=mine, errors=errors + more)
+    mine = []
+    for order_id in list(me.deliveries):
+        reply = await api.call(me, "GET", "delivery", f"/deliveries/{order_id}")
+        if reply.ok and reply.data.get("status") in STILL_MINE:
+            mine.append(reply.data)
+        elif reply.ok or reply.status == 404:
+            me.deliveries.remove(order_id)  # finished: no longer "current"
+    return render_fragment(request, "_work.html", offers=offers, mine=mine, errors=errors)
 
+
+# What "my current delivery" keeps showing; Return is possible from both (the service decides).
+STILL_MINE = {"PICKED", "DELIVERED"}
 
 ACTIONS = {
     "pick": lambda: i18n.gettext_("Picked up."),
@@ -53,5 +61,7 @@ async def act(
         return back_to("/rider")
     body = {"reason": reason} if action == "return" else None
     reply = await api.call(me, "PUT", "delivery", f"/deliveries/{order_id}/{action}", json=body)
+    if reply.ok and action == "pick" and order_id not in me.deliveries:
+        me.deliveries[:] = [*me.deliveries[-9:], order_id]  # what I picked here, the last 10
     flash_reply(request, reply, ACTIONS[action]())
     return back_to("/rider")

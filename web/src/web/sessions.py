@@ -33,6 +33,8 @@ class Session:
     flash: list[tuple[str, str]] = field(default_factory=list, repr=False)
     # The stores this owner registered or opened here, for the owner's links.
     stores: list[str] = field(default_factory=list)
+    # The deliveries this rider picked here, for "my current delivery".
+    deliveries: list[str] = field(default_factory=list)
     # The cart: store id and quantity per menu item (what the person picked, no rule).
     cart_store: str | None = None
     cart: dict[str, int] = field(default_factory=dict)
