@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import httpx
 import jwt
@@ -83,6 +83,24 @@ class Principal:
 
 class KeysUnavailable(Exception):
     """The issuer's JWKS could not be fetched and no keys are cached."""
+
+
+class KeySource(Protocol):
+    """Where a resource server finds the public key a token names."""
+
+    async def get(self, kid: str) -> jwt.PyJWK | None: ...
+
+
+class StaticKeys:
+    """A key set given up front (a JWKS document): tests verify real signed tokens
+    without a running issuer, and a deployment may pin its provider's keys."""
+
+    def __init__(self, jwks: Mapping[str, Any]) -> None:
+        keys = jwt.PyJWKSet.from_dict(dict(jwks)).keys
+        self._keys = {key.key_id: key for key in keys if key.key_id}
+
+    async def get(self, kid: str) -> jwt.PyJWK | None:
+        return self._keys.get(kid)
 
 
 class JwksCache:
@@ -152,9 +170,14 @@ def _unauthorized(description: str) -> HTTPException:
 class ResourceServer:
     """Turns a bearer token into a `Principal`, or refuses it with a 401."""
 
-    def __init__(self, settings: AuthSettings, jwks: JwksCache | None = None) -> None:
+    def __init__(self, settings: AuthSettings, jwks: KeySource | None = None) -> None:
         self.settings = settings
-        self.jwks = jwks or JwksCache(settings.jwks_url)
+        self.jwks: KeySource = jwks or JwksCache(settings.jwks_url)
+
+    @classmethod
+    def with_keys(cls, settings: AuthSettings, jwks: Mapping[str, Any]) -> ResourceServer:
+        """A verifier over a fixed key set instead of the issuer's JWKS URL."""
+        return cls(settings, StaticKeys(jwks))
 
     async def authenticate(self, token: str) -> Principal:
         try:

@@ -12,6 +12,7 @@ from delivery_service import views
 from delivery_service.bootstrap import Container, bootstrap
 from delivery_service.domain import commands
 from delivery_service.domain.model import REASON_MAX, Delivery, DeliveryNotFound, DeliveryStatus
+from service_kit.auth import ResourceServer
 from service_kit.http import acting_user, serve, service_app, viewing_user
 
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -47,12 +48,17 @@ def shown(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def create_app(container: Container | None = None) -> FastAPI:
+def create_app(
+    container: Container | None = None, *, resource_server: ResourceServer | None = None
+) -> FastAPI:
+    """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
     container = container or bootstrap()
     bus, platform = container.bus, container.platform
 
     app = service_app(
-        platform, summary="Delivery context: deliveries offered to riders, picked and confirmed"
+        platform,
+        summary="Delivery context: deliveries offered to riders, picked and confirmed",
+        resource_server=resource_server,
     )
 
     @app.get("/deliveries", tags=["deliveries"])

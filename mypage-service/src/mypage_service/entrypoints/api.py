@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, Path, Query
 from mypage_service import views
 from mypage_service.bootstrap import Container, bootstrap
 from mypage_service.domain.model import OrderNotFound, ensure_visible_to
+from service_kit.auth import ResourceServer
 from service_kit.http import serve, service_app, viewing_user
 
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -27,12 +28,17 @@ Viewer = Annotated[
 ]
 
 
-def create_app(container: Container | None = None) -> FastAPI:
+def create_app(
+    container: Container | None = None, *, resource_server: ResourceServer | None = None
+) -> FastAPI:
+    """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
     container = container or bootstrap()
     platform = container.platform
 
     app = service_app(
-        platform, summary="Customer context: order status, timeline, order list and notifications"
+        platform,
+        summary="Customer context: order status, timeline, order list and notifications",
+        resource_server=resource_server,
     )
 
     @app.get("/mypage/orders/{order_id}", tags=["mypage"])

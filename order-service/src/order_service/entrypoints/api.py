@@ -13,6 +13,7 @@ from order_service.bootstrap import Container, bootstrap
 from order_service.domain import commands
 from order_service.domain.menu import RequestedItem
 from order_service.domain.model import DeliveryAddress, normalise_phone
+from service_kit.auth import ResourceServer
 from service_kit.http import acting_user, serve, service_app
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
@@ -88,11 +89,18 @@ class PlaceOrderBody(BaseModel):
         )
 
 
-def create_app(container: Container | None = None) -> FastAPI:
+def create_app(
+    container: Container | None = None, *, resource_server: ResourceServer | None = None
+) -> FastAPI:
+    """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
     container = container or bootstrap()
     bus, platform = container.bus, container.platform
 
-    app = service_app(platform, summary="Ordering context: orders, their payment, the menu replica")
+    app = service_app(
+        platform,
+        summary="Ordering context: orders, their payment, the menu replica",
+        resource_server=resource_server,
+    )
 
     @app.post(
         "/orders",

@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from service_kit.auth import ResourceServer
 from service_kit.http import acting_user, serve, service_app
 from service_kit.kernel import InvalidInput
 from store_service import views
@@ -64,11 +65,18 @@ class AcceptanceBody(BaseModel):
             raise ValueError(str(exc)) from None  # 422 naming body.reason
 
 
-def create_app(container: Container | None = None) -> FastAPI:
+def create_app(
+    container: Container | None = None, *, resource_server: ResourceServer | None = None
+) -> FastAPI:
+    """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
     container = container or bootstrap()
     bus, platform = container.bus, container.platform
 
-    app = service_app(platform, summary="Kitchen context: stores, menus, kitchen tickets")
+    app = service_app(
+        platform,
+        summary="Kitchen context: stores, menus, kitchen tickets",
+        resource_server=resource_server,
+    )
 
     @app.put("/stores/{store_id}", tags=["stores"])
     async def register_store(store_id: PathId, body: StoreBody, actor: Actor) -> dict[str, Any]:
