@@ -255,7 +255,13 @@ def requires(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting a valid token with one of `roles` (403 otherwise)."""
     allowed = frozenset(roles)
 
-    async def dependency(principal: Annotated[Principal, Security(authenticated)]) -> Principal:
+    # The roles also appear as the route's scopes in the OpenAPI security requirement,
+    # so a client (and the access-matrix test) reads from the schema who may call it.
+    # (Security() as the default, not in Annotated: annotations here are strings that
+    # must resolve without this function's locals.)
+    async def dependency(
+        principal: Principal = Security(authenticated, scopes=sorted(allowed)),  # noqa: B008
+    ) -> Principal:
         admitted = sorted(principal.roles & allowed)
         if not admitted:
             raise HTTPException(
@@ -283,14 +289,19 @@ def install_resource_server(app: FastAPI, server: ResourceServer) -> None:
         if app.openapi_schema is None:
             schema = build()
             schemes = schema.get("components", {}).get("securitySchemes", {})
-            if "bearer" in schemes:
-                schemes["bearer"]["flows"]["password"]["tokenUrl"] = server.settings.token_url
+            roles: set[str] = set()
             for operations in schema.get("paths", {}).values():
                 for operation in operations.values():
-                    if any("bearer" in s for s in operation.get("security", [])):
+                    needs = [s["bearer"] for s in operation.get("security", []) if "bearer" in s]
+                    if needs:
+                        roles.update(role for scopes in needs for role in scopes)
                         responses = operation.setdefault("responses", {})
                         for code, body in AUTH_RESPONSES.items():
                             responses.setdefault(str(code), dict(body))
+            if "bearer" in schemes:
+                flow = schemes["bearer"]["flows"]["password"]
+                flow["tokenUrl"] = server.settings.token_url
+                flow["scopes"] = {role: f"a token with the role {role}" for role in sorted(roles)}
             app.openapi_schema = schema
         return app.openapi_schema
 

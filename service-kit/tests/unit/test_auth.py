@@ -333,7 +333,9 @@ async def test_openapi_declares_the_scheme_the_token_url_and_the_answers(http):
     scheme = schema["components"]["securitySchemes"]["bearer"]
     assert scheme["flows"]["password"]["tokenUrl"] == SETTINGS.token_url
     mine = schema["paths"]["/mine"]["get"]
-    assert mine["security"] == [{"bearer": []}]
+    # The route's roles are its scopes, each declared in the scheme's flow.
+    assert mine["security"] == [{"bearer": ["owner"]}]
+    assert "owner" in scheme["flows"]["password"]["scopes"]
     assert {"401", "403"} <= set(mine["responses"])
     assert "security" not in schema["paths"]["/public"]["get"]
 
