@@ -5,36 +5,40 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Path, Query
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from fastapi import FastAPI, Query
 
 from delivery_service import views
 from delivery_service.bootstrap import Container, bootstrap
 from delivery_service.domain import commands
 from delivery_service.domain.model import REASON_MAX, Delivery, DeliveryNotFound, DeliveryStatus
 from service_kit.auth import ResourceServer
-from service_kit.http import acting_user, serve, service_app, viewing_user
+from service_kit.http import (
+    Actor,
+    Page,
+    PathId,
+    RequestBody,
+    Viewer,
+    declare,
+    paging,
+    serve,
+    service_app,
+    text,
+)
+from service_kit.problems import ACTOR, BODY, PARAMS
 
-PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Region = Annotated[str, Query(min_length=1, max_length=64, description="e.g. gangnam")]
-Rider = Annotated[str, Depends(acting_user)]
-Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=REASON_MAX)
-]
+Rider = Actor
+Paging = Annotated[Page, paging(default=100, most=200)]
+# A rider's command on a delivery in the state that allows it.
+COMMAND = declare(*ACTOR, 403, 404, 409)
+Reason = Annotated[str, text(REASON_MAX)]
 
 # The states a list may ask for; PENDING is internal and never listed.
 ListedStatus = Literal["WAITING", "PICKED", "DELIVERED", "RETURNED", "CANCELLED"]
 
 
-class ReturnBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReturnBody(RequestBody):
     reason: Reason
-
-
-Viewer = Annotated[
-    str | None,
-    Depends(viewing_user("The viewing rider; the one who picked it also sees the address")),
-]
 
 
 def shown(delivery: Delivery) -> dict[str, Any]:
@@ -61,31 +65,57 @@ def create_app(
         resource_server=resource_server,
     )
 
-    @app.get("/deliveries", tags=["deliveries"])
+    @app.get(
+        "/deliveries",
+        tags=["deliveries"],
+        response_model=views.Offers,
+        responses=declare(*PARAMS),
+    )
     async def list_deliveries(
         region: Region,
+        page: Paging,
         status: Annotated[ListedStatus, Query()] = "WAITING",
-        limit: Annotated[int, Query(ge=1, le=200)] = 100,
     ) -> dict[str, Any]:
-        found = await views.offers(platform.sessions, region, DeliveryStatus(status), limit)
+        found = await views.offers(platform.sessions, region, DeliveryStatus(status), page)
         return {"deliveries": found}
 
-    @app.get("/deliveries/{order_id}", tags=["deliveries"])
+    @app.get(
+        "/deliveries/{order_id}",
+        tags=["deliveries"],
+        response_model=views.DeliveryDetail,
+        response_model_exclude_unset=True,  # the address line only for its rider
+        responses=declare(*PARAMS, 404),
+    )
     async def get_delivery(order_id: PathId, viewer: Viewer) -> dict[str, Any]:
         found = await views.delivery(platform.sessions, order_id, viewer)
         if found is None:
             raise DeliveryNotFound(order_id)
         return found
 
-    @app.put("/deliveries/{order_id}/pick", tags=["deliveries"])
+    @app.put(
+        "/deliveries/{order_id}/pick",
+        tags=["deliveries"],
+        response_model=views.DeliveryView,
+        responses=COMMAND,
+    )
     async def pick(order_id: PathId, rider: Rider) -> dict[str, Any]:
         return shown(await bus.handle(commands.PickFood(order_id, rider)))
 
-    @app.put("/deliveries/{order_id}/confirm", tags=["deliveries"])
+    @app.put(
+        "/deliveries/{order_id}/confirm",
+        tags=["deliveries"],
+        response_model=views.DeliveryView,
+        responses=COMMAND,
+    )
     async def confirm(order_id: PathId, rider: Rider) -> dict[str, Any]:
         return shown(await bus.handle(commands.ConfirmDelivery(order_id, rider)))
 
-    @app.put("/deliveries/{order_id}/return", tags=["deliveries"])
+    @app.put(
+        "/deliveries/{order_id}/return",
+        tags=["deliveries"],
+        response_model=views.DeliveryView,
+        responses={**COMMAND, **declare(*BODY)},
+    )
     async def return_food(order_id: PathId, body: ReturnBody, rider: Rider) -> dict[str, Any]:
         return shown(await bus.handle(commands.ReturnDelivery(order_id, rider, body.reason)))
 

@@ -4,28 +4,25 @@ the KakaoTalk messages sent about their orders.
 Ownership: until real authentication lands, X-Actor-Id names the viewer and is
 optional here. When it is sent and is not the order's customer the answer is
 403; without it the page is shown (the status page carries no phone number and
-no address). A required header would be one line: `Depends(acting_user)`.
+no address). A required header would be one word: service_kit.http's `Actor`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path, Query
+from fastapi import FastAPI
 
 from mypage_service import views
 from mypage_service.bootstrap import Container, bootstrap
 from mypage_service.domain.model import OrderNotFound, ensure_visible_to
 from service_kit.auth import ResourceServer
-from service_kit.http import serve, service_app, viewing_user
+from service_kit.http import Page, PathId, Viewer, declare, paging, serve, service_app
+from service_kit.problems import PARAMS
 
-PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-
-
-Viewer = Annotated[
-    str | None,
-    Depends(viewing_user("The viewing customer; when sent, only their own orders are shown")),
-]
+Paging = Annotated[Page, paging(default=20, most=100)]
+# Another customer's page is 403 (the viewer is optional until real auth lands).
+OWN = declare(*PARAMS, 403)
 
 
 def create_app(
@@ -41,7 +38,12 @@ def create_app(
         resource_server=resource_server,
     )
 
-    @app.get("/mypage/orders/{order_id}", tags=["mypage"])
+    @app.get(
+        "/mypage/orders/{order_id}",
+        tags=["mypage"],
+        response_model=views.OrderPage,
+        responses={**OWN, **declare(404)},
+    )
     async def get_order(order_id: PathId, viewer: Viewer) -> dict[str, Any]:
         found = await views.order(platform.sessions, order_id)
         if found is None:
@@ -49,20 +51,28 @@ def create_app(
         ensure_visible_to(found["customer_id"], viewer)
         return found
 
-    @app.get("/mypage/customers/{customer_id}/orders", tags=["mypage"])
-    async def list_orders(
-        customer_id: PathId,
-        viewer: Viewer,
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> dict[str, Any]:
+    @app.get(
+        "/mypage/customers/{customer_id}/orders",
+        tags=["mypage"],
+        response_model=views.CustomerOrders,
+        responses=OWN,
+    )
+    async def list_orders(customer_id: PathId, viewer: Viewer, page: Paging) -> dict[str, Any]:
         ensure_visible_to(customer_id, viewer)
-        orders = await views.customer_orders(
-            platform.sessions, customer_id, limit=limit, offset=offset
-        )
-        return {"customer_id": customer_id, "limit": limit, "offset": offset, "orders": orders}
+        orders = await views.customer_orders(platform.sessions, customer_id, page)
+        return {
+            "customer_id": customer_id,
+            "limit": page.limit,
+            "offset": page.offset,
+            "orders": orders,
+        }
 
-    @app.get("/mypage/customers/{customer_id}/notifications", tags=["mypage"])
+    @app.get(
+        "/mypage/customers/{customer_id}/notifications",
+        tags=["mypage"],
+        response_model=views.CustomerNotifications,
+        responses=OWN,
+    )
     async def list_notifications(customer_id: PathId, viewer: Viewer) -> dict[str, Any]:
         ensure_visible_to(customer_id, viewer)
         found = await views.customer_notifications(platform.sessions, customer_id)
