@@ -10,11 +10,17 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints, WithJsonSchema, model_validator
 
-from service_kit.auth import AuthSettings, ResourceServer, install_resource_server
+from service_kit.auth import (
+    AuthSettings,
+    Principal,
+    ResourceServer,
+    install_resource_server,
+    requires,
+)
 from service_kit.limits import BodyGuard, read_timeout_protocol
 from service_kit.problems import declare, install_error_handlers
 from service_kit.runtime import Check, Container, Platform, configure_logging, run_checks
@@ -22,6 +28,7 @@ from service_kit.runtime import Check, Container, Platform, configure_logging, r
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+RegionQuery = Annotated[str, Query(min_length=1, max_length=64, description="e.g. gangnam")]
 
 
 def text(most: int) -> StringConstraints:
@@ -64,28 +71,12 @@ def _ensure_unicode(value: Any) -> None:
 
 
 # ----------------------------------------------------------------- the acting user
-# The one place that says who acts. Bearer tokens will replace the header here.
+# The one place that says who acts: the subject of a verified bearer token with the
+# role the route needs (service_kit.auth). `actor.sub` is the actor id.
 
-_ACTOR_HEADER = Header(
-    max_length=64, description="The acting customer, store owner or rider (until real auth lands)"
-)
-
-
-def acting_user(x_actor_id: Annotated[str | None, _ACTOR_HEADER] = None) -> str:
-    if not x_actor_id or not x_actor_id.strip():
-        raise HTTPException(status_code=401, detail="X-Actor-Id header is required")
-    return x_actor_id.strip()
-
-
-def viewing_user(x_actor_id: Annotated[str | None, _ACTOR_HEADER] = None) -> str | None:
-    """The actor when one is named; reads that anyone may make narrow on it."""
-    if x_actor_id is None or not x_actor_id.strip():
-        return None
-    return acting_user(x_actor_id)
-
-
-Actor = Annotated[str, Depends(acting_user)]
-Viewer = Annotated[str | None, Depends(viewing_user)]
+Customer = Annotated[Principal, Depends(requires("customer"))]
+Owner = Annotated[Principal, Depends(requires("owner"))]
+Rider = Annotated[Principal, Depends(requires("rider"))]
 
 # --------------------------------------------------------------------------- paging
 MAX_OFFSET = 100_000  # deeper than any screen pages; bounded so SQL never overflows
@@ -205,19 +196,19 @@ def _exit_cleanly(*_: object) -> None:
 
 __all__ = [
     "ID_PATTERN",
-    "Actor",
+    "Customer",
     "Id",
+    "Owner",
     "Page",
     "PathId",
+    "RegionQuery",
     "RequestBody",
+    "Rider",
     "Timestamp",
-    "Viewer",
-    "acting_user",
     "declare",
     "install_edge",
     "paging",
     "serve",
     "service_app",
     "text",
-    "viewing_user",
 ]

@@ -1,11 +1,13 @@
 """HTTP edge of the Delivery context: riders see offers near them, pick, confirm
-and return. The rider is the X-Actor-Id."""
+and return. The rider is the subject of the bearer token; offers default to the
+region in it."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query
+from fastapi.exceptions import RequestValidationError
 
 from delivery_service import views
 from delivery_service.bootstrap import Container, bootstrap
@@ -13,21 +15,19 @@ from delivery_service.domain import commands
 from delivery_service.domain.model import REASON_MAX, Delivery, DeliveryNotFound, DeliveryStatus
 from service_kit.auth import ResourceServer
 from service_kit.http import (
-    Actor,
     Page,
     PathId,
+    RegionQuery,
     RequestBody,
-    Viewer,
+    Rider,
     declare,
     paging,
     serve,
     service_app,
     text,
 )
-from service_kit.problems import ACTOR, BODY, PARAMS
+from service_kit.problems import ACTOR, BODY
 
-Region = Annotated[str, Query(min_length=1, max_length=64, description="e.g. gangnam")]
-Rider = Actor
 Paging = Annotated[Page, paging(default=100, most=200)]
 # A rider's command on a delivery in the state that allows it.
 COMMAND = declare(*ACTOR, 403, 404, 409)
@@ -69,13 +69,23 @@ def create_app(
         "/deliveries",
         tags=["deliveries"],
         response_model=views.Offers,
-        responses=declare(*PARAMS),
+        responses=declare(*ACTOR),
     )
     async def list_deliveries(
-        region: Region,
+        rider: Rider,
         page: Paging,
+        region: RegionQuery | None = None,
         status: Annotated[ListedStatus, Query()] = "WAITING",
     ) -> dict[str, Any]:
+        """Offers in `region`, by default the region in the rider's token."""
+        region = region or rider.region
+        if region is None:
+            missing = {
+                "loc": ("query", "region"),
+                "msg": "the token names no region",
+                "type": "missing",
+            }
+            raise RequestValidationError([missing])
         found = await views.offers(platform.sessions, region, DeliveryStatus(status), page)
         return {"deliveries": found}
 
@@ -84,10 +94,10 @@ def create_app(
         tags=["deliveries"],
         response_model=views.DeliveryDetail,
         response_model_exclude_unset=True,  # the address line only for its rider
-        responses=declare(*PARAMS, 404),
+        responses=declare(*ACTOR, 404),
     )
-    async def get_delivery(order_id: PathId, viewer: Viewer) -> dict[str, Any]:
-        found = await views.delivery(platform.sessions, order_id, viewer)
+    async def get_delivery(order_id: PathId, rider: Rider) -> dict[str, Any]:
+        found = await views.delivery(platform.sessions, order_id, rider.sub)
         if found is None:
             raise DeliveryNotFound(order_id)
         return found
@@ -99,7 +109,7 @@ def create_app(
         responses=COMMAND,
     )
     async def pick(order_id: PathId, rider: Rider) -> dict[str, Any]:
-        return shown(await bus.handle(commands.PickFood(order_id, rider)))
+        return shown(await bus.handle(commands.PickFood(order_id, rider.sub)))
 
     @app.put(
         "/deliveries/{order_id}/confirm",
@@ -108,7 +118,7 @@ def create_app(
         responses=COMMAND,
     )
     async def confirm(order_id: PathId, rider: Rider) -> dict[str, Any]:
-        return shown(await bus.handle(commands.ConfirmDelivery(order_id, rider)))
+        return shown(await bus.handle(commands.ConfirmDelivery(order_id, rider.sub)))
 
     @app.put(
         "/deliveries/{order_id}/return",
@@ -117,7 +127,7 @@ def create_app(
         responses={**COMMAND, **declare(*BODY)},
     )
     async def return_food(order_id: PathId, body: ReturnBody, rider: Rider) -> dict[str, Any]:
-        return shown(await bus.handle(commands.ReturnDelivery(order_id, rider, body.reason)))
+        return shown(await bus.handle(commands.ReturnDelivery(order_id, rider.sub, body.reason)))
 
     return app
 

@@ -1,10 +1,8 @@
 """HTTP edge of the Customer context: a customer's order status page, order list and
 the KakaoTalk messages sent about their orders.
 
-Ownership: until real authentication lands, X-Actor-Id names the viewer and is
-optional here. When it is sent and is not the order's customer the answer is
-403; without it the page is shown (the status page carries no phone number and
-no address). A required header would be one word: service_kit.http's `Actor`.
+Ownership: every route needs a customer's bearer token (401 without one) and
+answers only the order's own customer (403 for anyone else).
 """
 
 from __future__ import annotations
@@ -17,12 +15,12 @@ from mypage_service import views
 from mypage_service.bootstrap import Container, bootstrap
 from mypage_service.domain.model import OrderNotFound, ensure_visible_to
 from service_kit.auth import ResourceServer
-from service_kit.http import Page, PathId, Viewer, declare, paging, serve, service_app
-from service_kit.problems import PARAMS
+from service_kit.http import Customer, Page, PathId, declare, paging, serve, service_app
+from service_kit.problems import ACTOR
 
 Paging = Annotated[Page, paging(default=20, most=100)]
-# Another customer's page is 403 (the viewer is optional until real auth lands).
-OWN = declare(*PARAMS, 403)
+# Another customer's page is 403.
+OWN = declare(*ACTOR, 403)
 
 
 def create_app(
@@ -44,11 +42,11 @@ def create_app(
         response_model=views.OrderPage,
         responses={**OWN, **declare(404)},
     )
-    async def get_order(order_id: PathId, viewer: Viewer) -> dict[str, Any]:
+    async def get_order(order_id: PathId, viewer: Customer) -> dict[str, Any]:
         found = await views.order(platform.sessions, order_id)
         if found is None:
             raise OrderNotFound(order_id)
-        ensure_visible_to(found["customer_id"], viewer)
+        ensure_visible_to(found["customer_id"], viewer.sub)
         return found
 
     @app.get(
@@ -57,8 +55,8 @@ def create_app(
         response_model=views.CustomerOrders,
         responses=OWN,
     )
-    async def list_orders(customer_id: PathId, viewer: Viewer, page: Paging) -> dict[str, Any]:
-        ensure_visible_to(customer_id, viewer)
+    async def list_orders(customer_id: PathId, viewer: Customer, page: Paging) -> dict[str, Any]:
+        ensure_visible_to(customer_id, viewer.sub)
         orders = await views.customer_orders(platform.sessions, customer_id, page)
         return {
             "customer_id": customer_id,
@@ -73,8 +71,8 @@ def create_app(
         response_model=views.CustomerNotifications,
         responses=OWN,
     )
-    async def list_notifications(customer_id: PathId, viewer: Viewer) -> dict[str, Any]:
-        ensure_visible_to(customer_id, viewer)
+    async def list_notifications(customer_id: PathId, viewer: Customer) -> dict[str, Any]:
+        ensure_visible_to(customer_id, viewer.sub)
         found = await views.customer_notifications(platform.sessions, customer_id)
         return {"customer_id": customer_id, "notifications": found}
 
