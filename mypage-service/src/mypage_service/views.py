@@ -4,11 +4,64 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mypage_service.adapters.orm import notifications, order_status, order_timeline
-from mypage_service.domain.status import rank
+from mypage_service.domain.notification import NotificationState
+from mypage_service.domain.status import Status, rank
+from service_kit.http import Page, Timestamp
+from shared_events.contract import OrderLine
+
+
+class TimelineEntry(BaseModel):
+    status: Status
+    at: Timestamp
+    event_type: str
+
+
+class OrderPage(BaseModel):
+    """The order status page: where the order is and how it got there."""
+
+    order_id: str
+    customer_id: str
+    store_id: str | None
+    status: Status
+    total_amount: int | None
+    items: list[OrderLine]
+    timeline: list[TimelineEntry]
+
+
+class OrderSummary(BaseModel):
+    order_id: str
+    store_id: str | None
+    status: Status
+    total_amount: int | None
+    placed_at: Timestamp | None
+    updated_at: Timestamp
+
+
+class CustomerOrders(BaseModel):
+    customer_id: str
+    limit: int
+    offset: int
+    orders: list[OrderSummary]
+
+
+class Notification(BaseModel):
+    notification_id: str
+    order_id: str
+    status: Status
+    message: str
+    state: NotificationState
+    created_at: Timestamp
+    sent_at: Timestamp | None
+
+
+class CustomerNotifications(BaseModel):
+    customer_id: str
+    notifications: list[Notification]
 
 
 async def order(sessions: async_sessionmaker[AsyncSession], order_id: str) -> dict[str, Any] | None:
@@ -60,7 +113,7 @@ async def order_signature(sessions: async_sessionmaker[AsyncSession], order_id: 
 
 
 async def customer_orders(
-    sessions: async_sessionmaker[AsyncSession], customer_id: str, *, limit: int, offset: int
+    sessions: async_sessionmaker[AsyncSession], customer_id: str, page: Page
 ) -> list[dict[str, Any]]:
     """One customer's orders, newest first; orders not placed yet (their
     OrderPlaced still on its way) come last."""
@@ -73,8 +126,8 @@ async def customer_orders(
                 order_status.c.placed_at.desc(),
                 order_status.c.order_id,
             )
-            .limit(limit)
-            .offset(offset)
+            .limit(page.limit)
+            .offset(page.offset)
         )
         return [
             {

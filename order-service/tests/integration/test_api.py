@@ -204,7 +204,9 @@ async def test_a_key_reused_with_another_body_is_422(service):
     response = await service.http.post("/orders", json=other, headers=headers)
 
     assert response.status_code == 422
-    assert "Idempotency-Key" in response.json()["detail"]
+    [error] = response.json()["detail"]  # one 422 shape: a list of field errors
+    assert error["loc"] == ["header", "Idempotency-Key"]
+    assert "Idempotency-Key" in error["msg"]
     assert await service.count(orders) == 1
 
 

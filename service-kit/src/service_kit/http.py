@@ -1,88 +1,119 @@
-"""The HTTP edge every service shares: the acting user, one error shape, health."""
+"""The HTTP edge every service shares: the acting user, paging, the one error shape
+(problems.py), the limits on what a client sends (limits.py), health, serving."""
 
 from __future__ import annotations
 
-import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel, ConfigDict, StringConstraints, WithJsonSchema, model_validator
 
-from service_kit.auth import AuthSettings, ResourceServer, install_resource_server
-from service_kit.kernel import (
-    Conflict,
-    DomainError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    PaymentDeclined,
+from service_kit.auth import (
+    AuthSettings,
+    Principal,
+    ResourceServer,
+    install_resource_server,
+    requires,
 )
+from service_kit.limits import BodyGuard, read_timeout_protocol
+from service_kit.problems import declare, install_error_handlers
 from service_kit.runtime import Check, Container, Platform, configure_logging, run_checks
 
-log = logging.getLogger(__name__)
+ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
+PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+RegionQuery = Annotated[str, Query(min_length=1, max_length=64, description="e.g. gangnam")]
 
 
-def acting_user(
-    x_actor_id: Annotated[
-        str | None,
-        Header(description="The acting customer, store owner or rider (until real auth lands)"),
-    ] = None,
-) -> str:
-    if not x_actor_id or not x_actor_id.strip():
-        raise HTTPException(status_code=401, detail="X-Actor-Id header is required")
-    if len(x_actor_id) > 64:
-        raise HTTPException(status_code=422, detail="X-Actor-Id is longer than 64 characters")
-    return x_actor_id.strip()
+def text(most: int) -> StringConstraints:
+    """Free text, trimmed: 1 to `most` characters, not only whitespace (the pattern
+    says so in the schema; the trim refuses it at run time)."""
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=most, pattern=r"\S")
 
 
-def viewing_user(description: str) -> Callable[..., str | None]:
-    """A dependency for reads anyone may make and the acting user may see more of:
-    X-Actor-Id when it is sent (validated as `acting_user` does), else None."""
-
-    # Header() as the default, not in Annotated: the annotation must resolve
-    # without this function's locals (annotations are strings in this module).
-    def viewer(x_actor_id: str | None = Header(None, description=description)) -> str | None:
-        if x_actor_id is None or not x_actor_id.strip():
-            return None
-        return acting_user(x_actor_id)
-
-    return viewer
+# Views render times with isoformat(); the schema says what that string is.
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
-_STATUS: list[tuple[type[DomainError], int]] = [
-    (NotFound, 404),
-    (Forbidden, 403),
-    (Conflict, 409),
-    (InvalidInput, 422),
-    (PaymentDeclined, 402),
-]
+class RequestBody(BaseModel):
+    """Base of every JSON request body: unknown fields are refused, and so is text that
+    is not Unicode. JSON's \\u escapes can carry a lone UTF-16 surrogate, which a plain
+    `str` field accepts and nothing downstream (database, reply) can encode."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_only(cls, data: Any) -> Any:
+        _ensure_unicode(data)
+        return data
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
-        body: dict[str, object] = {"detail": str(exc)}
-        if isinstance(exc, Conflict) and exc.current_state:
-            body["current_state"] = exc.current_state
-        if isinstance(exc, InvalidInput) and exc.field:
-            body["detail"] = [
-                {"loc": ["body", *exc.field.split(".")], "msg": str(exc), "type": "value_error"}
-            ]
-        return JSONResponse(status_code=status, content=body)
+def _ensure_unicode(value: Any) -> None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _ensure_unicode(key)
+            _ensure_unicode(item)
+    elif isinstance(value, list):
+        for item in value:
+            _ensure_unicode(item)
 
-    @app.exception_handler(IntegrityError)
-    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
-        log.warning("integrity conflict: %s", type(exc.orig).__name__)
-        return JSONResponse(
-            status_code=409, content={"detail": "conflicts with a concurrent change; retry"}
-        )
+
+# ----------------------------------------------------------------- the acting user
+# The one place that says who acts: the subject of a verified bearer token with the
+# role the route needs (service_kit.auth). `actor.sub` is the actor id.
+
+Customer = Annotated[Principal, Depends(requires("customer"))]
+Owner = Annotated[Principal, Depends(requires("owner"))]
+Rider = Annotated[Principal, Depends(requires("rider"))]
+
+# --------------------------------------------------------------------------- paging
+MAX_OFFSET = 100_000  # deeper than any screen pages; bounded so SQL never overflows
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int
+
+
+def paging(*, default: int, most: int) -> Any:
+    """The one `limit`/`offset` pair of every paged list: `Annotated[Page, paging(...)]`."""
+
+    def page(limit: int = default, offset: int = 0) -> Page:
+        return Page(limit, offset)
+
+    # Real objects, not the strings of postponed annotations: `most` is local.
+    page.__annotations__ = {
+        "limit": Annotated[int, Query(ge=1, le=most, description="How many at most")],
+        "offset": Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many to skip")],
+        "return": Page,
+    }
+    return Depends(page)
+
+
+# --------------------------------------------------------------------------- health
+
+
+class Live(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, bool]
 
 
 def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
@@ -90,11 +121,15 @@ def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
     (see the health design in runtime.py); the body lists each check."""
     router = APIRouter(tags=["health"])
 
-    @router.get("/health/live")
+    @router.get("/health/live", response_model=Live)
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/health/ready")
+    @router.get(
+        "/health/ready",
+        response_model=Ready,
+        responses={503: {"model": Ready, "description": "A check failed"}},
+    )
     async def ready() -> JSONResponse:
         results = await run_checks(ready_checks)  # a failing check is "not ready", never a 500
         ok = all(results.values())
@@ -104,6 +139,9 @@ def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
         )
 
     return router
+
+
+# ------------------------------------------------------------------------------ app
 
 
 def offline_app(**kwargs: Any) -> FastAPI:
@@ -117,9 +155,9 @@ def service_app(
     platform: Platform, *, summary: str, resource_server: ResourceServer | None = None
 ) -> FastAPI:
     """A service's FastAPI app, titled with the service's name, with what every
-    service has: the lifespan (migrate, outbox relay), the one error shape, the health
-    endpoints, and the bearer-token verifier its routes reach through
-    `service_kit.auth.requires` (from the AUTH_* settings unless given)."""
+    service has: the lifespan (migrate, outbox relay), the one error shape, the body
+    limits, the health endpoints, and the bearer-token verifier its routes reach
+    through `service_kit.auth.requires` (from the AUTH_* settings unless given)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -127,10 +165,16 @@ def service_app(
             yield
 
     app = offline_app(title=platform.settings.service, summary=summary, lifespan=lifespan)
-    install_error_handlers(app)
+    install_edge(app)
     install_resource_server(app, resource_server or ResourceServer(AuthSettings.from_env()))
     app.include_router(health_router(platform.ready_checks()))
     return app
+
+
+def install_edge(app: FastAPI) -> None:
+    """The body limits and the one error shape, on any app."""
+    app.add_middleware(BodyGuard)
+    install_error_handlers(app)
 
 
 C = TypeVar("C", bound=Container)
@@ -150,8 +194,29 @@ def serve(container: C, create_app: Callable[[C], FastAPI]) -> None:
         port=settings.http_port,
         log_level="info",
         timeout_graceful_shutdown=10,
+        http=read_timeout_protocol(settings.http_read_timeout_s),
     )
 
 
 def _exit_cleanly(*_: object) -> None:
     raise SystemExit(0)
+
+
+__all__ = [
+    "ID_PATTERN",
+    "Customer",
+    "Id",
+    "Owner",
+    "Page",
+    "PathId",
+    "RegionQuery",
+    "RequestBody",
+    "Rider",
+    "Timestamp",
+    "declare",
+    "install_edge",
+    "paging",
+    "serve",
+    "service_app",
+    "text",
+]

@@ -185,7 +185,13 @@ class System:
         return Endpoints(
             *(
                 self.url(s)
-                for s in ("order-service", "store-service", "delivery-service", "mypage-service")
+                for s in (
+                    "order-service",
+                    "store-service",
+                    "delivery-service",
+                    "mypage-service",
+                    IDENTITY.name,
+                )
             )
         )
 
