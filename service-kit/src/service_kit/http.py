@@ -22,7 +22,7 @@ from service_kit.auth import (
     install_resource_server,
     requires,
 )
-from service_kit.limits import BodyGuard, read_timeout_protocol
+from service_kit.limits import JSON, BodyGuard, read_timeout_protocol
 from service_kit.problems import declare, install_error_handlers
 from service_kit.runtime import Check, Container, Platform, configure_logging, run_checks
 
@@ -152,7 +152,11 @@ def offline_app(**kwargs: Any) -> FastAPI:
 
 
 def service_app(
-    platform: Platform, *, summary: str, resource_server: ResourceServer | None = None
+    platform: Platform,
+    *,
+    summary: str,
+    resource_server: ResourceServer | None = None,
+    media_types: tuple[str, ...] = (JSON,),
 ) -> FastAPI:
     """A service's FastAPI app, titled with the service's name, with what every
     service has: the lifespan (migrate, outbox relay), the one error shape, the body
@@ -165,15 +169,15 @@ def service_app(
             yield
 
     app = offline_app(title=platform.settings.service, summary=summary, lifespan=lifespan)
-    install_edge(app)
+    install_edge(app, media_types)
     install_resource_server(app, resource_server or ResourceServer(AuthSettings.from_env()))
     app.include_router(health_router(platform.ready_checks()))
     return app
 
 
-def install_edge(app: FastAPI) -> None:
-    """The body limits and the one error shape, on any app."""
-    app.add_middleware(BodyGuard)
+def install_edge(app: FastAPI, media_types: tuple[str, ...] = (JSON,)) -> None:
+    """The body limits (bodies of `media_types` only) and the one error shape, on any app."""
+    app.add_middleware(BodyGuard, media_types=media_types)
     install_error_handlers(app)
 
 

@@ -85,6 +85,11 @@ class System:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.spec(service).http_port + self.port_offset}"
 
+    def database_url(self, service: str) -> str:
+        """The DATABASE_URL `service` runs on (its SQLite file unless one was given)."""
+        db = (self.data_dir / "db").resolve()
+        return self.database_urls.get(service, f"sqlite+aiosqlite:///{db / (service + '.db')}")
+
     @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
