@@ -89,7 +89,7 @@ async def inbox(request: Request, api: Api, me: Owner, store_id: str) -> Respons
     )
 
 
-ACTIONS = {
+ACTIONS: dict[str, tuple[str, dict[str, object] | None]] = {
     "accept": ("acceptance", {"accepted": True}),
     "start": ("cooking-start", None),
     "finish": ("cooking-finish", None),
@@ -106,6 +106,7 @@ async def act(
     action: str,
     reason: Text = "",
 ) -> Response:
+    body: dict[str, object] | None
     if action == "reject":
         path, body = "acceptance", {"accepted": False, "reason": reason}
     elif action in ACTIONS:

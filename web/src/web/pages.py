@@ -48,7 +48,7 @@ def _environment() -> Environment:
         extensions=["jinja2.ext.i18n"],
     )
     env.install_gettext_callables(i18n.gettext_, i18n.ngettext_, newstyle=True)  # type: ignore[attr-defined]
-    env.globals["status_words"] = lambda s: i18n.gettext_(STATUS_WORDS.get(s, s))
+    env.globals["status_words"] = lambda s: i18n.gettext_(STATUS_WORDS.get(s) or str(s))
     env.globals["languages"] = i18n.LANGUAGES
     env.filters["won"] = lambda amount: f"{amount:,}" if isinstance(amount, int) else "-"
     env.filters["seconds_left"] = seconds_left
@@ -71,11 +71,13 @@ templates = Jinja2Templates(env=_environment())
 
 
 def store(request: Request) -> SessionStore:
-    return request.app.state.sessions  # type: ignore[no-any-return]
+    sessions: SessionStore = request.app.state.sessions
+    return sessions
 
 
 def backend(request: Request) -> Backend:
-    return request.app.state.backend  # type: ignore[no-any-return]
+    api: Backend = request.app.state.backend
+    return api
 
 
 def signed_in(request: Request) -> Session | None:
