@@ -4,6 +4,7 @@ at test time). Screenshots of every page go to .local/screenshots/."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,15 +17,17 @@ from testkit.browser import CHROMEDRIVER, CHROMIUM, Site, chromium
 from testkit.launcher import System
 
 SCREENSHOTS = ROOT / ".local" / "screenshots"
-# Beside the e2e (+0) and fault (+500) systems.
-PORT_OFFSET = E2E_PORT_OFFSET + 1000
+# Beside the e2e (+0) and fault (+500) systems; BROWSER_PORT_OFFSET / BROWSER_KAFKA_PORT
+# move them (e.g. below the kernel's ephemeral port range on a busy machine).
+PORT_OFFSET = int(os.environ.get("BROWSER_PORT_OFFSET", E2E_PORT_OFFSET + 1000))
+KAFKA_PORT = int(os.environ.get("BROWSER_KAFKA_PORT", TEST_KAFKA_PORT + 300))
 
 
 @pytest.fixture(scope="package")
 def system(tmp_path_factory) -> Iterator[System]:
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         pytest.fail("install Debian's chromium and chromium-driver (.ci/run does)")
-    broker = fresh_broker(TEST_KAFKA_PORT + 300)
+    broker = fresh_broker(KAFKA_PORT)
     kafka = next(broker)
     running = System(
         tmp_path_factory.mktemp("browser-system"),
