@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from testkit import E2E_PORT_OFFSET, TEST_KAFKA_PORT, fresh_broker
+from testkit.actors import Actor, Customer, StoreOwner
 from testkit.launcher import SERVICES, System
 
 DATABASES = {s.name: s.package for s in SERVICES}
@@ -57,3 +58,13 @@ async def http() -> Iterator[httpx.AsyncClient]:
     # Idle connections are dropped before uvicorn closes them (5 s), never reused mid-close.
     async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(keepalive_expiry=1)) as client:
         yield client
+
+
+@pytest.fixture
+async def people(http, system: System, ids: dict[str, str]) -> dict[str, Actor]:
+    """The test's store owner and customer, signed up at identity-service; `ids` then
+    names them by account id (the token's `sub`, the actor id every service sees)."""
+    owner = StoreOwner(http, system.endpoints, ids["owner"])
+    customer = Customer(http, system.endpoints, ids["customer"])
+    ids["owner"], ids["customer"] = await owner.sign_up(), await customer.sign_up()
+    return {"owner": owner, "customer": customer}

@@ -12,6 +12,7 @@ import pytest
 from order_service.adapters.orm import orders, payments
 from service_kit.tables import outbox
 from shared_events.envelope import decode
+from testkit import tokens
 
 from .support import CUSTOMER, body
 
@@ -81,7 +82,7 @@ async def test_another_customer_may_not_read_the_order(service):
     await service.stock()
     created = await service.http.post("/orders", json=body(), headers=CUSTOMER)
 
-    response = await service.http.get(created.headers["location"], headers={"X-Actor-Id": "c2"})
+    response = await service.http.get(created.headers["location"], headers=tokens.customer("c2"))
 
     assert response.status_code == 403
     assert "another customer" in response.json()["detail"]

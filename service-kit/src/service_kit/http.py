@@ -10,18 +10,26 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, StringConstraints, WithJsonSchema, model_validator
 
-from service_kit.auth import AuthSettings, ResourceServer, install_resource_server
-from service_kit.limits import BodyGuard, read_timeout_protocol
+from service_kit.auth import (
+    AuthSettings,
+    Principal,
+    ResourceServer,
+    install_resource_server,
+    requires,
+)
+from service_kit.limits import JSON, BodyGuard, read_timeout_protocol
 from service_kit.problems import declare, install_error_handlers
 from service_kit.runtime import Check, Container, Platform, configure_logging, run_checks
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+RegionQuery = Annotated[str, Query(min_length=1, max_length=64, description="e.g. gangnam")]
 
 
 def text(most: int) -> StringConstraints:
@@ -64,28 +72,12 @@ def _ensure_unicode(value: Any) -> None:
 
 
 # ----------------------------------------------------------------- the acting user
-# The one place that says who acts. Bearer tokens will replace the header here.
+# The one place that says who acts: the subject of a verified bearer token with the
+# role the route needs (service_kit.auth). `actor.sub` is the actor id.
 
-_ACTOR_HEADER = Header(
-    max_length=64, description="The acting customer, store owner or rider (until real auth lands)"
-)
-
-
-def acting_user(x_actor_id: Annotated[str | None, _ACTOR_HEADER] = None) -> str:
-    if not x_actor_id or not x_actor_id.strip():
-        raise HTTPException(status_code=401, detail="X-Actor-Id header is required")
-    return x_actor_id.strip()
-
-
-def viewing_user(x_actor_id: Annotated[str | None, _ACTOR_HEADER] = None) -> str | None:
-    """The actor when one is named; reads that anyone may make narrow on it."""
-    if x_actor_id is None or not x_actor_id.strip():
-        return None
-    return acting_user(x_actor_id)
-
-
-Actor = Annotated[str, Depends(acting_user)]
-Viewer = Annotated[str | None, Depends(viewing_user)]
+Customer = Annotated[Principal, Depends(requires("customer"))]
+Owner = Annotated[Principal, Depends(requires("owner"))]
+Rider = Annotated[Principal, Depends(requires("rider"))]
 
 # --------------------------------------------------------------------------- paging
 MAX_OFFSET = 100_000  # deeper than any screen pages; bounded so SQL never overflows
@@ -152,8 +144,19 @@ def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
 # ------------------------------------------------------------------------------ app
 
 
+def offline_app(**kwargs: Any) -> FastAPI:
+    """A FastAPI app whose `/docs` (Swagger UI 5, from the fastapi-offline package) is
+    served by the service itself, so it works with no internet; "Authorize" logs in at
+    the token URL the OpenAPI document names (install_resource_server)."""
+    return FastAPIOffline(redoc_url=None, **kwargs)
+
+
 def service_app(
-    platform: Platform, *, summary: str, resource_server: ResourceServer | None = None
+    platform: Platform,
+    *,
+    summary: str,
+    resource_server: ResourceServer | None = None,
+    media_types: tuple[str, ...] = (JSON,),
 ) -> FastAPI:
     """A service's FastAPI app, titled with the service's name, with what every
     service has: the lifespan (migrate, outbox relay), the one error shape, the body
@@ -165,16 +168,16 @@ def service_app(
         async with platform.lifespan():
             yield
 
-    app = FastAPI(title=platform.settings.service, summary=summary, lifespan=lifespan)
-    install_edge(app)
+    app = offline_app(title=platform.settings.service, summary=summary, lifespan=lifespan)
+    install_edge(app, media_types)
     install_resource_server(app, resource_server or ResourceServer(AuthSettings.from_env()))
     app.include_router(health_router(platform.ready_checks()))
     return app
 
 
-def install_edge(app: FastAPI) -> None:
-    """The body limits and the one error shape, on any app."""
-    app.add_middleware(BodyGuard)
+def install_edge(app: FastAPI, media_types: tuple[str, ...] = (JSON,)) -> None:
+    """The body limits (bodies of `media_types` only) and the one error shape, on any app."""
+    app.add_middleware(BodyGuard, media_types=media_types)
     install_error_handlers(app)
 
 
@@ -205,19 +208,19 @@ def _exit_cleanly(*_: object) -> None:
 
 __all__ = [
     "ID_PATTERN",
-    "Actor",
+    "Customer",
     "Id",
+    "Owner",
     "Page",
     "PathId",
+    "RegionQuery",
     "RequestBody",
+    "Rider",
     "Timestamp",
-    "Viewer",
-    "acting_user",
     "declare",
     "install_edge",
     "paging",
     "serve",
     "service_app",
     "text",
-    "viewing_user",
 ]

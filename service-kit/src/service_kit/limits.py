@@ -27,12 +27,16 @@ from service_kit.problems import problem
 
 MAX_BODY_BYTES = 256 * 1024
 JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"  # OAuth2's token endpoint (RFC 6749 4.3.2)
 
 
 class BodyGuard:
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, media_types: tuple[str, ...] = (JSON,)
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.media_types = media_types
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,8 +50,9 @@ class BodyGuard:
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             await problem(413, self._too_large)(scope, receive, send)
             return
-        if headers.get("content-type", "").split(";")[0].strip().lower() != JSON:
-            await problem(415, f"a request body must be {JSON}")(scope, receive, send)
+        if headers.get("content-type", "").split(";")[0].strip().lower() not in self.media_types:
+            accepted = " or ".join(self.media_types)
+            await problem(415, f"a request body must be {accepted}")(scope, receive, send)
             return
         await self.app(scope, self._counting(receive), send)
 

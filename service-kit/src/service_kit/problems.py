@@ -52,9 +52,9 @@ class ValidationProblem(BaseModel):
 
 _MEANING = {
     400: "The request is malformed",
-    401: "No acting user: the X-Actor-Id header is missing or blank",
+    401: "No valid bearer token: missing, expired, tampered or from another issuer",
     402: "The payment was declined",
-    403: "The acting user may not do this",
+    403: "The token's role may not do this, or the resource is another person's",
     404: "Unknown resource",
     405: "Method not allowed; `Allow` names the methods of the path",
     409: "Refused in the current state (`current_state` names it), or a concurrent change",
@@ -77,7 +77,7 @@ def declare(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 # Refusals every route with parameters, an acting user or a JSON body can answer.
 PARAMS = (422,)
-ACTOR = (401, 422)
+ACTOR = (401, 403, 422)
 BODY = (413, 415, 422)
 
 _STATUS: list[tuple[type[DomainError], int]] = [

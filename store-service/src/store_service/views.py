@@ -48,6 +48,16 @@ class MenuView(BaseModel):
     items: list[MenuLine]
 
 
+class StoreSummary(BaseModel):
+    store_id: str
+    name: str
+
+
+class StoreList(BaseModel):
+    region: str
+    stores: list[StoreSummary]
+
+
 class TicketLine(BaseModel):
     menu_item_id: str
     name: str
@@ -99,6 +109,22 @@ async def menu(sessions: async_sessionmaker[AsyncSession], store_id: str) -> dic
                 for i in items
             ],
         }
+
+
+async def stores_in_region(
+    sessions: async_sessionmaker[AsyncSession], region: str, page: Page
+) -> dict[str, Any]:
+    """The stores a customer can order from in `region` (public: names and ids only)."""
+    query = (
+        select(stores.c.store_id, stores.c.name)
+        .where(stores.c.region == region)
+        .order_by(stores.c.name, stores.c.store_id)
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    async with sessions() as session:
+        rows = await session.execute(query)
+    return {"region": region, "stores": [{"store_id": r.store_id, "name": r.name} for r in rows]}
 
 
 def ticket(row: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from shared_events.contract import Payload
 from shared_events.envelope import decode
 from store_service.bootstrap import Container, bootstrap
 from store_service.entrypoints.api import create_app
+from testkit import tokens
 
 from ..events import (
     OWNER,
@@ -33,8 +34,8 @@ from ..events import (
 )
 
 ORDER = "0b6f4a8e-0d5e-4d7b-9a53-2f1f0c1e0001"
-AS_OWNER = {"X-Actor-Id": OWNER}
-AS_STRANGER = {"X-Actor-Id": "owner2"}
+AS_OWNER = tokens.owner(OWNER)
+AS_STRANGER = tokens.owner("owner2")
 
 
 class Clock:
@@ -78,7 +79,7 @@ async def service(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing listens there
     clock = Clock()
     container = bootstrap(clock=clock)
-    app = create_app(container)
+    app = create_app(container, resource_server=tokens.resource_server())
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
@@ -90,7 +91,7 @@ async def service(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
             response = await http.put(
                 f"/stores/{store}",
                 json={"name": "Hansik", "region": "gangnam"},
-                headers={"X-Actor-Id": owner},
+                headers=tokens.owner(owner),
             )
             assert response.status_code == 200, response.text
         response = await http.put(
@@ -355,3 +356,18 @@ async def test_an_owner_racing_the_deadline_either_wins_or_is_told_it_lost(servi
             assert [(type(e).__name__, e.rejected_by) for e in decisions] == [
                 ("OrderRejected", "timeout")
             ]
+
+
+async def test_the_stores_of_a_region_are_listed_without_a_token(service):
+    await service.http.put(
+        "/stores/s3", json={"name": "Bunsik", "region": "mapo"}, headers=tokens.owner("owner3")
+    )
+
+    listed = await service.http.get("/stores", params={"region": "gangnam"})
+
+    assert listed.status_code == 200
+    assert listed.json() == {
+        "region": "gangnam",
+        "stores": [{"store_id": STORE, "name": "Hansik"}, {"store_id": "s2", "name": "Hansik"}],
+    }
+    assert (await service.http.get("/stores")).status_code == 422  # the region is required

@@ -178,9 +178,9 @@ async def tickets(world: World) -> dict[str, dict[str, Any]]:
     for store, owner in world.owners.items():
         offset = 0
         while True:
-            r = await owner.http.get(
+            r = await owner.request(
+                "GET",
                 f"{world.at.store}/stores/{store}/orders",
-                headers=owner.headers,
                 params={"limit": 200, "offset": offset},
             )
             page = r.json()["orders"]

@@ -32,9 +32,9 @@ class NotYourOrder(Forbidden):
         super().__init__("a customer sees only their own orders")
 
 
-def ensure_visible_to(customer_id: str | None, viewer: str | None) -> None:
-    """Until real auth lands the viewer is optional; when given it must be the customer."""
-    if viewer is not None and viewer != customer_id:
+def ensure_visible_to(customer_id: str | None, viewer: str) -> None:
+    """Only the order's own customer sees it."""
+    if viewer != customer_id:
         raise NotYourOrder()
 
 

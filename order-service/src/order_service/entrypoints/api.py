@@ -13,7 +13,8 @@ from order_service.bootstrap import Container, bootstrap
 from order_service.domain import commands
 from order_service.domain.menu import RequestedItem
 from order_service.domain.model import DeliveryAddress, normalise_phone
-from service_kit.http import Actor, Id, PathId, RequestBody, declare, serve, service_app, text
+from service_kit.auth import ResourceServer
+from service_kit.http import Customer, Id, PathId, RequestBody, declare, serve, service_app, text
 from service_kit.problems import ACTOR, BODY
 
 # What normalise_phone accepts, for the schema: a Korean mobile number, dashes optional.
@@ -86,11 +87,18 @@ class PlaceOrderBody(RequestBody):
         )
 
 
-def create_app(container: Container | None = None) -> FastAPI:
+def create_app(
+    container: Container | None = None, *, resource_server: ResourceServer | None = None
+) -> FastAPI:
+    """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
     container = container or bootstrap()
     bus, platform = container.bus, container.platform
 
-    app = service_app(platform, summary="Ordering context: orders, their payment, the menu replica")
+    app = service_app(
+        platform,
+        summary="Ordering context: orders, their payment, the menu replica",
+        resource_server=resource_server,
+    )
 
     @app.post(
         "/orders",
@@ -104,11 +112,11 @@ def create_app(container: Container | None = None) -> FastAPI:
     )
     async def place_order(
         body: PlaceOrderBody,
-        actor: Actor,
+        actor: Customer,
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
-        placed = await bus.handle(body.command(actor, idempotency_key))
-        order = await views.order_for_customer(platform.sessions, placed.order_id, actor)
+        placed = await bus.handle(body.command(actor.sub, idempotency_key))
+        order = await views.order_for_customer(platform.sessions, placed.order_id, actor.sub)
         return JSONResponse(
             status_code=201 if placed.created else 200,
             content=order,
@@ -121,8 +129,8 @@ def create_app(container: Container | None = None) -> FastAPI:
         response_model=views.OrderView,
         responses=declare(*ACTOR, 403, 404),
     )
-    async def get_order(order_id: PathId, actor: Actor) -> dict[str, Any]:
-        return await views.order_for_customer(platform.sessions, order_id, actor)
+    async def get_order(order_id: PathId, actor: Customer) -> dict[str, Any]:
+        return await views.order_for_customer(platform.sessions, order_id, actor.sub)
 
     @app.delete(
         "/orders/{order_id}",
@@ -130,11 +138,11 @@ def create_app(container: Container | None = None) -> FastAPI:
         response_model=views.OrderView,
         responses=declare(*ACTOR, 403, 404, 409),
     )
-    async def cancel_order(order_id: PathId, actor: Actor) -> dict[str, Any]:
+    async def cancel_order(order_id: PathId, actor: Customer) -> dict[str, Any]:
         """CancelOrder, while the order is PLACED or ACCEPTED: the order as GET shows it,
         now CANCELLED with its payment REFUND_PENDING (or already REFUNDED)."""
-        await bus.handle(commands.CancelOrder(order_id, actor))
-        return await views.order_for_customer(platform.sessions, order_id, actor)
+        await bus.handle(commands.CancelOrder(order_id, actor.sub))
+        return await views.order_for_customer(platform.sessions, order_id, actor.sub)
 
     return app
 

@@ -13,10 +13,12 @@ from pydantic import (
     field_validator,
 )
 
+from service_kit.auth import ResourceServer
 from service_kit.http import (
-    Actor,
+    Owner,
     Page,
     PathId,
+    RegionQuery,
     RequestBody,
     declare,
     paging,
@@ -81,11 +83,18 @@ class AcceptanceBody(RequestBody):
             raise ValueError(str(exc)) from None  # 422 naming body.reason
 
 
-def create_app(container: Container | None = None) -> FastAPI:
+def create_app(
+    container: Container | None = None, *, resource_server: ResourceServer | None = None
+) -> FastAPI:
+    """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
     container = container or bootstrap()
     bus, platform = container.bus, container.platform
 
-    app = service_app(platform, summary="Kitchen context: stores, menus, kitchen tickets")
+    app = service_app(
+        platform,
+        summary="Kitchen context: stores, menus, kitchen tickets",
+        resource_server=resource_server,
+    )
 
     @app.put(
         "/stores/{store_id}",
@@ -93,8 +102,10 @@ def create_app(container: Container | None = None) -> FastAPI:
         response_model=views.StoreView,
         responses=declare(*ACTOR, *BODY, 403, 409),
     )
-    async def register_store(store_id: PathId, body: StoreBody, actor: Actor) -> dict[str, Any]:
-        store = await bus.handle(commands.RegisterStore(store_id, actor, body.name, body.region))
+    async def register_store(store_id: PathId, body: StoreBody, actor: Owner) -> dict[str, Any]:
+        store = await bus.handle(
+            commands.RegisterStore(store_id, actor.sub, body.name, body.region)
+        )
         return {
             "store_id": store.store_id,
             "owner_id": store.owner_id,
@@ -109,10 +120,10 @@ def create_app(container: Container | None = None) -> FastAPI:
         responses=declare(*ACTOR, *BODY, 403, 404, 409),
     )
     async def set_menu_item(
-        store_id: PathId, item_id: PathId, body: MenuItemBody, actor: Actor
+        store_id: PathId, item_id: PathId, body: MenuItemBody, actor: Owner
     ) -> dict[str, Any]:
         item = await bus.handle(
-            commands.SetMenuItem(store_id, item_id, actor, body.name, body.price, body.stock)
+            commands.SetMenuItem(store_id, item_id, actor.sub, body.name, body.price, body.stock)
         )
         return {
             "store_id": item.store_id,
@@ -123,6 +134,16 @@ def create_app(container: Container | None = None) -> FastAPI:
             "available": item.available,
             "revision": item.revision,
         }
+
+    @app.get(
+        "/stores",
+        tags=["stores"],
+        response_model=views.StoreList,
+        responses=declare(*PARAMS),
+    )
+    async def list_stores(region: RegionQuery, page: Paging) -> dict[str, Any]:
+        """The stores in a region, by name: public, for customers choosing where to order."""
+        return await views.stores_in_region(platform.sessions, region, page)
 
     @app.get(
         "/stores/{store_id}/menu",
@@ -142,8 +163,10 @@ def create_app(container: Container | None = None) -> FastAPI:
         response_model=views.TicketView,
         responses={**TICKET, **declare(*BODY)},
     )
-    async def decide(order_id: PathId, body: AcceptanceBody, actor: Actor) -> dict[str, Any]:
-        ticket = await bus.handle(commands.DecideOrder(order_id, actor, body.accepted, body.reason))
+    async def decide(order_id: PathId, body: AcceptanceBody, actor: Owner) -> dict[str, Any]:
+        ticket = await bus.handle(
+            commands.DecideOrder(order_id, actor.sub, body.accepted, body.reason)
+        )
         return views.ticket(ticket)
 
     @app.put(
@@ -152,8 +175,8 @@ def create_app(container: Container | None = None) -> FastAPI:
         response_model=views.TicketView,
         responses=TICKET,
     )
-    async def start_cooking(order_id: PathId, actor: Actor) -> dict[str, Any]:
-        return views.ticket(await bus.handle(commands.StartCooking(order_id, actor)))
+    async def start_cooking(order_id: PathId, actor: Owner) -> dict[str, Any]:
+        return views.ticket(await bus.handle(commands.StartCooking(order_id, actor.sub)))
 
     @app.put(
         "/store-orders/{order_id}/cooking-finish",
@@ -161,8 +184,8 @@ def create_app(container: Container | None = None) -> FastAPI:
         response_model=views.TicketView,
         responses=TICKET,
     )
-    async def finish_cooking(order_id: PathId, actor: Actor) -> dict[str, Any]:
-        return views.ticket(await bus.handle(commands.FinishCooking(order_id, actor)))
+    async def finish_cooking(order_id: PathId, actor: Owner) -> dict[str, Any]:
+        return views.ticket(await bus.handle(commands.FinishCooking(order_id, actor.sub)))
 
     @app.get(
         "/stores/{store_id}/orders",
@@ -172,11 +195,11 @@ def create_app(container: Container | None = None) -> FastAPI:
     )
     async def store_inbox(
         store_id: PathId,
-        actor: Actor,
+        actor: Owner,
         page: Paging,
         status: Annotated[TicketStatus | None, Query()] = None,
     ) -> dict[str, Any]:
-        return await views.store_inbox(platform.sessions, store_id, actor, status, page)
+        return await views.store_inbox(platform.sessions, store_id, actor.sub, status, page)
 
     return app
 
