@@ -22,6 +22,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from service_kit import telemetry
 from service_kit.outbox import LazyProducer, make_producer
 from service_kit.redaction import describe
 from shared_events.contract import Payload
@@ -121,6 +122,10 @@ class EventProcessor:
         self._backoff_multiplier = backoff_multiplier
 
     async def process(self, message: RawMessage) -> Outcome:
+        with telemetry.consuming(self.consumer, message.topic, message.partition, message.headers):
+            return await self._guarded(message)
+
+    async def _guarded(self, message: RawMessage) -> Outcome:
         try:
             return await self._process(message)
         except asyncio.CancelledError:

@@ -26,6 +26,7 @@ from service_kit.consumer import DeadLetterPublisher, EventProcessor, RawMessage
 from service_kit.messagebus import MessageBus
 from service_kit.runtime import Check, Platform, configure_logging, run_checks
 from service_kit.settings import ServiceSettings
+from service_kit.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +175,7 @@ def run_worker(
     """The body of every service's `entrypoints/worker.py` main(). The worker reads
     exactly the topics that carry the events the bus has policies for."""
     configure_logging(settings.service)
+    configure_tracing(settings.service, "worker", [platform.engine])
 
     async def processor() -> EventProcessor:
         await platform.migrate()

@@ -18,6 +18,7 @@ from service_kit.auth import AuthSettings, ResourceServer, install_resource_serv
 from service_kit.limits import BodyGuard, read_timeout_protocol
 from service_kit.problems import declare, install_error_handlers
 from service_kit.runtime import Check, Container, Platform, configure_logging, run_checks
+from service_kit.telemetry import configure_tracing
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
@@ -186,11 +187,17 @@ def serve(container: C, create_app: Callable[[C], FastAPI]) -> None:
     container; SIGTERM lets requests in flight and the relay finish."""
     settings = container.settings
     configure_logging(settings.service)
+    app = create_app(container)
+    if configure_tracing(settings.service, "api", [container.platform.engine]):
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        # Server spans named by route template; health probes would only be noise.
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*")
     # uvicorn re-raises the signal it stopped on once it has shut down gracefully, and
     # the default SIGTERM action would then report the clean stop as a kill (-15).
     signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
-        create_app(container),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_level="info",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -21,6 +22,7 @@ from service_kit.messagebus import MessageBus
 from service_kit.migrations import upgrade
 from service_kit.outbox import OutboxRelay, make_producer
 from service_kit.settings import ServiceSettings
+from service_kit.telemetry import log_trace_ids
 from service_kit.uow import SqlAlchemyUnitOfWork, Trace
 
 U = TypeVar("U", bound=SqlAlchemyUnitOfWork)
@@ -50,11 +52,35 @@ async def run_checks(checks: Mapping[str, Check]) -> dict[str, bool]:
     return dict(zip(checks, results, strict=True))
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the trace and span ids of the span in flight
+    (telemetry.py), so a log line leads to its trace. The message is the one the code
+    wrote: what must never be logged (phones, addresses, tokens) is kept out there."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self._service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "service": self._service,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        ids = log_trace_ids()
+        if ids:
+            entry["trace_id"], entry["span_id"] = ids
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
 def configure_logging(service: str) -> None:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter(service))
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(), handlers=[handler])
     # aiokafka logs every lost connection at ERROR; the relay reports retries itself.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     # aiosqlite logs every statement with its parameters (emails, phone numbers,
