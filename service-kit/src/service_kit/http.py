@@ -191,8 +191,11 @@ def serve(container: C, create_app: Callable[[C], FastAPI]) -> None:
     if configure_tracing(settings.service, "api", [container.platform.engine]):
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-        # Server spans named by route template; health probes would only be noise.
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*")
+        # Server spans named by route template; health probes and the ASGI
+        # receive/send steps would only be noise.
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls="health/.*", exclude_spans=["receive", "send"]
+        )
     # uvicorn re-raises the signal it stopped on once it has shut down gracefully, and
     # the default SIGTERM action would then report the clean stop as a kill (-15).
     signal.signal(signal.SIGTERM, _exit_cleanly)

@@ -5,10 +5,12 @@ import json
 import logging
 
 import pytest
-from opentelemetry import trace
+from opentelemetry import context, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.trace import SpanKind
 
 from service_kit import telemetry
 from service_kit.consumer import EventProcessor, RawMessage
@@ -115,6 +117,16 @@ async def test_a_message_without_a_header_starts_a_trace_of_its_own():
     await processor.process(RawMessage("fooddelivery.order.events", 0, 1, b"o-2", placed()))
     (consumer,) = [s for s in EXPORTER.get_finished_spans() if s.name.startswith("consume")]
     assert consumer.parent is None
+
+
+def test_a_lone_query_is_not_traced_but_a_query_of_a_traced_request_is():
+    sampler = telemetry.sampler()
+    lone = sampler.should_sample(None, 1, "SELECT outbox", SpanKind.CLIENT)
+    assert lone.decision is Decision.DROP
+    with telemetry.span("POST /orders"):
+        inner = sampler.should_sample(context.get_current(), 1, "INSERT orders", SpanKind.CLIENT)
+    assert inner.decision is Decision.RECORD_AND_SAMPLE
+    assert sampler.should_sample(None, 1, "POST /orders", SpanKind.SERVER).decision.is_sampled()
 
 
 def test_a_log_line_is_json_with_the_trace_and_span_ids():
