@@ -24,7 +24,7 @@ from faust.web import Request, Response, View
 
 from service_kit.consumer import DeadLetterPublisher, EventProcessor, RawMessage
 from service_kit.messagebus import MessageBus
-from service_kit.runtime import Check, Platform, configure_logging, run_checks
+from service_kit.runtime import Check, Platform, configure_logging, logging_config, run_checks
 from service_kit.settings import ServiceSettings
 from service_kit.telemetry import configure_tracing
 
@@ -197,4 +197,7 @@ def run_worker(
     )
     # faust.Worker installs the signal handlers: SIGTERM stops after the message in flight.
     loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-    faust.Worker(app, loglevel=loglevel).execute_from_commandline()
+    # Faust sets logging up anew when it starts: with the chassis's one setup.
+    faust.Worker(
+        app, loglevel=loglevel, logging_config=logging_config(settings.service)
+    ).execute_from_commandline()

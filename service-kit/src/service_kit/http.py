@@ -17,7 +17,14 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, WithJsonSchema, m
 from service_kit.auth import AuthSettings, ResourceServer, install_resource_server
 from service_kit.limits import BodyGuard, read_timeout_protocol
 from service_kit.problems import declare, install_error_handlers
-from service_kit.runtime import Check, Container, Platform, configure_logging, run_checks
+from service_kit.runtime import (
+    Check,
+    Container,
+    Platform,
+    configure_logging,
+    logging_config,
+    run_checks,
+)
 from service_kit.telemetry import configure_tracing
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
@@ -204,6 +211,7 @@ def serve(container: C, create_app: Callable[[C], FastAPI]) -> None:
         host=settings.http_host,
         port=settings.http_port,
         log_level="info",
+        log_config=logging_config(settings.service),
         timeout_graceful_shutdown=10,
         http=read_timeout_protocol(settings.http_read_timeout_s),
     )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import logging.config
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from aiokafka.client import AIOKafkaClient
@@ -77,15 +78,43 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+def logging_config(service: str) -> dict[str, Any]:
+    """The one logging setup (for `logging.config.dictConfig`): JSON lines on stdout.
+    uvicorn and Faust are handed it too, so their own lines come out the same way."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter, "service": service}},
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            }
+        },
+        "root": {"level": os.environ.get("LOG_LEVEL", "INFO").upper(), "handlers": ["stdout"]},
+        "loggers": {
+            # aiokafka logs every lost connection at ERROR; the relay reports retries.
+            "aiokafka": {"level": "CRITICAL"},
+            # aiosqlite logs every statement with its parameters (emails, phone numbers,
+            # addresses) at DEBUG: never, whatever LOG_LEVEL says.
+            "aiosqlite": {"level": "WARNING"},
+            # uvicorn's own handlers give way to the root's JSON one.
+            **{
+                name: {"handlers": [], "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+        },
+    }
+
+
 def configure_logging(service: str) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter(service))
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(), handlers=[handler])
-    # aiokafka logs every lost connection at ERROR; the relay reports retries itself.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    # aiosqlite logs every statement with its parameters (emails, phone numbers,
-    # addresses) at DEBUG: never, whatever LOG_LEVEL says.
-    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    # dictConfig clears the root's handlers; one already there (a test's log capture)
+    # is kept fed, as logging.basicConfig would have left it.
+    kept = list(logging.root.handlers)
+    logging.config.dictConfig(logging_config(service))
+    for handler in kept:
+        logging.root.addHandler(handler)
 
 
 class BackgroundLoop(Protocol):
