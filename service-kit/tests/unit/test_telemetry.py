@@ -14,7 +14,7 @@ from opentelemetry.trace import SpanKind
 
 from service_kit import telemetry
 from service_kit.consumer import EventProcessor, RawMessage
-from service_kit.runtime import JsonFormatter
+from service_kit.runtime import JsonFormatter, configure_logging
 from shared_events import encode, wrap
 from testkit.samples import order_placed
 
@@ -142,3 +142,13 @@ def test_a_log_line_is_json_with_the_trace_and_span_ids():
     assert line["service"] == "order-service" and line["level"] == "INFO"
     assert line["trace_id"] == format(context.trace_id, "032x")
     assert line["span_id"] == format(context.span_id, "016x")
+
+
+def test_the_logging_setup_keeps_a_capture_fed_and_never_logs_sql_parameters(caplog, monkeypatch):
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    caplog.set_level(logging.DEBUG)
+    configure_logging("order-service")
+    logging.getLogger("order_service").debug("order %s placed", "o-1")
+    logging.getLogger("aiosqlite").debug("executing INSERT ... ('010-1234-5678',)")
+    assert "order o-1 placed" in caplog.text
+    assert "010-1234-5678" not in caplog.text
