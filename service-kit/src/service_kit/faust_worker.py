@@ -22,6 +22,7 @@ import faust
 from faust.types import TP, Message
 from faust.web import Request, Response, View
 
+from service_kit import metrics
 from service_kit.consumer import DeadLetterPublisher, EventProcessor, RawMessage
 from service_kit.messagebus import MessageBus
 from service_kit.runtime import Check, Platform, configure_logging, logging_config, run_checks
@@ -41,6 +42,7 @@ def create_worker_app(
     web_bind: str = "127.0.0.1",
     ready_checks: Mapping[str, Check] | None = None,
     on_stop: Callable[[], Awaitable[None]] | None = None,
+    readings: Mapping[metrics.Gauge, metrics.Reading] | None = None,
 ) -> faust.App:
     app = faust.App(
         service,  # the consumer group
@@ -99,6 +101,7 @@ def create_worker_app(
             await acked.ack(event)  # applied, skipped or parked: now it may be committed
 
     _health_views(app, ready_checks or {}, held)
+    _metrics_view(app, readings or {})
 
     if on_stop is not None:
         close = on_stop
@@ -154,6 +157,34 @@ def _health_views(app: faust.App, ready_checks: Mapping[str, Check], held: set[T
         )
 
 
+def _metrics_view(app: faust.App, readings: Mapping[metrics.Gauge, metrics.Reading]) -> None:
+    """`/metrics` on the worker's web port: the consumer's counts, its lag per owned
+    partition, and the process's own gauges (its database pool)."""
+
+    @app.page("/metrics")
+    async def scrape(view: View, request: Request) -> Response:
+        metrics.consumer_lag(consumer_lag(app))
+        await metrics.refresh(readings)
+        body, content_type = metrics.exposition()
+        return view.bytes(body, content_type=content_type)
+
+
+def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
+    """Per owned partition: the broker's end offset minus the offset this worker last
+    committed (Faust keeps it; a partition it has not committed on yet is left out)."""
+    try:
+        owned = app.consumer.assignment()
+    except Exception:  # not started yet
+        return {}
+    committed = getattr(app.consumer, "_committed_offset", {})
+    lags: dict[tuple[str, int], int] = {}
+    for tp in owned:
+        done, end = committed.get(tp), app.consumer.highwater(tp)
+        if done is not None and end is not None:  # both known once it fetched and committed
+            lags[(tp.topic, tp.partition)] = max(end - done, 0)
+    return lags
+
+
 def _at(message: Message) -> tuple[str, int, int]:
     return message.topic, message.partition, message.offset
 
@@ -194,6 +225,7 @@ def run_worker(
         web_bind=settings.http_host,  # 0.0.0.0 in a container, so the API can ask it
         ready_checks={"database": platform.database_ready, "broker": platform.broker_ready},
         on_stop=platform.dispose,
+        readings=platform.readings,
     )
     # faust.Worker installs the signal handlers: SIGTERM stops after the message in flight.
     loglevel = os.environ.get("LOG_LEVEL", "info").lower()

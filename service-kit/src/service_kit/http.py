@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Qu
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints, WithJsonSchema, model_validator
 
+from service_kit import metrics
 from service_kit.auth import AuthSettings, ResourceServer, install_resource_server
 from service_kit.limits import BodyGuard, read_timeout_protocol
 from service_kit.problems import declare, install_error_handlers
@@ -175,9 +176,19 @@ def service_app(
 
     app = FastAPI(title=platform.settings.service, summary=summary, lifespan=lifespan)
     install_edge(app)
+    install_metrics(app, platform)
     install_resource_server(app, resource_server or ResourceServer(AuthSettings.from_env()))
     app.include_router(health_router(platform.ready_checks()))
     return app
+
+
+def install_metrics(app: FastAPI, platform: Platform) -> None:
+    """`/metrics` (Prometheus; not part of the API's contract) and the request counts.
+    The API runs the relay, so its scrape reads the outbox too."""
+    outbox = metrics.outbox_readings(platform.sessions) if platform.relay is not None else {}
+    app.add_middleware(metrics.RequestMetrics)
+    scrape = metrics.metrics_endpoint(lambda: {**platform.readings, **outbox})
+    app.add_route("/metrics", scrape, include_in_schema=False)
 
 
 def install_edge(app: FastAPI) -> None:

@@ -18,6 +18,7 @@ from aiokafka.client import AIOKafkaClient
 from sqlalchemy import text
 from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
 
+from service_kit import metrics
 from service_kit.db import create_engine, session_factory
 from service_kit.messagebus import MessageBus
 from service_kit.migrations import upgrade
@@ -168,6 +169,8 @@ class Platform:
             else None
         )
         self.background: list[BackgroundLoop] = [self.relay] if self.relay else []
+        # The gauges `/metrics` reads at each scrape; a service adds its own (pending work).
+        self.readings: dict[metrics.Gauge, metrics.Reading] = metrics.pool_readings(self.engine)
         self.worker_health_url = os.environ.get("WORKER_HEALTH_URL") or (
             f"http://127.0.0.1:{settings.worker_web_port}/health/ready"
         )
