@@ -166,7 +166,8 @@ def _metrics_view(app: faust.App, readings: Mapping[metrics.Gauge, metrics.Readi
         metrics.consumer_lag(consumer_lag(app))
         await metrics.refresh(readings)
         body, content_type = metrics.exposition()
-        return view.bytes(body, content_type=content_type)
+        # aiohttp refuses a charset inside content_type=; as a header it passes whole.
+        return view.bytes(body, headers={"Content-Type": content_type})
 
 
 def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
