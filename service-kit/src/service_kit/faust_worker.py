@@ -163,25 +163,27 @@ def _metrics_view(app: faust.App, readings: Mapping[metrics.Gauge, metrics.Readi
 
     @app.page("/metrics")
     async def scrape(view: View, request: Request) -> Response:
-        metrics.consumer_lag(consumer_lag(app))
+        metrics.consumer_lag(await consumer_lag(app))
         await metrics.refresh(readings)
         body, content_type = metrics.exposition()
         # aiohttp refuses a charset inside content_type=; as a header it passes whole.
         return view.bytes(body, headers={"Content-Type": content_type})
 
 
-def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
-    """Per owned partition: the broker's end offset minus the offset this worker last
-    committed (Faust keeps it; a partition it has not committed on yet is left out)."""
+async def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
+    """Per owned partition: the broker's end offset minus the group's committed offset
+    (Faust keeps the latter from the assignment on; a partition without one yet, never
+    committed by the group, is left out)."""
     try:
-        owned = app.consumer.assignment()
-    except Exception:  # not started yet
+        owned = sorted(app.consumer.assignment())
+        ends = await app.consumer.highwaters(*owned) if owned else {}
+    except Exception:  # not started yet, or the broker away: no figure rather than a wrong one
         return {}
     committed = getattr(app.consumer, "_committed_offset", {})
     lags: dict[tuple[str, int], int] = {}
     for tp in owned:
-        done, end = committed.get(tp), app.consumer.highwater(tp)
-        if done is not None and end is not None:  # both known once it fetched and committed
+        done, end = committed.get(tp), ends.get(tp)
+        if done is not None and end is not None:
             lags[(tp.topic, tp.partition)] = max(end - done, 0)
     return lags
 
