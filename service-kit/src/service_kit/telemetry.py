@@ -35,7 +35,16 @@ tracer = trace.get_tracer("service_kit")
 
 
 def enabled() -> bool:
-    return bool(os.environ.get(OTLP_ENDPOINT_ENV) or os.environ.get(TRACE_DIR_ENV))
+    return bool(_otlp_endpoint() or _trace_dir())
+
+
+def _otlp_endpoint() -> str | None:
+    # Spelled out: the deployment checks (testkit.deploy_facts) look for the names read.
+    return os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
+def _trace_dir() -> str | None:
+    return os.environ.get("FOODDELIVERY_TRACE_DIR")
 
 
 def configure_tracing(service: str, role: str, engines: Sequence[AsyncEngine] = ()) -> bool:
@@ -57,11 +66,11 @@ def configure_tracing(service: str, role: str, engines: Sequence[AsyncEngine] = 
         resource=resource.merge(Resource({"fooddelivery.process": role})),
         sampler=sampler(),
     )
-    if os.environ.get(OTLP_ENDPOINT_ENV):
+    if _otlp_endpoint():
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    if trace_dir := os.environ.get(TRACE_DIR_ENV):
+    if trace_dir := _trace_dir():
         Path(trace_dir).mkdir(parents=True, exist_ok=True)
         # Open for the process's life: the exporter writes each span as it ends.
         out = open(Path(trace_dir) / f"{service}-{role}-{os.getpid()}.jsonl", "a")
