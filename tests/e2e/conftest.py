@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from service_kit.telemetry import TRACE_DIR_ENV
 from testkit import E2E_PORT_OFFSET, TEST_KAFKA_PORT, fresh_broker
 from testkit.actors import Actor, Customer, StoreOwner
 from testkit.launcher import SERVICES, System
@@ -28,11 +29,14 @@ def system(request: pytest.FixtureRequest, kafka, tmp_path_factory) -> Iterator[
     if request.param == "postgresql":
         postgres = request.getfixturevalue("postgres")
         urls = {name: postgres.reset(database) for name, database in DATABASES.items()}
+    data_dir = tmp_path_factory.mktemp(f"system-{request.param}")
     running = System(
-        tmp_path_factory.mktemp(f"system-{request.param}"),
+        data_dir,
         kafka.bootstrap,
         port_offset=E2E_PORT_OFFSET,
         database_urls=urls,
+        # Every process writes its spans to a file there (test_tracing.py reads them).
+        extra_env={TRACE_DIR_ENV: str(data_dir / "traces")},
     )
     try:
         running.start()

@@ -1,6 +1,7 @@
 """A priced order travels from the store's menu through Kafka to the customer's mypage."""
 
 import json
+import re
 import uuid
 
 import pytest
@@ -109,7 +110,10 @@ async def test_the_raw_order_placed_message_honours_the_contract(http, system, i
     assert envelope.producer == "order-service"
     assert envelope.aggregate_id == order["order_id"] == record.key.decode()
     assert envelope.occurred_at.utcoffset().total_seconds() == 0
-    assert dict(record.headers) == {"event_type": b"OrderPlaced", "event_version": b"1"}
+    headers = dict(record.headers)
+    # Tracing is on in these systems (conftest.py): the relay adds the order's W3C traceparent.
+    assert re.fullmatch(rb"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}", headers.pop("traceparent"))
+    assert headers == {"event_type": b"OrderPlaced", "event_version": b"1"}
     assert isinstance(event, OrderPlaced)
     assert event.customer_id == ids["customer"] and event.store_id == ids["store"]
     assert [(i.menu_item_id, i.unit_price, i.quantity, i.line_total) for i in event.items] == [

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, StringConstraints, WithJsonSchema, model_validator
 
+from service_kit import metrics
 from service_kit.auth import (
     AuthSettings,
     Principal,
@@ -24,7 +25,15 @@ from service_kit.auth import (
 )
 from service_kit.limits import JSON, BodyGuard, read_timeout_protocol
 from service_kit.problems import declare, install_error_handlers
-from service_kit.runtime import Check, Container, Platform, configure_logging, run_checks
+from service_kit.runtime import (
+    Check,
+    Container,
+    Platform,
+    configure_logging,
+    logging_config,
+    run_checks,
+)
+from service_kit.telemetry import configure_tracing
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
@@ -170,9 +179,19 @@ def service_app(
 
     app = offline_app(title=platform.settings.service, summary=summary, lifespan=lifespan)
     install_edge(app, media_types)
+    install_metrics(app, platform)
     install_resource_server(app, resource_server or ResourceServer(AuthSettings.from_env()))
     app.include_router(health_router(platform.ready_checks()))
     return app
+
+
+def install_metrics(app: FastAPI, platform: Platform) -> None:
+    """`/metrics` (Prometheus; not part of the API's contract) and the request counts.
+    The API runs the relay, so its scrape reads the outbox too."""
+    outbox = metrics.outbox_readings(platform.sessions) if platform.relay is not None else {}
+    app.add_middleware(metrics.RequestMetrics)
+    scrape = metrics.metrics_endpoint(lambda: {**platform.readings, **outbox})
+    app.add_route("/metrics", scrape, include_in_schema=False)
 
 
 def install_edge(app: FastAPI, media_types: tuple[str, ...] = (JSON,)) -> None:
@@ -189,14 +208,24 @@ def serve(container: C, create_app: Callable[[C], FastAPI]) -> None:
     container; SIGTERM lets requests in flight and the relay finish."""
     settings = container.settings
     configure_logging(settings.service)
+    app = create_app(container)
+    if configure_tracing(settings.service, "api", [container.platform.engine]):
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        # Server spans named by route template; health probes and the ASGI
+        # receive/send steps would only be noise.
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls="health/.*", exclude_spans=["receive", "send"]
+        )
     # uvicorn re-raises the signal it stopped on once it has shut down gracefully, and
     # the default SIGTERM action would then report the clean stop as a kill (-15).
     signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
-        create_app(container),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_level="info",
+        log_config=logging_config(settings.service),
         timeout_graceful_shutdown=10,
         http=read_timeout_protocol(settings.http_read_timeout_s),
     )

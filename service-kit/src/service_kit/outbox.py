@@ -12,6 +12,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, wait_exponential
 
+from service_kit import telemetry
 from service_kit.loop import WorkLoop
 from service_kit.tables import outbox
 from shared_events.envelope import Envelope, encode, utcnow
@@ -24,6 +25,7 @@ async def stage(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
     """Write events to the outbox inside the caller's (uncommitted) transaction."""
     if not envelopes:
         return
+    traceparent = telemetry.current_traceparent()  # the command's or policy's span
     await session.execute(
         insert(outbox),
         [
@@ -35,6 +37,7 @@ async def stage(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
                 "message_key": env.aggregate_id,
                 "message": encode(env).decode(),
                 "created_at": env.occurred_at,
+                "traceparent": traceparent,
             }
             for env in envelopes
         ],
@@ -131,6 +134,7 @@ class OutboxRelay(WorkLoop):
                         outbox.c.message,
                         outbox.c.event_type,
                         outbox.c.event_version,
+                        outbox.c.traceparent,
                     )
                     .where(outbox.c.published_at.is_(None))
                     .order_by(outbox.c.id)
@@ -143,12 +147,13 @@ class OutboxRelay(WorkLoop):
         sent: list[int] = []
         try:
             for row in rows:
-                await producer.send_and_wait(
-                    row.topic,
-                    value=row.message.encode(),
-                    key=row.message_key.encode(),
-                    headers=message_headers(row.event_type, row.event_version),
-                )
+                with telemetry.publishing(row.traceparent, row.topic, row.event_type) as traced:
+                    await producer.send_and_wait(
+                        row.topic,
+                        value=row.message.encode(),
+                        key=row.message_key.encode(),
+                        headers=message_headers(row.event_type, row.event_version) + traced,
+                    )
                 sent.append(row.id)
         finally:
             # Whatever was acknowledged is marked, even when a later send failed.
