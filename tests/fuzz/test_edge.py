@@ -167,11 +167,11 @@ def test_every_operation_documents_its_bodies_and_refusals(system: System, servi
                 assert "422" in responses, (method, path)
             if "requestBody" in operation:
                 assert {"413", "415"} <= set(responses), (method, path)
-            names = {p["name"].lower() for p in operation.get("parameters", ())}
-            # Reads by anyone (mypage's viewer and a delivery's are optional) never 401.
-            anyone = method == "get" and path.startswith(("/mypage", "/deliveries/{"))
-            if "x-actor-id" in names:
-                assert ("401" in responses) != anyone, (method, path)
+            # A route needing a token says so, and declares its 401 and 403; a public
+            # one (menus, the stores of a region, health) never answers 401.
+            secured = any("bearer" in s for s in operation.get("security", ()))
+            assert ({"401", "403"} <= set(responses)) == secured, (method, path)
+            assert secured or "401" not in responses, (method, path)
 
 
 # ------------------------------------------------------------- raw sockets: the limits
