@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -12,7 +12,7 @@ from mypage_service.adapters.orm import notifications, order_status, order_timel
 from mypage_service.domain.notification import NotificationState
 from mypage_service.domain.status import Status, rank
 from service_kit.http import Page, Timestamp
-from shared_events.contract import OrderLine
+from shared_events.contract import OrderLine, RejectedBy
 
 
 class TimelineEntry(BaseModel):
@@ -31,6 +31,9 @@ class OrderPage(BaseModel):
     total_amount: int | None
     items: list[OrderLine]
     timeline: list[TimelineEntry]
+    rejected_by: RejectedBy | None = Field(
+        default=None, description="who rejected the order, once it is REJECTED"
+    )
 
 
 class OrderSummary(BaseModel):
@@ -87,6 +90,8 @@ async def order(sessions: async_sessionmaker[AsyncSession], order_id: str) -> di
         "status": row.status,
         "total_amount": row.total_amount,
         "items": row.items or [],
+        # owner | timeout on a rejection (None for one published before it was said).
+        "rejected_by": row.rejected_by if row.status == Status.REJECTED else None,
         "timeline": [
             {"status": e.status, "at": e.at.isoformat(), "event_type": e.event_type}
             for e in entries

@@ -67,10 +67,27 @@ async def test_an_order_appears_once_order_placed_is_applied(service):
                 "line_total": 18000,
             }
         ],
+        "rejected_by": None,
         "timeline": [
             {"status": "PLACED", "at": placed.occurred_at.isoformat(), "event_type": "OrderPlaced"}
         ],
     }
+
+
+async def test_a_rejection_shows_who_rejected(service):
+    container, client = service
+    await place(container)
+    rejected = envelope(
+        contract.OrderRejected(
+            order_id=ORDER, store_id="s-1", reason="not accepted in time", rejected_by="timeout"
+        ),
+        minutes=5,
+    )
+    assert await container.bus.handle_event(rejected, rejected.event())
+
+    view = (await client.get(f"/mypage/orders/{ORDER}")).json()
+
+    assert (view["status"], view["rejected_by"]) == ("REJECTED", "timeout")
 
 
 async def test_a_redelivered_order_placed_is_applied_once(service):

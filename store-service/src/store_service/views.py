@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -71,6 +71,9 @@ class TicketView(BaseModel):
     store_id: str
     status: TicketStatus
     reason: str | None
+    accept_by: Timestamp | None = Field(
+        default=None, description="until when the owner may decide, while RECEIVED"
+    )
     items: list[TicketLine]
     total_amount: int | None
     updated_at: Timestamp
@@ -132,6 +135,12 @@ def ticket(row: Any) -> dict[str, Any]:
         "store_id": row.store_id,
         "status": status.value,
         "reason": row.reason if status is TicketStatus.REJECTED else None,
+        # Until when the owner may still decide; only while there is something to decide.
+        "accept_by": (
+            row.accept_by.isoformat()
+            if status is TicketStatus.RECEIVED and row.accept_by is not None
+            else None
+        ),
         "items": [
             {"menu_item_id": line.menu_item_id, "name": line.name, "quantity": line.quantity}
             for line in row.items or ()

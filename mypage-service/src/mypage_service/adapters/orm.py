@@ -26,6 +26,7 @@ order_status = Table(
     Column("items", JSON, nullable=True),
     Column("placed_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("rejected_by", String(16), nullable=True),
     version_column(),
     # "My orders", newest first.
     Index("ix_order_status_customer_placed", "customer_id", "placed_at"),

@@ -116,7 +116,11 @@ POLICIES = {
         "keep the order's local status: COOKING (cooking implies acceptance), so it can "
         "no longer be cancelled"
     ),
-    ("store-service", "OrderPlaced"): "put a RECEIVED ticket into the store owner's inbox",
+    ("store-service", "OrderPlaced"): (
+        "put a RECEIVED ticket into the store owner's inbox, to be decided by its "
+        "`accept_by` (placement + ACCEPTANCE_WINDOW_S); the acceptance timer rejects it "
+        "after that → OrderRejected (`rejected_by: timeout`)"
+    ),
     ("store-service", "OrderCancelled"): (
         "cancel the ticket (unless it was REJECTED) → CookingCancelled"
     ),
