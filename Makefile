@@ -16,6 +16,7 @@ setup:  ## install uv (if missing), the Python workspace and the Kafka jars
 	@infra/kafka/kafka.sh fetch
 
 run: setup  ## Kafka, identity-service and the four services on the embedded defaults; Ctrl-C stops all
+	@echo "open http://127.0.0.1:8080 once the system below is up"
 	@$(UV) run python -m testkit.launcher --kafka-port $(KAFKA_PORT)
 
 test: setup  ## the whole suite: unit, integration (real Kafka, SQLite and PostgreSQL), end to end

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mypage_service.adapters.orm import notifications, order_status, order_timeline
@@ -97,6 +97,24 @@ async def order(sessions: async_sessionmaker[AsyncSession], order_id: str) -> di
             for e in entries
         ],
     }
+
+
+async def order_signature(sessions: async_sessionmaker[AsyncSession], order_id: str) -> str | None:
+    """What changes whenever the status page would: the row's optimistic version and
+    the number of timeline entries, as "version.entries" (the stream's event id)."""
+    entries = (
+        select(func.count())
+        .select_from(order_timeline)
+        .where(order_timeline.c.order_id == order_id)
+        .scalar_subquery()
+    )
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                select(order_status.c.version, entries).where(order_status.c.order_id == order_id)
+            )
+        ).first()
+    return None if row is None else f"{row[0]}.{row[1]}"
 
 
 async def customer_orders(

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Path, Query
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, StringConstraints, WithJsonSchema, model_validator
 
 from service_kit.auth import (
@@ -143,6 +144,13 @@ def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
 # ------------------------------------------------------------------------------ app
 
 
+def offline_app(**kwargs: Any) -> FastAPI:
+    """A FastAPI app whose `/docs` (Swagger UI 5, from the fastapi-offline package) is
+    served by the service itself, so it works with no internet; "Authorize" logs in at
+    the token URL the OpenAPI document names (install_resource_server)."""
+    return FastAPIOffline(redoc_url=None, **kwargs)
+
+
 def service_app(
     platform: Platform,
     *,
@@ -160,7 +168,7 @@ def service_app(
         async with platform.lifespan():
             yield
 
-    app = FastAPI(title=platform.settings.service, summary=summary, lifespan=lifespan)
+    app = offline_app(title=platform.settings.service, summary=summary, lifespan=lifespan)
     install_edge(app, media_types)
     install_resource_server(app, resource_server or ResourceServer(AuthSettings.from_env()))
     app.include_router(health_router(platform.ready_checks()))

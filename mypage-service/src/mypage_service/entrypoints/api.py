@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Header
+from sse_starlette import EventSourceResponse
 
 from mypage_service import views
 from mypage_service.bootstrap import Container, bootstrap
 from mypage_service.domain.model import OrderNotFound, ensure_visible_to
+from mypage_service.entrypoints.stream import StreamSettings, order_events
 from service_kit.auth import ResourceServer
 from service_kit.http import Customer, Page, PathId, declare, paging, serve, service_app
 from service_kit.problems import ACTOR
@@ -48,6 +50,29 @@ def create_app(
             raise OrderNotFound(order_id)
         ensure_visible_to(found["customer_id"], viewer.sub)
         return found
+
+    stream_settings = StreamSettings.from_env()
+
+    @app.get(
+        "/mypage/orders/{order_id}/stream",
+        tags=["mypage"],
+        response_class=EventSourceResponse,
+        responses={**OWN, **declare(404), 200: {"content": {"text/event-stream": {}}}},
+    )
+    async def stream_order(
+        order_id: PathId,
+        viewer: Customer,
+        last_event_id: Annotated[str | None, Header(max_length=64)] = None,
+    ) -> EventSourceResponse:
+        """The status page as Server-Sent Events: event `order` with the same body as
+        `GET /mypage/orders/{order_id}`, now and after every change; the `id` lets a
+        reconnect (`Last-Event-ID`) resume; comments as heartbeats. See stream.py."""
+        found = await views.order(platform.sessions, order_id)
+        if found is None:
+            raise OrderNotFound(order_id)
+        ensure_visible_to(found["customer_id"], viewer.sub)
+        events = order_events(platform.sessions, order_id, last_event_id, stream_settings)
+        return EventSourceResponse(events, ping=stream_settings.heartbeat_s)
 
     @app.get(
         "/mypage/customers/{customer_id}/orders",
