@@ -1,12 +1,12 @@
 """The cost of authenticating a request: order-service alone (SQLite, no broker) with
 one order in it, served for a load tool to hit `GET /orders/{id}`.
 
-    uv run python bench/auth_cost.py --port 38181 --mode bearer
+    uv run python bench/auth_cost.py --port 38181
     wrk -t2 -c20 -d10s -s bench/auth_cost.lua http://127.0.0.1:38181/orders/<id>
 
 It prints the order id and the header to send (in `WRK_HEADER`, read by the Lua
-script). `--mode bearer` verifies tokens with the testkit issuer's fixed key set: the
-same signature and claim checks as against identity-service's JWKS once it is cached.
+script). Tokens are verified with the testkit issuer's fixed key set: the same
+signature and claim checks as against identity-service's JWKS once it is cached.
 """
 
 from __future__ import annotations
@@ -51,20 +51,16 @@ async def seed(container) -> str:  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", choices=("bearer", "header"), default="bearer")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="auth-cost-")
     os.environ.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{folder}/order.db")
     os.environ.setdefault("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing listens there
     container = bootstrap()
     order_id = asyncio.run(seed(container))
-    if args.mode == "bearer":
-        from testkit import tokens
+    from testkit import tokens
 
-        header = f"Authorization: Bearer {tokens.token(CUSTOMER, 'customer', expires_in=3600)}"
-        app = create_app(container, resource_server=tokens.resource_server())
-    else:  # the X-Actor-Id edge before tokens
-        header, app = f"X-Actor-Id: {CUSTOMER}", create_app(container)
+    header = f"Authorization: Bearer {tokens.token(CUSTOMER, 'customer', expires_in=3600)}"
+    app = create_app(container, resource_server=tokens.resource_server())
     print(f"ORDER_ID={order_id}\nWRK_HEADER='{header}'", flush=True)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 

@@ -1,10 +1,11 @@
-"""The four services as real processes, and seeded data for requests to find:
-one actor plays every role (customer, store owner, rider)."""
+"""The four services as real processes, and seeded data for requests to find: one
+account per role (customer, store owner, rider), each acting with its bearer token."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -13,8 +14,28 @@ from testkit import E2E_PORT_OFFSET, TEST_KAFKA_PORT, eventually, fresh_broker
 from testkit.actors import Customer, Rider, StoreOwner
 from testkit.launcher import System
 
-ACTOR = "fuzz-actor"
 REGION = "fuzzville"
+# The role each service's routes need.
+ROLE_OF = {
+    "order-service": "customer",
+    "mypage-service": "customer",
+    "store-service": "owner",
+    "delivery-service": "rider",
+}
+
+
+@dataclass(frozen=True)
+class People:
+    """The seeded accounts: their ids and `Authorization` headers, by role."""
+
+    ids: dict[str, str]
+    headers: dict[str, dict[str, str]]
+
+    def of(self, service: str) -> dict[str, str]:
+        """The header of the account whose role `service`'s routes need."""
+        return self.headers[ROLE_OF[service]]
+
+
 READ_TIMEOUT_S = 3  # short, so a test sees a half-sent request dropped
 
 
@@ -38,17 +59,27 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
 
 
 @pytest.fixture(scope="package")
-def seeded(system: System) -> dict[str, list[str]]:
-    """A store with one item, a placed order, and a cooking order offered to riders."""
+def world(system: System) -> tuple[dict[str, list[str]], People]:
     return asyncio.run(_seed(system))
 
 
-async def _seed(system: System) -> dict[str, list[str]]:
+@pytest.fixture(scope="package")
+def seeded(world: tuple[dict[str, list[str]], People]) -> dict[str, list[str]]:
+    """A store with one item, a placed order, and a cooking order offered to riders."""
+    return world[0]
+
+
+@pytest.fixture(scope="package")
+def people(world: tuple[dict[str, list[str]], People]) -> People:
+    return world[1]
+
+
+async def _seed(system: System) -> tuple[dict[str, list[str]], People]:
     """A store with one item, a placed order, and a cooking order offered to riders."""
     async with httpx.AsyncClient(timeout=30) as http:
-        owner = StoreOwner(http, system.endpoints, ACTOR)
-        customer = Customer(http, system.endpoints, ACTOR)
-        rider = Rider(http, system.endpoints, ACTOR)
+        owner = StoreOwner(http, system.endpoints, "fuzz-owner")
+        customer = Customer(http, system.endpoints, "fuzz-customer")
+        rider = Rider(http, system.endpoints, "fuzz-rider", region=REGION)
         assert (await owner.register_store("fuzz-store", "Fuzz Kitchen", REGION)).status_code == 200
         r = await owner.set_menu_item("fuzz-store", "fuzz-item", "Bibimbap", 9000, 1000)
         assert r.status_code == 200
@@ -68,4 +99,10 @@ async def _seed(system: System) -> dict[str, list[str]]:
         await eventually(
             lambda: customer.status_page(placed), within=60, what="mypage knows the order"
         )
-    return {"order_id": [placed, cooking], "store_id": ["fuzz-store"], "item_id": ["fuzz-item"]}
+        actors = {"customer": customer, "owner": owner, "rider": rider}
+        people = People(
+            {role: a.id for role, a in actors.items()},
+            {role: await a.auth_headers() for role, a in actors.items()},
+        )
+    ids = {"order_id": [placed, cooking], "store_id": ["fuzz-store"], "item_id": ["fuzz-item"]}
+    return ids, people

@@ -14,11 +14,10 @@ import pytest
 from service_kit.limits import MAX_BODY_BYTES
 from testkit.launcher import SERVICES, System
 
-from .conftest import ACTOR, READ_TIMEOUT_S
+from .conftest import READ_TIMEOUT_S, People
 
 pytestmark = pytest.mark.e2e
 
-AS_ACTOR = {"X-Actor-Id": ACTOR}
 JSON = {"Content-Type": "application/json"}
 BIG = 2**63  # one past SQLite's largest integer
 
@@ -36,21 +35,23 @@ def field_errors(response: httpx.Response) -> list[dict]:
 @pytest.mark.parametrize(
     ("service", "path", "query"),
     [
-        ("mypage-service", f"/mypage/customers/{ACTOR}/orders", {}),
+        ("mypage-service", "/mypage/customers/{customer}/orders", {}),
         ("store-service", "/stores/fuzz-store/orders", {}),
         ("delivery-service", "/deliveries", {"region": "fuzzville"}),
     ],
 )
 @pytest.mark.parametrize("offset", [BIG, 2**63 - 1, -1])
-def test_an_offset_out_of_range_is_422(system, seeded, service, path, query, offset) -> None:
-    url = f"{system.url(service)}{path}"
-    r = httpx.get(url, params={**query, "offset": offset}, headers=AS_ACTOR)
+def test_an_offset_out_of_range_is_422(
+    system, seeded, people, service, path, query, offset
+) -> None:
+    url = f"{system.url(service)}{path.format(customer=people.ids['customer'])}"
+    r = httpx.get(url, params={**query, "offset": offset}, headers=people.of(service))
     assert [e["loc"] for e in field_errors(r)] == [["query", "offset"]]
 
 
-def test_the_deepest_offset_allowed_answers_an_empty_page(system: System, seeded) -> None:
-    url = f"{system.url('mypage-service')}/mypage/customers/{ACTOR}/orders"
-    r = httpx.get(url, params={"offset": 100_000}, headers=AS_ACTOR)
+def test_the_deepest_offset_allowed_answers_an_empty_page(system: System, people: People) -> None:
+    url = f"{system.url('mypage-service')}/mypage/customers/{people.ids['customer']}/orders"
+    r = httpx.get(url, params={"offset": 100_000}, headers=people.of("mypage-service"))
     assert (r.status_code, r.json()["orders"]) == (200, [])
 
 
@@ -65,15 +66,16 @@ def test_the_deepest_offset_allowed_answers_an_empty_page(system: System, seeded
         ("order-service", "POST", "/orders", b'{"store_id": "s1", \xff\xfe}'),  # not UTF-8
     ],
 )
-def test_a_lone_surrogate_or_bad_bytes_is_422(system: System, service, method, path, body):
-    r = httpx.request(
-        method, f"{system.url(service)}{path}", content=body, headers={**AS_ACTOR, **JSON}
-    )
+def test_a_lone_surrogate_or_bad_bytes_is_422(
+    system: System, people: People, service, method, path, body
+):
+    headers = {**people.of(service), **JSON}
+    r = httpx.request(method, f"{system.url(service)}{path}", content=body, headers=headers)
     assert field_errors(r)  # encodable, so the reply is sent at all
     assert httpx.get(f"{system.url('store-service')}/stores/s9/menu").status_code == 404
 
 
-def test_a_refused_phone_number_is_not_echoed(system: System, seeded) -> None:
+def test_a_refused_phone_number_is_not_echoed(system: System, seeded, people: People) -> None:
     body = {
         "store_id": "fuzz-store",
         "items": [{"menu_item_id": "fuzz-item", "quantity": 1}],
@@ -81,19 +83,24 @@ def test_a_refused_phone_number_is_not_echoed(system: System, seeded) -> None:
         "phone": "010-9876-54321",
         "payment": {"card_token": "tok_ok"},
     }
-    r = httpx.post(f"{system.url('order-service')}/orders", json=body, headers=AS_ACTOR)
+    headers = people.of("order-service")
+    r = httpx.post(f"{system.url('order-service')}/orders", json=body, headers=headers)
     assert [e["loc"] for e in field_errors(r)] == [["body", "phone"]]
     assert "9876" not in r.text and "Secret-ro" not in r.text
 
 
-def test_an_overlong_actor_is_a_422_in_the_one_shape(system: System) -> None:
-    r = httpx.get(f"{system.url('order-service')}/orders/x", headers={"X-Actor-Id": "a" * 65})
-    assert [e["loc"] for e in field_errors(r)] == [["header", "x-actor-id"]]
+def test_a_bad_token_is_a_401_in_the_one_shape(system: System) -> None:
+    bad = {"Authorization": "Bearer " + "a" * 65}
+    r = httpx.get(f"{system.url('order-service')}/orders/x", headers=bad)
+    assert (r.status_code, set(r.json())) == (401, {"detail"})
+    assert r.headers["www-authenticate"].startswith("Bearer")
 
 
-def test_an_idempotency_key_reused_is_a_422_in_the_one_shape(system: System, seeded) -> None:
+def test_an_idempotency_key_reused_is_a_422_in_the_one_shape(
+    system: System, seeded, people: People
+) -> None:
     url = f"{system.url('order-service')}/orders"
-    headers = {**AS_ACTOR, "Idempotency-Key": "edge-key"}
+    headers = {**people.of("order-service"), "Idempotency-Key": "edge-key"}
 
     def order(quantity: int) -> httpx.Response:
         return httpx.post(
@@ -113,8 +120,8 @@ def test_an_idempotency_key_reused_is_a_422_in_the_one_shape(system: System, see
     assert error["loc"] == ["header", "Idempotency-Key"]
 
 
-def test_a_405_names_every_method_of_the_path(system: System) -> None:
-    r = httpx.put(f"{system.url('order-service')}/orders/x", headers=AS_ACTOR)
+def test_a_405_names_every_method_of_the_path(system: System, people: People) -> None:
+    r = httpx.put(f"{system.url('order-service')}/orders/x", headers=people.of("order-service"))
     assert r.status_code == 405
     assert r.headers["allow"] == "DELETE, GET"  # FastAPI answers HEAD with 405 too
     assert set(r.json()) == {"detail"}
@@ -123,20 +130,22 @@ def test_a_405_names_every_method_of_the_path(system: System) -> None:
 @pytest.mark.parametrize(
     "content_type", ["application/vnd.foo+json", "text/plain", "application/x-www-form-urlencoded"]
 )
-def test_a_body_not_sent_as_application_json_is_415(system: System, content_type: str) -> None:
+def test_a_body_not_sent_as_application_json_is_415(
+    system: System, people: People, content_type: str
+) -> None:
     r = httpx.put(
         f"{system.url('store-service')}/stores/s9",
         content=b'{"name": "n", "region": "r"}',
-        headers={**AS_ACTOR, "Content-Type": content_type},
+        headers={**people.of("store-service"), "Content-Type": content_type},
     )
     assert (r.status_code, set(r.json())) == (415, {"detail"})
 
 
-def test_json_with_a_charset_is_json(system: System) -> None:
+def test_json_with_a_charset_is_json(system: System, people: People) -> None:
     r = httpx.put(
         f"{system.url('store-service')}/stores/edge-store",
         content=b'{"name": "n", "region": "r"}',
-        headers={**AS_ACTOR, "Content-Type": "application/json; charset=utf-8"},
+        headers={**people.of("store-service"), "Content-Type": "application/json; charset=utf-8"},
     )
     assert r.status_code == 200, r.text
 
@@ -158,11 +167,11 @@ def test_every_operation_documents_its_bodies_and_refusals(system: System, servi
                 assert "422" in responses, (method, path)
             if "requestBody" in operation:
                 assert {"413", "415"} <= set(responses), (method, path)
-            names = {p["name"].lower() for p in operation.get("parameters", ())}
-            # Reads by anyone (mypage's viewer and a delivery's are optional) never 401.
-            anyone = method == "get" and path.startswith(("/mypage", "/deliveries/{"))
-            if "x-actor-id" in names:
-                assert ("401" in responses) != anyone, (method, path)
+            # A route needing a token says so, and declares its 401 and 403; a public
+            # one (menus, the stores of a region, health) never answers 401.
+            secured = any("bearer" in s for s in operation.get("security", ()))
+            assert ({"401", "403"} <= set(responses)) == secured, (method, path)
+            assert secured or "401" not in responses, (method, path)
 
 
 # ------------------------------------------------------------- raw sockets: the limits
@@ -193,7 +202,7 @@ def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
 def test_a_declared_16_mb_body_is_413_before_it_is_sent(system: System) -> None:
     with _connect(system, "store-service") as sock:
         sock.sendall(
-            b"PUT /stores/s9 HTTP/1.1\r\nHost: x\r\nX-Actor-Id: a\r\n"
+            b"PUT /stores/s9 HTTP/1.1\r\nHost: x\r\n"
             b"Content-Type: application/json\r\nContent-Length: 16777216\r\n\r\n{"
         )
         status, headers, body = _read_response(sock)  # with 16 MB never sent
@@ -205,7 +214,7 @@ def test_a_chunked_body_past_the_limit_is_413(system: System) -> None:
     chunk = b'{"name": "' + b"x" * 65536
     with _connect(system, "store-service") as sock:
         sock.sendall(
-            b"PUT /stores/s9 HTTP/1.1\r\nHost: x\r\nX-Actor-Id: a\r\n"
+            b"PUT /stores/s9 HTTP/1.1\r\nHost: x\r\n"
             b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
         )
         sent = 0

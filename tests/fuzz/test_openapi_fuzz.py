@@ -1,6 +1,6 @@
 """Every service's OpenAPI, fuzzed by schemathesis against the real processes.
 
-One actor plays every role (customer, store owner, rider), and the path and query
+Each service is called with the token of the role its routes need, and the path and query
 parameters are drawn mostly from seeded ids (a store, a menu item, orders and a
 delivery), so the generated requests get past 401/403/404 into the handlers.
 The run is bounded: a fixed seed and tens of examples per operation. It fails on
@@ -20,7 +20,7 @@ import pytest
 
 from testkit.launcher import SERVICES, System
 
-from .conftest import ACTOR, REGION
+from .conftest import REGION, People
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -34,10 +34,11 @@ MAX_EXAMPLES = 20
 SEEDED = 0.8
 
 
-def _config(seeded: dict[str, list[str]], path: Path) -> Path:
-    """A schemathesis.toml binding parameters to dictionaries of seeded values."""
-    values = {**seeded, "customer_id": [ACTOR], "region": [REGION]}
-    lines = [f'headers = {{ "X-Actor-Id" = "{ACTOR}" }}', ""]
+def _config(seeded: dict[str, list[str]], people: People, service: str, path: Path) -> Path:
+    """A schemathesis.toml binding parameters to dictionaries of seeded values, and
+    sending the bearer token of the role `service` needs."""
+    values = {**seeded, "customer_id": [people.ids["customer"]], "region": [REGION]}
+    lines = [f"headers = {json.dumps(people.of(service))}".replace('":', '" ='), ""]
     for name, found in values.items():
         lines += [f"[dictionaries.{name}]", f"values = {json.dumps(found)}", ""]
     lines.append("[parameters]")
@@ -57,14 +58,17 @@ class Run:
 
 @pytest.fixture(scope="module")
 def runs(
-    system: System, seeded: dict[str, list[str]], tmp_path_factory: pytest.TempPathFactory
+    system: System,
+    seeded: dict[str, list[str]],
+    people: People,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Run]:
     """One schemathesis run per service, all four at once: each mostly waits on its
     service, so together they take about as long as the longest."""
     folder = tmp_path_factory.mktemp("schemathesis")
-    config = _config(seeded, folder / "schemathesis.toml")
     started = {}
     for spec in SERVICES:
+        config = _config(seeded, people, spec.name, folder / f"{spec.name}.toml")
         out = open(folder / f"{spec.name}.out", "w")
         started[spec.name] = subprocess.Popen(
             [

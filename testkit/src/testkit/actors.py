@@ -202,9 +202,11 @@ class Customer(Actor):
         r = await self.request("GET", f"{self.at.mypage}/mypage/orders/{order_id}")
         return r.json() if r.status_code == 200 else None
 
-    async def orders(self) -> httpx.Response:
+    async def orders(self, **params: Any) -> httpx.Response:
+        """The customer's order list on mypage."""
         await self.sign_up()
-        return await self.request("GET", f"{self.at.mypage}/mypage/customers/{self.id}/orders")
+        url = f"{self.at.mypage}/mypage/customers/{self.id}/orders"
+        return await self.request("GET", url, params=params)
 
     async def notifications(self) -> list[dict[str, Any]]:
         await self.sign_up()
