@@ -52,6 +52,8 @@ class Actor:
         self._refresh: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
+        # Sent with every request besides the token (e.g. a W3C traceparent).
+        self.headers: dict[str, str] = {}
 
     @property
     def id(self) -> str:
@@ -109,7 +111,7 @@ class Actor:
         self, method: str, url: str, *, headers: dict[str, str] | None = None, **kwargs: Any
     ) -> httpx.Response:
         """`method url` as this actor (its bearer token beside `headers`)."""
-        sent = {**(headers or {}), **await self.auth_headers()}
+        sent = {**self.headers, **(headers or {}), **await self.auth_headers()}
         return await self.http.request(method, url, headers=sent, **kwargs)
 
 
