@@ -23,7 +23,7 @@ test: setup  ## the whole suite: unit, integration (real Kafka, SQLite and Postg
 	$(UV) run pytest
 
 unit: setup  ## the fast suite: unit tests only (fakes, no broker, no processes), in seconds
-	$(UV) run pytest -q shared-events/tests service-kit/tests/unit ops/tests/unit */tests/unit tests/docs tests/harness
+	$(UV) run pytest -q shared-events/tests service-kit/tests/unit ops/tests/unit */tests/unit web/tests tests/docs tests/harness
 
 demo: setup  ## the seed scenarios over HTTP against a running `make run`
 	@$(UV) run python -m testkit.demo
