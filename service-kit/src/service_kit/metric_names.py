@@ -52,6 +52,13 @@ METRICS: tuple[Metric, ...] = (
         "above 60 s for 5 min",
     ),
     Metric(
+        "fooddelivery_relay_lease_held",
+        "gauge",
+        (),
+        "1 while this API process holds its service's relay lease (publishes the outbox).",
+        "sum over a service's APIs not 1 for 1 min",
+    ),
+    Metric(
         "fooddelivery_consumer_lag",
         "gauge",
         ("topic", "partition"),

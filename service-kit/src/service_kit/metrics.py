@@ -37,6 +37,7 @@ HTTP_REQUESTS = Counter(*_declared("fooddelivery_http_requests_total", "counter"
 HTTP_DURATION = Histogram(*_declared("fooddelivery_http_request_duration_seconds", "histogram"))
 OUTBOX_BACKLOG = Gauge(*_declared("fooddelivery_outbox_backlog", "gauge"))
 OUTBOX_OLDEST_AGE = Gauge(*_declared("fooddelivery_outbox_oldest_unsent_age_seconds", "gauge"))
+RELAY_LEASE_HELD = Gauge(*_declared("fooddelivery_relay_lease_held", "gauge"))
 CONSUMER_LAG = Gauge(*_declared("fooddelivery_consumer_lag", "gauge"))
 EVENTS_HANDLED = Counter(*_declared("fooddelivery_events_handled_total", "counter"))
 EVENTS_RETRIED = Counter(*_declared("fooddelivery_events_retried_total", "counter"))

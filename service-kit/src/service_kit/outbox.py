@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, wait_exponential
 
 from service_kit import telemetry
+from service_kit.lease import AlwaysGranted, Lease, gated
 from service_kit.loop import WorkLoop
 from service_kit.tables import outbox
 from shared_events.envelope import Envelope, encode, utcnow
@@ -96,7 +97,8 @@ class OutboxRelay(WorkLoop):
     Rows go out one by one, each acknowledged before the next, so a failure can
     never let a later row overtake an earlier one. While the broker is away the
     relay keeps retrying the oldest unsent row; nothing is skipped or dropped.
-    Run exactly one relay per service database.
+    A round runs only while the relay holds `lease` (lease.py): one relay per
+    service database publishes at a time, however many replicas run.
     """
 
     def __init__(
@@ -108,11 +110,15 @@ class OutboxRelay(WorkLoop):
         poll_interval: float = 0.1,
         max_backoff: float = 5.0,
         backoff_multiplier: float = 0.2,
+        lease: Lease | None = None,
     ) -> None:
         # wake() is called after a commit that staged events, so they go out at once;
         # stop() ends a backoff at once: a stopping process must not sit out the
         # broker's absence, the rows stay unpublished for the next start.
-        super().__init__(self.publish_batch, poll_interval, backoff_multiplier, max_backoff)
+        self._lease = lease or AlwaysGranted()
+        super().__init__(
+            gated(self._lease, self.publish_batch), poll_interval, backoff_multiplier, max_backoff
+        )
         self._sessions = sessions
         self._batch_size = batch_size
         self._producer = LazyProducer(producer_factory)
@@ -121,6 +127,7 @@ class OutboxRelay(WorkLoop):
 
     async def close(self) -> None:
         await self._producer.close()
+        await self._lease.release()
 
     async def publish_batch(self) -> int:
         """Publish up to one batch of unsent rows; returns how many went out."""

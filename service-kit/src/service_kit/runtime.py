@@ -20,6 +20,7 @@ from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
 
 from service_kit import metrics
 from service_kit.db import create_engine, session_factory
+from service_kit.lease import lease_for
 from service_kit.messagebus import MessageBus
 from service_kit.migrations import upgrade
 from service_kit.outbox import OutboxRelay, make_producer
@@ -164,6 +165,7 @@ class Platform:
                 lambda: make_producer(
                     settings.kafka_bootstrap_servers, f"{settings.service}-relay"
                 ),
+                lease=lease_for(self.engine, settings.service),
             )
             if messaging
             else None

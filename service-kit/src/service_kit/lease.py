@@ -1,0 +1,145 @@
+"""The relay's lease: the gate that lets exactly one outbox relay per service
+database publish at a time, however many API replicas run.
+
+* PostgreSQL: a session-level `pg_try_advisory_lock` taken on a connection of its
+  own, kept for as long as the relay holds the lease. Each round asks that
+  connection again, so a lost connection is a lost lease; a holder that dies takes
+  its connection with it and PostgreSQL frees the lock at once. A replica that does
+  not hold it asks again every `retry_seconds`, so another takes over within
+  seconds. Per-order order holds across a hand-over: the new holder reads the unsent
+  rows in commit (id) order, whatever the old one had left.
+* SQLite: the gate always grants. A SQLite file belongs to one machine and one API
+  process, so there is one relay per file by construction.
+
+The key is derived from the service's name, so every replica of a service asks for
+the same lock and services sharing one server never contend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from typing import Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from service_kit import metrics
+
+log = logging.getLogger(__name__)
+
+
+class Lease(Protocol):
+    async def hold(self) -> bool:
+        """Whether this process holds the lease now (taking it when it is free)."""
+
+    async def release(self) -> None: ...
+
+
+class AlwaysGranted:
+    """The gate of a database with one relay by construction (SQLite)."""
+
+    async def hold(self) -> bool:
+        metrics.RELAY_LEASE_HELD.set(1)
+        return True
+
+    async def release(self) -> None:
+        metrics.RELAY_LEASE_HELD.set(0)
+
+
+def lease_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for `name` (Python's hash() is salted)."""
+    digest = hashlib.blake2b(f"outbox-relay:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class AdvisoryLease:
+    """A PostgreSQL session-level advisory lock held on a dedicated connection."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        name: str,
+        *,
+        retry_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine = engine
+        self._name = name
+        self._key = lease_key(name)
+        self._retry_seconds = retry_seconds
+        self._clock = clock
+        self._conn: AsyncConnection | None = None
+        self._next_try = 0.0
+
+    async def hold(self) -> bool:
+        if self._conn is not None:
+            if await self._still_held(self._conn):
+                return True
+            await self._drop("its connection was lost")
+        if self._clock() < self._next_try:
+            return False
+        self._next_try = self._clock() + self._retry_seconds
+        conn = await self._engine.connect()
+        try:
+            # Autocommit: the connection sits idle between rounds, never in a transaction.
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            taken = (await conn.execute(select(func.pg_try_advisory_lock(self._key)))).scalar()
+        except BaseException:
+            await _close(conn)
+            raise
+        if not taken:
+            await _close(conn)
+            return False
+        self._conn = conn
+        metrics.RELAY_LEASE_HELD.set(1)
+        log.info("relay lease of %s taken: this process publishes the outbox", self._name)
+        return True
+
+    async def release(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        with suppress(Exception):
+            await conn.execute(select(func.pg_advisory_unlock(self._key)))
+        await self._drop("released on stop", level=logging.INFO)
+
+    async def _still_held(self, conn: AsyncConnection) -> bool:
+        try:
+            await conn.execute(select(1))
+            return True
+        except Exception:
+            return False
+
+    async def _drop(self, why: str, level: int = logging.WARNING) -> None:
+        conn, self._conn = self._conn, None
+        metrics.RELAY_LEASE_HELD.set(0)
+        if conn is not None:
+            await _close(conn)
+        log.log(level, "relay lease of %s let go: %s", self._name, why)
+
+
+async def _close(conn: AsyncConnection) -> None:
+    with suppress(Exception):
+        await conn.close()
+
+
+def lease_for(engine: AsyncEngine, name: str) -> Lease:
+    """The gate for a service's database: an advisory lock on PostgreSQL, none on SQLite."""
+    if engine.dialect.name == "postgresql":
+        return AdvisoryLease(engine, name)
+    return AlwaysGranted()
+
+
+def gated(lease: Lease, work: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[int]]:
+    """A round of `work` that runs only while `lease` is held (0 done otherwise)."""
+
+    async def round_() -> int:
+        if not await lease.hold():
+            return 0
+        return await work()
+
+    return round_
