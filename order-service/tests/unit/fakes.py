@@ -90,6 +90,10 @@ class FakePaymentRepository(FakeTable):
         pending.sort(key=lambda p: (p.refund_requested_at, p.order_id))
         return [p.order_id for p in pending[:limit]]
 
+    async def claim_refund(self, order_id: str) -> Payment | None:
+        payment = await self.get(order_id)
+        return payment if payment and payment.status is PaymentStatus.REFUND_PENDING else None
+
 
 class FakeMenuReplicaRepository(FakeTable):
     async def get(self, store_id: str, menu_item_id: str) -> MenuItemReplica | None:

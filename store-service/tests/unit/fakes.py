@@ -61,9 +61,15 @@ class FakeStoreOrderRepository(Repository):
             key=lambda t: t.accept_by,  # type: ignore[arg-type, return-value]
         )
 
-    async def claim_due(self, now: datetime, limit: int) -> list[StoreOrder]:
+    async def due(self, now: datetime, limit: int) -> list[str]:
         due = [t for t in self._waiting() if t.accept_by <= now]  # type: ignore[operator]
-        return [self._track(t) for t in due[:limit]]
+        return [t.order_id for t in due[:limit]]
+
+    async def claim_due(self, order_id: str, now: datetime) -> StoreOrder | None:
+        ticket = self.rows.get(order_id)
+        if ticket is None or ticket.status is not TicketStatus.RECEIVED:
+            return None
+        return self._track(ticket) if ticket.accept_by and ticket.accept_by <= now else None
 
     async def next_deadline(self) -> datetime | None:
         waiting = self._waiting()

@@ -6,7 +6,9 @@ one order's messages reach the customer in the order they were decided, even
 when an earlier one is waiting out a retry backoff.
 
 Claiming a row pushes its retry time out by a lease before the message goes
-out, so two dispatchers (two API replicas) never send one row at the same time,
+out, in a transaction that first locks the row (service_kit.claims: FOR UPDATE
+SKIP LOCKED on PostgreSQL), so two dispatchers (two API replicas) never send one
+row at the same time, nor wait for each other,
 and a dispatcher that dies mid-send leaves the row to be picked up again once
 the lease runs out (same dedup key).
 """
@@ -23,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from mypage_service.adapters.orm import notifications, order_contact
 from mypage_service.domain.notification import NotificationState
+from service_kit.claims import claimed
 
 
 @dataclass(frozen=True)
@@ -100,15 +103,16 @@ class SqlNotificationLog(NotificationLog):
             ]
 
     async def claim(self, notification_id: str, now: datetime, lease_until: datetime) -> bool:
+        mine = (notifications.c.notification_id == notification_id, _PENDING, _ready(now))
         async with self._sessions() as session, session.begin():
-            # On the session's connection: a Core UPDATE there reports its row count.
-            conn = await session.connection()
-            result = await conn.execute(
-                update(notifications)
-                .where(notifications.c.notification_id == notification_id, _PENDING, _ready(now))
-                .values(attempts=notifications.c.attempts + 1, next_attempt_at=lease_until)
-            )
-            return result.rowcount == 1
+            if await session.scalar(claimed(select(notifications.c.notification_id).where(*mine))):
+                await session.execute(
+                    update(notifications)
+                    .where(*mine)
+                    .values(attempts=notifications.c.attempts + 1, next_attempt_at=lease_until)
+                )
+                return True
+            return False
 
     async def sent(self, notification_id: str, at: datetime) -> None:
         # last_error stays: the record of what the earlier attempts ran into.

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from mypage_service.adapters.notification_log import Due, NotificationLog
 from mypage_service.adapters.notifier import Message, Notifier, NotifierError
 from service_kit import telemetry
-from service_kit.loop import WorkLoop
+from service_kit.claims import ClaimLoop, EndPass
 from shared_events.envelope import utcnow
 
 log = logging.getLogger(__name__)
@@ -42,9 +42,11 @@ class DispatchPolicy:
         return min(self.backoff_max, self.backoff_initial * 2.0 ** max(attempts - 1, 0))
 
 
-class NotificationDispatcher(WorkLoop):
-    """A WorkLoop: `run()` until `stop()`, finishing the message in flight. A pass
-    that fails (the database away, say) is retried with the policy's backoff."""
+class NotificationDispatcher(ClaimLoop[Due]):
+    """A ClaimLoop: `run()` until `stop()`, finishing the message in flight. Each row
+    is claimed (a lease, taken with FOR UPDATE SKIP LOCKED on PostgreSQL) before it
+    goes out, so two API replicas never send one message. A pass that fails (the
+    database away, say) is retried with the policy's backoff."""
 
     def __init__(
         self,
@@ -56,13 +58,15 @@ class NotificationDispatcher(WorkLoop):
         self._policy = policy = policy or DispatchPolicy()
         # A failing pass backs off as a failing message does (DispatchPolicy.backoff).
         super().__init__(
-            self.dispatch_once, policy.poll_interval, policy.backoff_initial, policy.backoff_max
+            batch_size=policy.batch_size,
+            poll_interval=policy.poll_interval,
+            backoff_multiplier=policy.backoff_initial,
+            max_backoff=policy.backoff_max,
         )
         self._log = notification_log
         self._notifier = notifier
         self._clock = clock
         self.sent = 0
-        self.failures = 0
 
     async def on_failure(self, exc: BaseException | None, retry_in: float) -> None:
         # Never the exception's text: a database error may quote a phone number.
@@ -70,29 +74,31 @@ class NotificationDispatcher(WorkLoop):
             "notification dispatch failed (%s); again in %.1fs", type(exc).__name__, retry_in
         )
 
+    def failed(self, item: Due, exc: Exception) -> None:
+        log.warning("notification %s: %s", item.notification_id, type(exc).__name__)
+
     async def close(self) -> None:
         await self._notifier.aclose()
 
-    async def dispatch_once(self) -> bool:
-        """Try the due rows, oldest first; True when all went out (the next message
-        of those orders may be due right away). The first failure ends the batch:
-        a notifier that is down gets one try per poll, not one per pending row."""
-        due = await self._log.due(self._clock(), self._policy.batch_size)
-        for row in due:
-            if self._stopping.is_set() or not await self._attempt(row):
-                return False
-        return bool(due)
+    async def dispatch_once(self) -> int:
+        """Try the due rows, oldest first; how many went out (the next message of
+        those orders may be due right away). The first refusal ends the pass: a
+        notifier that is down gets one try per poll, not one per pending row."""
+        return await self.work_off()
 
-    async def _attempt(self, row: Due) -> bool:
+    async def due(self, limit: int) -> list[Due]:
+        return await self._log.due(self._clock(), limit)
+
+    async def act(self, item: Due) -> int:
         now = self._clock()
         if not await self._log.claim(
-            row.notification_id, now, now + timedelta(seconds=self._policy.lease)
+            item.notification_id, now, now + timedelta(seconds=self._policy.lease)
         ):
-            return True  # another dispatcher has it
-        attempts = row.attempts + 1
-        message = Message(row.notification_id, row.order_id, row.status, row.text, row.phone)
+            return 0  # another dispatcher has it
+        attempts = item.attempts + 1
+        message = Message(item.notification_id, item.order_id, item.status, item.text, item.phone)
         try:
-            with telemetry.continued(row.traceparent, "send KakaoTalk", status=row.status):
+            with telemetry.continued(item.traceparent, "send KakaoTalk", status=item.status):
                 await self._notifier.send(message)
         except Exception as exc:
             self.failures += 1
@@ -100,18 +106,18 @@ class NotificationDispatcher(WorkLoop):
             retry_at = self._clock() + timedelta(seconds=self._policy.backoff(attempts))
             log.warning(
                 "notification %s (order %s, %s) not sent, attempt %d: %s; retry at %s",
-                row.notification_id,
-                row.order_id,
-                row.status,
+                item.notification_id,
+                item.order_id,
+                item.status,
                 attempts,
                 error,
                 retry_at.isoformat(),
             )
-            await self._log.failed(row.notification_id, error, retry_at)
-            return False
-        await self._log.sent(row.notification_id, self._clock())
+            await self._log.failed(item.notification_id, error, retry_at)
+            raise EndPass from exc
+        await self._log.sent(item.notification_id, self._clock())
         self.sent += 1
-        return True
+        return 1
 
 
 def _describe(exc: Exception) -> str:

@@ -10,6 +10,7 @@ from order_service.adapters.orm import menu_replica, orders, payments
 from order_service.domain.menu import MenuItemReplica
 from order_service.domain.model import Order
 from order_service.domain.payment import Payment, PaymentStatus
+from service_kit.claims import claimed
 from service_kit.uow import SqlRepository
 
 
@@ -38,6 +39,19 @@ class PaymentRepository(SqlRepository[Payment]):
             .limit(limit)
         )
         return list(found)
+
+    async def claim_refund(self, order_id: str) -> Payment | None:
+        """The order's payment if its refund is still owed and no one else holds it:
+        locked until the transaction ends (service_kit.claims)."""
+        found = await self._session.scalars(
+            claimed(
+                select(Payment).where(
+                    payments.c.order_id == order_id,
+                    payments.c.status == PaymentStatus.REFUND_PENDING,
+                )
+            )
+        )
+        return self._track(found.first())
 
 
 class MenuReplicaRepository(SqlRepository[MenuItemReplica]):

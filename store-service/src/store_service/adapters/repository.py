@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from service_kit.claims import claimed
 from service_kit.uow import SqlRepository
 from store_service.adapters.orm import menu_items, store_orders
 from store_service.domain.model import MenuItem, Store
@@ -42,22 +43,30 @@ class MenuItemRepository(SqlRepository[MenuItem]):
 class StoreOrderRepository(SqlRepository[StoreOrder]):
     entity = StoreOrder  # the kitchen ticket, by order id
 
-    async def claim_due(self, now: datetime, limit: int) -> list[StoreOrder]:
+    async def due(self, now: datetime, limit: int) -> list[str]:
         """Up to `limit` RECEIVED tickets whose deadline has passed, earliest first,
-        through the (status, accept_by) index. On PostgreSQL they stay locked until the
-        transaction ends and rows another transaction holds are skipped, never waited
-        for; SQLite has no row locks but serialises writers (BEGIN IMMEDIATE)."""
-        rows = await self._session.scalars(
-            select(StoreOrder)
-            .where(
-                store_orders.c.status == TicketStatus.RECEIVED,
-                store_orders.c.accept_by <= now,
-            )
+        through the (status, accept_by) index."""
+        found = await self._session.scalars(
+            select(store_orders.c.order_id)
+            .where(store_orders.c.status == TicketStatus.RECEIVED, store_orders.c.accept_by <= now)
             .order_by(store_orders.c.accept_by)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         )
-        return [self._track(ticket) for ticket in rows]
+        return list(found)
+
+    async def claim_due(self, order_id: str, now: datetime) -> StoreOrder | None:
+        """The ticket if it is still RECEIVED past its deadline and no one else holds
+        it: locked until the transaction ends (service_kit.claims)."""
+        found = await self._session.scalars(
+            claimed(
+                select(StoreOrder).where(
+                    store_orders.c.order_id == order_id,
+                    store_orders.c.status == TicketStatus.RECEIVED,
+                    store_orders.c.accept_by <= now,
+                )
+            )
+        )
+        return self._track(found.first())
 
     async def next_deadline(self) -> datetime | None:
         """The earliest deadline of a RECEIVED ticket (one index lookup), or None."""

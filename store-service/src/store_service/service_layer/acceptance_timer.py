@@ -5,12 +5,13 @@ rows (`store_orders.accept_by`), so the timer holds no state of its own and
 survives any restart: a deadline that passed while the service was down is simply
 due at the first look after start.
 
-* Each look claims a bounded batch of due RECEIVED tickets through the
-  (status, accept_by) index, decides them in the domain (`StoreOrder.time_out`)
-  and commits them with their OrderRejected outbox rows in one transaction. On
-  PostgreSQL the claimed rows are locked (FOR UPDATE SKIP LOCKED), so an owner's
-  accept racing the deadline either committed first (the ticket is no longer
-  RECEIVED and is not claimed) or waits and then loses the version check (409
+* Each look reads a bounded batch of due RECEIVED tickets through the
+  (status, accept_by) index and rejects each in a unit of work of its own that
+  claims it (service_kit.claims: FOR UPDATE SKIP LOCKED on PostgreSQL), decides it
+  in the domain (`StoreOrder.time_out`) and commits it with its OrderRejected
+  outbox row. So two API replicas never reject one ticket, and an owner's accept
+  racing the deadline either committed first (the ticket is no longer RECEIVED and
+  is not claimed) or waits for the lock and then loses the version check (409
   naming REJECTED): exactly one wins, and a ticket times out once.
 * A look that rejected something is followed at once by the next one; after an
   idle look it sleeps until the earliest deadline, at most `max_sleep`, and is
@@ -19,8 +20,8 @@ due at the first look after start.
   with `max_sleep` no longer than the window, a new deadline is always seen
   before it passes.
 * A failed look (database away) is retried with exponential backoff, never dropped
-  (service_kit.loop.WorkLoop runs the looks, the waits and the retries; the timer
-  only says how long an idle wait lasts).
+  (service_kit.claims.ClaimLoop runs the looks, the waits and the retries; the
+  timer only says what is due, how to reject one, and how long an idle wait lasts).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from service_kit.loop import WorkLoop
+from service_kit.claims import ClaimLoop
 from store_service.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def seconds_until(deadline: datetime | None, now: datetime, max_sleep: float) ->
     return min(max(0.0, (deadline - now).total_seconds()), max_sleep)
 
 
-class AcceptanceTimer(WorkLoop):
+class AcceptanceTimer(ClaimLoop[str]):
     """Rejects the tickets whose acceptance window has ended, once each."""
 
     def __init__(
@@ -59,20 +60,17 @@ class AcceptanceTimer(WorkLoop):
         max_backoff: float = 5.0,
     ) -> None:
         # The poll interval is the sleep's bound: no deadline is known (or it is later).
-        super().__init__(self.expire_due, max_sleep, backoff_multiplier, max_backoff)
+        super().__init__(
+            batch_size=batch_size,
+            poll_interval=max_sleep,
+            backoff_multiplier=backoff_multiplier,
+            max_backoff=max_backoff,
+        )
         self._uow_factory = uow_factory
         self._clock = clock
-        self._batch_size = batch_size
         self.timed_out = 0
-        self.failures = 0
         # How long after its deadline a ticket was rejected, at most (seconds).
         self.max_lateness = 0.0
-
-    async def on_failure(self, exc: BaseException | None, retry_in: float) -> None:
-        self.failures += 1
-        log.warning(
-            "acceptance timer: %s: %s; retrying in %.1fs", type(exc).__name__, exc, retry_in
-        )
 
     async def idle_seconds(self) -> float:
         """Until the earliest deadline, at most `max_sleep`."""
@@ -88,25 +86,30 @@ class AcceptanceTimer(WorkLoop):
     async def expire_due(self) -> int:
         """One look: reject up to a batch of tickets whose window has ended; returns
         how many were rejected."""
+        return await self.work_off()
+
+    async def due(self, limit: int) -> list[str]:
+        async with self._uow_factory() as uow:
+            return await uow.store_orders.due(self._clock(), limit)
+
+    async def act(self, item: str) -> int:
         async with self._uow_factory() as uow:
             now = self._clock()
-            tickets = await uow.store_orders.claim_due(now, self._batch_size)
-            expired = [t for t in tickets if t.time_out(now)]
-            if not expired:
-                return 0
+            ticket = await uow.store_orders.claim_due(item, now)
+            if ticket is None or not ticket.time_out(now):
+                return 0  # decided meanwhile, or another replica has it
             await uow.commit()
-        committed = self._clock()  # lateness counts until the rejection is durable
-        for ticket in expired:
-            assert ticket.accept_by is not None, "only a ticket with a deadline times out"
-            late = (committed - ticket.accept_by).total_seconds()
-            self.max_lateness = max(self.max_lateness, late)
-            log.info(
-                "store order %s rejected: not accepted in time (%.3fs after its deadline)",
-                ticket.order_id,
-                late,
-            )
-        self.timed_out += len(expired)
-        return len(expired)
+        # Lateness counts until the rejection is durable.
+        assert ticket.accept_by is not None, "only a ticket with a deadline times out"
+        late = (self._clock() - ticket.accept_by).total_seconds()
+        self.max_lateness = max(self.max_lateness, late)
+        log.info(
+            "store order %s rejected: not accepted in time (%.3fs after its deadline)",
+            ticket.order_id,
+            late,
+        )
+        self.timed_out += 1
+        return 1
 
     async def next_deadline(self) -> datetime | None:
         async with self._uow_factory() as uow:
