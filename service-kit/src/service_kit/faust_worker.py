@@ -3,7 +3,8 @@
 The agent hands every raw message to `EventProcessor.process`, which never
 raises, and acknowledges its offset only after the message was applied, skipped
 or parked on the dead-letter topic: never for a handler cut off mid-way. On
-SIGTERM Faust waits for the message in flight, commits, then stops.
+SIGTERM Faust waits for the message in flight, commits, then stops; whatever the
+broker does, the process is gone within WORKER_STOP_GRACE_S (BoundedWorker).
 
 The worker serves `/health/live` and `/health/ready` on its web port: ready when its
 consumer owns partitions and its database and the broker answer (runtime.py has
@@ -15,6 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
+import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -201,6 +205,48 @@ def _headers(
     return tuple((str(k), bytes(v) if v is not None else b"") for k, v in items)
 
 
+STOP_GRACE_S = 15.0
+FORCED_EXIT = 3  # the exit status of a stop that outlived its grace period
+
+
+class BoundedWorker(faust.Worker):
+    """A Faust worker whose stop is bounded: a SIGTERM (or Ctrl-C) starts a watchdog
+    that ends the process after `grace` seconds if Faust's own stop has not. Faust
+    waits for its streams and a last offset commit, and with the broker unreachable
+    it waits forever; a Kubernetes rollout or a launcher would wait with it.
+
+    Ending it there acknowledges nothing that was not applied: an offset is committed
+    only after its unit of work committed, so the message in flight (its transaction
+    rolled back with the connection) and any applied but unacknowledged ones are
+    simply delivered again, and the inbox skips what was applied."""
+
+    def __init__(self, *args: Any, grace: float = STOP_GRACE_S, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._grace = grace
+
+    def _schedule_shutdown(self, sig: signal.Signals) -> None:
+        if not self._signal_stop_time:
+            # A thread, so a stop stuck inside the event loop cannot hold it up.
+            watchdog = threading.Timer(self._grace, self._give_up)
+            watchdog.daemon = True
+            watchdog.start()
+        super()._schedule_shutdown(sig)
+
+    def _give_up(self) -> None:
+        log.warning(
+            "stop still waiting after %.0fs (the broker away?): exiting; what was not "
+            "acknowledged is delivered again",
+            self._grace,
+        )
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(FORCED_EXIT)
+
+
+def stop_grace() -> float:
+    return float(os.environ.get("WORKER_STOP_GRACE_S", STOP_GRACE_S))
+
+
 def run_worker(
     settings: ServiceSettings,
     platform: Platform,
@@ -230,9 +276,13 @@ def run_worker(
         on_stop=platform.dispose,
         readings=platform.readings,
     )
-    # faust.Worker installs the signal handlers: SIGTERM stops after the message in flight.
+    # The worker installs the signal handlers: SIGTERM stops after the message in
+    # flight, within the grace period.
     loglevel = os.environ.get("LOG_LEVEL", "info").lower()
     # Faust sets logging up anew when it starts: with the chassis's one setup.
-    faust.Worker(
-        app, loglevel=loglevel, logging_config=logging_config(settings.service)
+    BoundedWorker(
+        app,
+        loglevel=loglevel,
+        logging_config=logging_config(settings.service),
+        grace=stop_grace(),
     ).execute_from_commandline()

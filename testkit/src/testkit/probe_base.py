@@ -14,7 +14,7 @@ from sqlalchemy import Column, MetaData, String, Table, insert
 
 from service_kit.consumer import DeadLetterPublisher, EventProcessor
 from service_kit.db import create_engine, session_factory
-from service_kit.faust_worker import create_worker_app
+from service_kit.faust_worker import BoundedWorker, create_worker_app, stop_grace
 from service_kit.kernel import EventMeta
 from service_kit.messagebus import MessageBus, Policy
 from service_kit.runtime import Check
@@ -74,4 +74,4 @@ def worker_app(
 
 
 def run(app: faust.App) -> None:
-    faust.Worker(app, loglevel="info").execute_from_commandline()
+    BoundedWorker(app, loglevel="info", grace=stop_grace()).execute_from_commandline()
