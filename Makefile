@@ -4,6 +4,7 @@ SHELL := /bin/bash
 
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 KAFKA_PORT ?= 9092
+REPLICAS ?= 1
 
 .PHONY: help setup run test unit demo dlq dlq-replay rebuild-mypage kafka-up kafka-down kafka-cli k8s-render lint fmt schemas board postgres-up postgres-down clean
 
@@ -15,9 +16,9 @@ setup:  ## install uv (if missing), the Python workspace and the Kafka jars
 	@$(UV) sync --quiet --all-packages
 	@infra/kafka/kafka.sh fetch
 
-run: setup  ## Kafka, identity-service and the four services on the embedded defaults; Ctrl-C stops all
+run: setup  ## Kafka, identity-service and the four services; REPLICAS=2: two of each on PostgreSQL; Ctrl-C stops all
 	@echo "open http://127.0.0.1:8080 once the system below is up"
-	@$(UV) run python -m testkit.launcher --kafka-port $(KAFKA_PORT)
+	@$(UV) run python -m testkit.launcher --kafka-port $(KAFKA_PORT) --replicas $(REPLICAS)
 
 test: setup  ## the whole suite: unit, integration (real Kafka, SQLite and PostgreSQL), end to end
 	$(UV) run pytest

@@ -163,11 +163,12 @@ class Faults:
 
         self.broker.start()  # idempotent: a running broker is left alone
         for spec in SERVICES:
-            name = f"{spec.name}-worker"
-            proc = self.system.processes.get(name)
-            if spec.has_worker and (proc is None or proc.poll() is not None):
-                self.system.processes.pop(name, None)
-                self.system.start_worker(spec.name)
+            for replica in range(self.system.replicas_of(spec) if spec.has_worker else 0):
+                name = self.system.process_name(spec, "worker", replica)
+                proc = self.system.processes.get(name)
+                if proc is None or proc.poll() is not None:
+                    self.system.processes.pop(name, None)
+                    self.system.start_worker(spec.name, replica=replica)
         self.system.wait_ready()  # the next test starts on a system that answers
 
 

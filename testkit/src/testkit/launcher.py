@@ -3,6 +3,16 @@ an API alone) and, per event-driven service, its API process (with the outbox
 relay) and its Faust worker when it has policies.
 
     uv run python -m testkit.launcher        # what `make run` does; Ctrl-C stops it all
+    uv run python -m testkit.launcher --replicas 2   # `make run REPLICAS=2`, on PostgreSQL
+
+With `--replicas N` each event-driven service runs N APIs and N workers (its workers
+one consumer group), on PostgreSQL: replica k's API listens on the service's port +
+100*k and its worker's web port moves likewise. identity-service and the web app run
+once (the web app and the actors use replica 0).
+
+The services die with the launcher, however it ends (Ctrl-C and SIGTERM stop them in
+order; a SIGKILLed launcher takes them along by the parent-death signal), and a
+closed stdout (`make run | head`) never stops it.
 
 Tests drive the same `System` class to start real processes on their own ports.
 """
@@ -10,6 +20,7 @@ Tests drive the same `System` class to start real processes on their own ports.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import importlib.util
 import os
 import signal
@@ -53,26 +64,67 @@ SERVICES = (
 ALL_SERVICES = (IDENTITY, *SERVICES)
 # The people's front door: started last (it calls all of the above), when asked for.
 WEB = ServiceSpec("web", "web", 8080, 0)
+# Replica k of a service listens on its ports moved by k steps.
+REPLICA_PORT_STEP = 100
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _die_with_launcher() -> None:
+    """In the child, before exec: SIGTERM it when the launcher dies, even by SIGKILL
+    (Linux; elsewhere the launcher's own signal handling is all there is)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def say(text: str = "") -> None:
+    """Print, and go on without an output once the reader went away (`make run | head`)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # From now on stdout is /dev/null, for us and for every child started later.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def run_quietly(command: list[str], env: dict[str, str] | None = None) -> None:
+    """A helper command whose output is relayed by `say`: a closed stdout cannot kill it."""
+    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if done.stdout:
+        say(done.stdout.decode(errors="replace").rstrip())
+    done.check_returncode()
 
 
 def kafka(command: str, port: int, home: Path | None = None) -> None:
     env = {**os.environ, "KAFKA_PORT": str(port)}
     if home is not None:
         env["KAFKA_HOME"] = str(home)
-    subprocess.run([str(KAFKA_SH), command], check=True, env=env)
+    run_quietly([str(KAFKA_SH), command], env=env)
 
 
 def ensure_topics(bootstrap: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "fooddelivery_ops", "topics", "--bootstrap", bootstrap], check=True
-    )
+    run_quietly([sys.executable, "-m", "fooddelivery_ops", "topics", "--bootstrap", bootstrap])
+
+
+def postgres_urls() -> dict[str, str]:
+    """Start the local PostgreSQL (infra/postgres/postgres.sh, PG_PORT) and name each
+    service's database on it."""
+    postgres = ROOT / "infra" / "postgres" / "postgres.sh"
+    run_quietly([str(postgres), "up"])
+    return {
+        spec.name: subprocess.run(
+            [str(postgres), "url", spec.package], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        for spec in ALL_SERVICES
+    }
 
 
 @dataclass
 class System:
     """The services as real processes. `port_offset` moves every port, so a test
     system can run beside `make run`; `database_urls` maps a service to its DATABASE_URL
-    (SQLite files in `data_dir` otherwise)."""
+    (SQLite files in `data_dir` otherwise). `replicas` > 1 runs that many APIs and
+    workers of each event-driven service (on PostgreSQL: give `database_urls`)."""
 
     data_dir: Path
     bootstrap: str = "127.0.0.1:9092"
@@ -80,10 +132,23 @@ class System:
     database_urls: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
     with_web: bool = False
+    replicas: int = 1
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.spec(service).http_port + self.port_offset}"
+    def url(self, service: str, replica: int = 0) -> str:
+        port = self.spec(service).http_port + self.offset(replica)
+        return f"http://127.0.0.1:{port}"
+
+    def offset(self, replica: int) -> int:
+        return self.port_offset + REPLICA_PORT_STEP * replica
+
+    def replicas_of(self, spec: ServiceSpec) -> int:
+        return self.replicas if spec in SERVICES else 1
+
+    @staticmethod
+    def process_name(spec: ServiceSpec, role: str, replica: int = 0) -> str:
+        """`order-service-api` (replica 0, as with one replica), `order-service-api-1`, ..."""
+        return f"{spec.name}-{role}" + (f"-{replica}" if replica else "")
 
     def database_url(self, service: str) -> str:
         """The DATABASE_URL `service` runs on (its SQLite file unless one was given)."""
@@ -94,11 +159,11 @@ class System:
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
 
-    def env_for(self, spec: ServiceSpec) -> dict[str, str]:
+    def env_for(self, spec: ServiceSpec, replica: int = 0) -> dict[str, str]:
         env = {
             **os.environ,
-            "HTTP_PORT": str(spec.http_port + self.port_offset),
-            "WORKER_WEB_PORT": str(spec.worker_web_port + self.port_offset),
+            "HTTP_PORT": str(spec.http_port + self.offset(replica)),
+            "WORKER_WEB_PORT": str(spec.worker_web_port + self.offset(replica)),
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "FOODDELIVERY_DATA_DIR": str(self.data_dir / "db"),
             "PYTHONUNBUFFERED": "1",
@@ -113,16 +178,18 @@ class System:
             env["DATABASE_URL"] = self.database_urls[spec.name]
         return env
 
-    def start_process(self, spec: ServiceSpec, role: str) -> None:
+    def start_process(self, spec: ServiceSpec, role: str, replica: int = 0) -> None:
+        name = self.process_name(spec, role, replica)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{spec.name}-{role}.log", "ab")
-        self.processes[f"{spec.name}-{role}"] = subprocess.Popen(
+        log = open(self.log_dir / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", f"{spec.package}.entrypoints.{role}"],
-            env=self.env_for(spec),
+            env=self.env_for(spec, replica),
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
             start_new_session=True,  # Ctrl-C reaches the launcher only; it stops them in order
+            preexec_fn=_die_with_launcher,
         )
         log.close()
 
@@ -131,12 +198,13 @@ class System:
         self.wait_ready(timeout, services=[IDENTITY.name])
         for spec in SERVICES:
             # The API first: it migrates the database before its worker needs it.
-            self.start_process(spec, "api")
+            for replica in range(self.replicas_of(spec)):
+                self.start_process(spec, "api", replica)
         # Not yet "ready": that needs the workers, which start once the APIs answer.
         self.wait_ready(timeout, checks=("database", "broker"))
         for spec in SERVICES:
-            if spec.has_worker:
-                self.start_process(spec, "worker")
+            for replica in range(self.replicas_of(spec) if spec.has_worker else 0):
+                self.start_process(spec, "worker", replica)
         # Ready includes the consumer: callers start once every worker owns its partitions.
         self.wait_ready(timeout)
         if self.with_web:
@@ -166,8 +234,12 @@ class System:
             time.sleep(0.2)
 
     def _ready(self, service: str, checks: Iterable[str] | None) -> bool:
+        replicas = range(self.replicas_of(self.spec(service)))
+        return all(self._replica_ready(self.url(service, k), checks) for k in replicas)
+
+    def _replica_ready(self, url: str, checks: Iterable[str] | None) -> bool:
         try:
-            r = httpx.get(f"{self.url(service)}/health/ready", timeout=10)
+            r = httpx.get(f"{url}/health/ready", timeout=10)
         except httpx.HTTPError:
             return False
         if checks is None or r.status_code == 200:
@@ -187,17 +259,16 @@ class System:
 
     @property
     def endpoints(self) -> Endpoints:
+        return self.endpoints_of(0)
+
+    def endpoints_of(self, replica: int) -> Endpoints:
+        """The services' APIs of one replica (the issuer runs once)."""
         return Endpoints(
             *(
-                self.url(s)
-                for s in (
-                    "order-service",
-                    "store-service",
-                    "delivery-service",
-                    "mypage-service",
-                    IDENTITY.name,
-                )
-            )
+                self.url(s, replica)
+                for s in ("order-service", "store-service", "delivery-service", "mypage-service")
+            ),
+            self.url(IDENTITY.name),
         )
 
     def spec(self, service: str) -> ServiceSpec:
@@ -213,9 +284,11 @@ class System:
             proc.kill()
             proc.wait()
 
-    def start_worker(self, service: str, *, wait: bool = False, timeout: float = 90) -> None:
+    def start_worker(
+        self, service: str, *, wait: bool = False, timeout: float = 90, replica: int = 0
+    ) -> None:
         """Start a service's worker; `wait` returns once it owns its partitions."""
-        self.start_process(self.spec(service), "worker")
+        self.start_process(self.spec(service), "worker", replica)
         if wait:
             self.wait_ready(timeout, services=[service])
 
@@ -238,41 +311,60 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Run Kafka and the services.")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".local" / "run")
     parser.add_argument("--kafka-port", type=int, default=9092)
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="APIs and workers per service (>1: PostgreSQL)"
+    )
     args = parser.parse_args()
 
     bootstrap = f"127.0.0.1:{args.kafka_port}"
-    kafka("up", args.kafka_port)
-    ensure_topics(bootstrap)
-    system = System(args.data_dir, bootstrap, with_web=True)
-    stopping = False
+    stopping = started = False
 
     def on_signal(*_: object) -> None:
         nonlocal stopping
+        if stopping:
+            return
         stopping = True
+        if not started:
+            raise KeyboardInterrupt  # cut the start short; `finally` stops what runs
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    system: System | None = None
     try:
+        kafka("up", args.kafka_port)
+        ensure_topics(bootstrap)
+        urls = postgres_urls() if args.replicas > 1 else {}
+        system = System(
+            args.data_dir, bootstrap, with_web=True, database_urls=urls, replicas=args.replicas
+        )
         system.start()
-        print(f"\nopen {system.url(WEB.name)}\n")
-        print("The food-delivery system is running (Ctrl-C stops everything):\n")
-        print(f"  {'web':<17} {system.url(WEB.name)}   the pages for customers, owners, riders")
+        started = True
+        say(f"\nopen {system.url(WEB.name)}\n")
+        say("The food-delivery system is running (Ctrl-C stops everything):\n")
+        say(f"  {'web':<17} {system.url(WEB.name)}   the pages for customers, owners, riders")
         for spec in ALL_SERVICES:
-            url = system.url(spec.name)
-            print(f"  {spec.name:<17} {url}   OpenAPI: {url}/docs")
+            for replica in range(system.replicas_of(spec)):
+                url = system.url(spec.name, replica)
+                label = spec.name + (f" #{replica}" if system.replicas_of(spec) > 1 else "")
+                say(f"  {label:<17} {url}   OpenAPI: {url}/docs")
         issuer = system.url(IDENTITY.name)
-        print(f"\n  token issuer      {issuer}/.well-known/openid-configuration")
-        print(f"  Kafka             {bootstrap}")
-        print(f"  logs              {system.log_dir}/")
-        print(f"  databases         {system.data_dir / 'db'}/ (SQLite)\n", flush=True)
+        say(f"\n  token issuer      {issuer}/.well-known/openid-configuration")
+        say(f"  Kafka             {bootstrap}")
+        say(f"  logs              {system.log_dir}/")
+        where = "PostgreSQL (PG_PORT)" if urls else f"{system.data_dir / 'db'}/ (SQLite)"
+        say(f"  databases         {where}\n")
         while not stopping:
             system.check_alive()
             time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
     finally:
-        print("\nstopping services ...", flush=True)
-        system.stop()
+        stopping = True  # a second signal no longer interrupts the stop
+        say("\nstopping services ...")
+        if system is not None:
+            system.stop()
         kafka("down", args.kafka_port)
-        print("stopped.", flush=True)
+        say("stopped.")
 
 
 if __name__ == "__main__":
