@@ -287,7 +287,7 @@ def test_network_policies_allow_only_kafka_the_own_database_and_the_issuer(overl
         ]
         assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
         reached = {destination(rule, service) for rule in policy["spec"]["egress"]}
-        allowed = {"dns", "database"}
+        allowed = {"dns", "database", "collector"}
         if (facts.services().get(service) or _no_worker()).has_worker:
             allowed |= {"kafka"}
             if component == "api":
@@ -310,6 +310,10 @@ def destination(rule: Obj, service: str) -> str:
         return "kafka"
     if labels == {"cnpg.io/cluster": f"{service}-db"} and ports == {5432}:
         return "database"
+    namespace = peer.get("namespaceSelector", {}).get("matchLabels", {})
+    if labels == {"app.kubernetes.io/name": "otel-collector"} and ports == {4318}:
+        assert namespace == {"kubernetes.io/metadata.name": "observability"}
+        return "collector"
     if labels.get("app.kubernetes.io/name") == IDENTITY and ports == {8085}:
         return "issuer"
     if labels == {"app.kubernetes.io/name": service, "app.kubernetes.io/component": "worker"}:
@@ -402,3 +406,15 @@ def test_each_service_has_its_own_cloudnativepg_cluster_and_uses_it(overlay: str
             d["metadata"]["labels"]["app.kubernetes.io/name"] for _, _, d in workloads(overlay)
         }
     }
+
+
+@pytest.mark.parametrize("overlay", facts.OVERLAYS)
+def test_production_exports_traces_to_the_collector_its_policies_reach(overlay: str) -> None:
+    for _, _, deployment in workloads(overlay):
+        endpoint = env_of(only_container(deployment), overlay).get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        if overlay == "production":
+            assert endpoint, deployment["metadata"]["name"]
+            where = urlsplit(endpoint)
+            assert (where.hostname, where.port) == ("otel-collector.observability.svc", 4318)
+        else:
+            assert not endpoint  # the base leaves tracing off

@@ -38,6 +38,9 @@ class Lease(Protocol):
 
     async def release(self) -> None: ...
 
+    def worked(self, count: int) -> None:
+        """The holder's round did `count` things (published that many rows)."""
+
 
 class AlwaysGranted:
     """The gate of a database with one relay by construction (SQLite)."""
@@ -48,6 +51,9 @@ class AlwaysGranted:
 
     async def release(self) -> None:
         metrics.RELAY_LEASE_HELD.set(0)
+
+    def worked(self, count: int) -> None:
+        pass
 
 
 def lease_key(name: str) -> int:
@@ -74,6 +80,7 @@ class AdvisoryLease:
         self._clock = clock
         self._conn: AsyncConnection | None = None
         self._next_try = 0.0
+        self._first_publish_due = False
 
     async def hold(self) -> bool:
         if self._conn is not None:
@@ -83,6 +90,7 @@ class AdvisoryLease:
         if self._clock() < self._next_try:
             return False
         self._next_try = self._clock() + self._retry_seconds
+        # Out of the engine's pool, held for as long as the lease (one pool slot).
         conn = await self._engine.connect()
         try:
             # Autocommit: the connection sits idle between rounds, never in a transaction.
@@ -95,9 +103,16 @@ class AdvisoryLease:
             await _close(conn)
             return False
         self._conn = conn
+        self._first_publish_due = True
         metrics.RELAY_LEASE_HELD.set(1)
         log.info("relay lease of %s taken: this process publishes the outbox", self._name)
         return True
+
+    def worked(self, count: int) -> None:
+        # The hand-over is complete at the new holder's first publish: say when.
+        if count and self._first_publish_due:
+            self._first_publish_due = False
+            log.info("relay lease of %s: first publish as the holder (%d rows)", self._name, count)
 
     async def release(self) -> None:
         conn = self._conn
@@ -118,12 +133,16 @@ class AdvisoryLease:
         conn, self._conn = self._conn, None
         metrics.RELAY_LEASE_HELD.set(0)
         if conn is not None:
-            await _close(conn)
+            await _close(conn, invalidate=True)
         log.log(level, "relay lease of %s let go: %s", self._name, why)
 
 
-async def _close(conn: AsyncConnection) -> None:
+async def _close(conn: AsyncConnection, *, invalidate: bool = False) -> None:
+    """Give the connection back; `invalidate`: end its session for good, so a lock it
+    may still hold can never go back to the pool with it."""
     with suppress(Exception):
+        if invalidate:
+            await conn.invalidate()
         await conn.close()
 
 
@@ -140,6 +159,8 @@ def gated(lease: Lease, work: Callable[[], Awaitable[int]]) -> Callable[[], Awai
     async def round_() -> int:
         if not await lease.hold():
             return 0
-        return await work()
+        done = await work()
+        lease.worked(done)
+        return done
 
     return round_

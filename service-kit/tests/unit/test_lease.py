@@ -18,6 +18,9 @@ class FakeLease:
     async def release(self) -> None:
         self.released = True
 
+    def worked(self, count: int) -> None:
+        self.did = count
+
 
 class Work:
     def __init__(self) -> None:
@@ -35,7 +38,7 @@ async def test_a_round_runs_only_while_the_lease_is_held():
     assert work.rounds == 0
     lease.held = True
     assert await round_() == 3
-    assert (lease.asked, work.rounds) == (2, 1)
+    assert (lease.asked, work.rounds, lease.did) == (2, 1, 3)
 
 
 async def test_sqlite_always_grants_and_says_so_in_the_metric():
