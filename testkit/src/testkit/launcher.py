@@ -264,11 +264,11 @@ class System:
     def endpoints_of(self, replica: int) -> Endpoints:
         """The services' APIs of one replica (the issuer runs once)."""
         return Endpoints(
-            *(
-                self.url(s, replica)
-                for s in ("order-service", "store-service", "delivery-service", "mypage-service")
-            ),
-            self.url(IDENTITY.name),
+            order=self.url("order-service", replica),
+            store=self.url("store-service", replica),
+            delivery=self.url("delivery-service", replica),
+            mypage=self.url("mypage-service", replica),
+            identity=self.url(IDENTITY.name),
         )
 
     def spec(self, service: str) -> ServiceSpec:
