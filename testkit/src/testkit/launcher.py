@@ -314,6 +314,9 @@ def main() -> None:
     parser.add_argument(
         "--replicas", type=int, default=1, help="APIs and workers per service (>1: PostgreSQL)"
     )
+    parser.add_argument(
+        "--port-offset", type=int, default=0, help="move every port (run beside another system)"
+    )
     args = parser.parse_args()
 
     bootstrap = f"127.0.0.1:{args.kafka_port}"
@@ -335,7 +338,12 @@ def main() -> None:
         ensure_topics(bootstrap)
         urls = postgres_urls() if args.replicas > 1 else {}
         system = System(
-            args.data_dir, bootstrap, with_web=True, database_urls=urls, replicas=args.replicas
+            args.data_dir,
+            bootstrap,
+            port_offset=args.port_offset,
+            database_urls=urls,
+            with_web=True,
+            replicas=args.replicas,
         )
         system.start()
         started = True
