@@ -97,7 +97,7 @@ class AdvisoryLease:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             taken = (await conn.execute(select(func.pg_try_advisory_lock(self._key)))).scalar()
         except BaseException:
-            await _close(conn)
+            await _close(conn, invalidate=True)  # it may have the lock: never pool it
             raise
         if not taken:
             await _close(conn)
