@@ -92,10 +92,18 @@ def required(meta: EventMeta | None) -> EventMeta:
 
 
 class Aggregate:
-    """Collects the events its decisions raise until the unit of work commits them."""
+    """Collects the events its decisions raise until the unit of work commits them.
+
+    An aggregate is a `@dataclass(eq=False)` (identity, not value, makes two
+    aggregates the same), or a plain class whose `__init__` calls ours."""
+
+    events: list[Any]
 
     def __init__(self) -> None:
-        self.events: list[Any] = []
+        self.events = []
+
+    def __post_init__(self) -> None:
+        self.events = []  # a dataclass's generated __init__ calls this, not ours
 
     def record(self, event: Any) -> None:
         if not hasattr(self, "events"):

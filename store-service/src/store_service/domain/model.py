@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from service_kit.kernel import Aggregate, Forbidden, NotFound
 from shared_events.contract import MenuItemChanged
 
@@ -21,15 +23,14 @@ class NotStoreOwner(Forbidden):
         super().__init__(f"only the owner of store {store_id} may do this")
 
 
+@dataclass(eq=False)
 class Store(Aggregate):
     """A store belongs to the owner who registered it; only they may change it."""
 
-    def __init__(self, store_id: str, owner_id: str, name: str, region: str) -> None:
-        super().__init__()
-        self.store_id = store_id
-        self.owner_id = owner_id
-        self.name = name
-        self.region = region
+    store_id: str
+    owner_id: str
+    name: str
+    region: str
 
     def ensure_owned_by(self, actor_id: str) -> None:
         if actor_id != self.owner_id:
@@ -41,19 +42,21 @@ class Store(Aggregate):
         self.region = region
 
 
+@dataclass(eq=False)
 class MenuItem(Aggregate):
     """Price and stock of one dish; every change is published as MenuItemChanged
     (with a growing revision) so the order-service can price orders from its replica."""
 
-    def __init__(self, store_id: str, item_id: str, name: str, price: int, stock: int) -> None:
-        super().__init__()
-        self.store_id = store_id
-        self.item_id = item_id
-        self.name = name
-        self.price = price
-        self.stock = stock
-        self.revision = 0
-        self._changed()
+    store_id: str
+    item_id: str
+    name: str
+    price: int
+    stock: int
+    revision: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._changed()  # a new item is news too: its first revision
 
     @property
     def available(self) -> bool:
