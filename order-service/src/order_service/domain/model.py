@@ -119,8 +119,9 @@ class Order(Aggregate):
     customer_id: str
     store_id: str
     lines: tuple[OrderLine, ...]
-    delivery_address: DeliveryAddress
-    phone: str
+    # Personal data: never in a repr, so never in a log or a traceback.
+    delivery_address: DeliveryAddress = field(repr=False)
+    phone: str = field(repr=False)
     placed_at: datetime
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
@@ -130,9 +131,6 @@ class Order(Aggregate):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.total_amount = sum(line.line_total for line in self.lines)
-
-    def __repr__(self) -> str:  # never the phone number or the address
-        return f"<Order {self.order_id} {self.status} customer={self.customer_id}>"
 
     @classmethod
     def place(
