@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 from service_kit.kernel import Aggregate, Conflict, InvalidInput, NotFound
 from shared_events import contract
@@ -180,16 +181,16 @@ class StoreOrder(Aggregate):
         return True
 
     def mark_delivered(self, at: datetime) -> bool:
-        if self.delivered:
-            return False
-        self.delivered = True
-        self._touch(at)
-        return True
+        return self._learn("delivered", at)
 
     def mark_returned(self, at: datetime) -> bool:
-        if self.returned:
+        return self._learn("returned", at)
+
+    def _learn(self, fact: Literal["delivered", "returned"], at: datetime) -> bool:
+        """Set a delivery fact's flag; False when it was already known."""
+        if getattr(self, fact):
             return False
-        self.returned = True
+        setattr(self, fact, True)
         self._touch(at)
         return True
 

@@ -83,19 +83,22 @@ async def take_stock_on_delivery(
     event: DeliveryConfirmed, meta: EventMeta, uow: UnitOfWork
 ) -> None:
     """Whenever DeliveryConfirmed: the ordered quantities leave the menu's stock."""
-    at = meta.occurred_at  # the ticket's times follow the facts, not their arrival
-    ticket = await _ticket(event.order_id, at, uow)
-    ticket.mark_delivered(at)
-    await _follow_stock(ticket, uow)
+    await _learn_delivery_fact(event.order_id, meta, uow, StoreOrder.mark_delivered)
 
 
 async def give_back_stock_on_return(
     event: DeliveryReturned, meta: EventMeta, uow: UnitOfWork
 ) -> None:
     """Whenever DeliveryReturned: the stock the order took comes back."""
+    await _learn_delivery_fact(event.order_id, meta, uow, StoreOrder.mark_returned)
+
+
+async def _learn_delivery_fact(
+    order_id: str, meta: EventMeta, uow: UnitOfWork, mark: Callable[[StoreOrder, datetime], bool]
+) -> None:
     at = meta.occurred_at  # the ticket's times follow the facts, not their arrival
-    ticket = await _ticket(event.order_id, at, uow)
-    ticket.mark_returned(at)
+    ticket = await _ticket(order_id, at, uow)
+    mark(ticket, at)
     await _follow_stock(ticket, uow)
 
 
