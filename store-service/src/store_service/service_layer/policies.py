@@ -11,7 +11,7 @@ the ticket as a placeholder when there is none yet.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from service_kit.kernel import EventMeta
@@ -22,7 +22,7 @@ from shared_events.contract import (
     OrderPlaced,
 )
 from store_service.domain.stock import reconcile_stock, stock_move_needed
-from store_service.domain.store_order import AcceptanceDeadlineSet, StoreOrder, TicketLine
+from store_service.domain.store_order import StoreOrder, TicketLine
 from store_service.service_layer.unit_of_work import UnitOfWork
 
 # Ids, counts and states only: tickets hold nothing personal, and nothing personal is logged.
@@ -53,18 +53,6 @@ async def register_store_order(
             ticket.accept_by.isoformat() if ticket.accept_by else "-",
         )
     await _follow_stock(ticket, uow)
-
-
-def wake_timer(
-    wake: Callable[[], None],
-) -> Callable[[AcceptanceDeadlineSet, UnitOfWork], Awaitable[None]]:
-    """Internal-event handler: after the commit, an acceptance timer in this process
-    re-plans its sleep for the new deadline instead of waiting out its current one."""
-
-    async def handler(event: AcceptanceDeadlineSet, uow: UnitOfWork) -> None:
-        wake()
-
-    return handler
 
 
 async def cancel_store_order(event: OrderCancelled, meta: EventMeta, uow: UnitOfWork) -> None:
