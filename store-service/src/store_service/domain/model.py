@@ -62,6 +62,11 @@ class MenuItem(Aggregate):
     def available(self) -> bool:
         return self.stock > 0
 
+    @property
+    def menu_item_id(self) -> str:
+        """The contract's name for `item_id`."""
+        return self.item_id
+
     def change(self, name: str, price: int, stock: int) -> None:
         if (name, price, stock) == (self.name, self.price, self.stock):
             return  # PUT is idempotent: nothing new to tell anyone
@@ -80,14 +85,5 @@ class MenuItem(Aggregate):
 
     def _changed(self) -> None:
         self.revision += 1
-        self.record(
-            MenuItemChanged(
-                store_id=self.store_id,
-                menu_item_id=self.item_id,
-                name=self.name,
-                price=self.price,
-                stock=self.stock,
-                available=self.available,
-                revision=self.revision,
-            )
-        )
+        # The event is the item's whole current state, read off its attributes.
+        self.record(MenuItemChanged.model_validate(self, from_attributes=True))
