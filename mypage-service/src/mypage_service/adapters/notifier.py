@@ -83,14 +83,13 @@ class KakaoHttpNotifier(Notifier):
         return f"KakaoHttpNotifier({self.url!r})"
 
     async def send(self, message: Message) -> None:
-        async for attempt in AsyncRetrying(
+        retrying = AsyncRetrying(
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential(multiplier=self.wait_initial, max=self.wait_max),
             retry=retry_if_exception_type(NotifierUnavailable),
             reraise=True,
-        ):
-            with attempt:
-                await self._post(message)
+        )
+        await retrying(self._post, message)
 
     async def _post(self, message: Message) -> None:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
