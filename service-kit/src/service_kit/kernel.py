@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from shared_events.envelope import Envelope
 
@@ -18,7 +18,12 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    pass
+    """A subclass names the kind of thing (`what = "order"`) and is raised with its id."""
+
+    what: ClassVar[str]
+
+    def __init__(self, key: str, where: str = "") -> None:
+        super().__init__(f"{self.what} {key} not found{where}")
 
 
 class Forbidden(DomainError):

@@ -48,8 +48,7 @@ REASON_MAX = 200
 
 
 class DeliveryNotFound(NotFound):
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"delivery {order_id} not found")
+    what = "delivery"
 
 
 class NotYourDelivery(Forbidden):

@@ -23,8 +23,7 @@ _TICK = timedelta(microseconds=1)
 
 
 class OrderNotFound(NotFound):
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"order {order_id} not found")
+    what = "order"
 
 
 class NotYourOrder(Forbidden):

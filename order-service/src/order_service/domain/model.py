@@ -45,8 +45,7 @@ class RefundDue:
 
 
 class OrderNotFound(NotFound):
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"order {order_id} not found")
+    what = "order"
 
 
 class NotOrderOwner(Forbidden):

@@ -9,13 +9,14 @@ from shared_events.contract import MenuItemChanged
 
 
 class StoreNotFound(NotFound):
-    def __init__(self, store_id: str) -> None:
-        super().__init__(f"store {store_id} not found")
+    what = "store"
 
 
 class MenuItemNotFound(NotFound):
+    what = "menu item"
+
     def __init__(self, store_id: str, item_id: str) -> None:
-        super().__init__(f"menu item {item_id} not found in store {store_id}")
+        super().__init__(item_id, where=f" in store {store_id}")
 
 
 class NotStoreOwner(Forbidden):

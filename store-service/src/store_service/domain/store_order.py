@@ -42,8 +42,7 @@ class TicketStatus(StrEnum):
 
 
 class StoreOrderNotFound(NotFound):
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"store order {order_id} not found")
+    what = "store order"
 
 
 class WrongTicketState(Conflict):
