@@ -42,9 +42,5 @@ def create_bus(
         OrderRejected: handlers.order_rejected,
         CookStarted: handlers.cook_started,
     }
-    return MessageBus(
-        uow_factory,
-        commands=command_handlers,
-        policies=policies,
-        internal=waking(RefundDue, wake_refunds),
-    )
+    internal = waking(RefundDue, wake_refunds)
+    return MessageBus(uow_factory, commands=command_handlers, policies=policies, internal=internal)

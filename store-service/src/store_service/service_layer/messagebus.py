@@ -48,9 +48,5 @@ def create_bus(
         DeliveryConfirmed: policies.take_stock_on_delivery,
         DeliveryReturned: policies.give_back_stock_on_return,
     }
-    return MessageBus(
-        uow_factory,
-        commands=COMMAND_HANDLERS,
-        policies=consumed,
-        internal=waking(AcceptanceDeadlineSet, wake_timer),
-    )
+    internal = waking(AcceptanceDeadlineSet, wake_timer)
+    return MessageBus(uow_factory, commands=COMMAND_HANDLERS, policies=consumed, internal=internal)
