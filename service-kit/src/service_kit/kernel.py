@@ -100,7 +100,10 @@ class Aggregate:
     """Collects the events its decisions raise until the unit of work commits them.
 
     An aggregate is a `@dataclass(eq=False)` (identity, not value, makes two
-    aggregates the same), or a plain class whose `__init__` calls ours."""
+    aggregates the same), or a plain class whose `__init__` calls ours. A field's
+    starting value is an `__init__` default or set in `__post_init__`, never only a
+    class attribute: the ORM's instrumentation replaces those (`init=False` with a
+    plain default would read None on a new instance)."""
 
     events: list[Any]
 

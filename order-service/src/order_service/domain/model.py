@@ -124,7 +124,7 @@ class Order(Aggregate):
     placed_at: datetime
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
-    status: OrderStatus = field(default=OrderStatus.PLACED, init=False)
+    status: OrderStatus = OrderStatus.PLACED
     total_amount: int = field(init=False)
 
     def __post_init__(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -36,9 +36,9 @@ class Payment(Aggregate):
     reference: str
     amount: int
     charged_at: datetime
-    status: PaymentStatus = field(default=PaymentStatus.CHARGED, init=False)
-    refund_requested_at: datetime | None = field(default=None, init=False)
-    refunded_at: datetime | None = field(default=None, init=False)
+    status: PaymentStatus = PaymentStatus.CHARGED
+    refund_requested_at: datetime | None = None
+    refunded_at: datetime | None = None
 
     @property
     def refunded(self) -> bool:

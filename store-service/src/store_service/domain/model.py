@@ -53,10 +53,11 @@ class MenuItem(Aggregate):
     name: str
     price: int
     stock: int
-    revision: int = field(default=0, init=False)
+    revision: int = field(init=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.revision = 0
         self._changed()  # a new item is news too: its first revision
 
     @property
