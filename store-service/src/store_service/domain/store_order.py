@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
@@ -107,32 +107,33 @@ TRANSITIONS: dict[str, tuple[frozenset[TicketStatus], TicketStatus]] = {
 }
 
 
+@dataclass(eq=False)
 class StoreOrder(Aggregate):
     """The kitchen ticket, keyed by the order id."""
 
-    def __init__(self, order_id: str, at: datetime) -> None:
-        super().__init__()
-        self.order_id = order_id
-        self.status = TicketStatus.RECEIVED
-        # Unknown until OrderPlaced arrives (a placeholder made by another event).
-        self.store_id: str | None = None
-        self.customer_id: str | None = None
-        self.items: tuple[TicketLine, ...] | None = None
-        self.total_amount: int | None = None
-        self.placed_at: datetime | None = None
-        # The end of the acceptance window, set once when the ticket is placed RECEIVED.
-        self.accept_by: datetime | None = None
-        self.reason: str | None = None
-        # Delivery facts, in whatever order they came.
-        self.delivered = False
-        self.returned = False
-        # Stock this order took off the menu, per item, exactly once.
-        self.stock_taken = False
-        self.taken: dict[str, int] = {}
-        self.updated_at = at
+    order_id: str
+    at: InitVar[datetime]
+    status: TicketStatus = TicketStatus.RECEIVED
+    # Unknown until OrderPlaced arrives (a placeholder made by another event).
+    store_id: str | None = None
+    customer_id: str | None = None
+    items: tuple[TicketLine, ...] | None = None
+    total_amount: int | None = None
+    placed_at: datetime | None = None
+    # The end of the acceptance window, set once when the ticket is placed RECEIVED.
+    accept_by: datetime | None = None
+    reason: str | None = None
+    # Delivery facts, in whatever order they came.
+    delivered: bool = False
+    returned: bool = False
+    # Stock this order took off the menu, per item, exactly once.
+    stock_taken: bool = False
+    taken: dict[str, int] = field(default_factory=dict)
+    updated_at: datetime = field(init=False)
 
-    def __repr__(self) -> str:
-        return f"<StoreOrder {self.order_id} {self.status} store={self.store_id}>"
+    def __post_init__(self, at: datetime) -> None:
+        super().__post_init__()
+        self.updated_at = at
 
     @property
     def is_placed(self) -> bool:
