@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import InitVar, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
@@ -112,7 +112,8 @@ class StoreOrder(Aggregate):
     """The kitchen ticket, keyed by the order id."""
 
     order_id: str
-    at: InitVar[datetime]
+    # The newest moment anything happened to it: first, that of the event that made it.
+    updated_at: datetime
     status: TicketStatus = TicketStatus.RECEIVED
     # Unknown until OrderPlaced arrives (a placeholder made by another event).
     store_id: str | None = None
@@ -129,11 +130,6 @@ class StoreOrder(Aggregate):
     # Stock this order took off the menu, per item, exactly once.
     stock_taken: bool = False
     taken: dict[str, int] = field(default_factory=dict)
-    updated_at: datetime = field(init=False)
-
-    def __post_init__(self, at: datetime) -> None:
-        super().__post_init__()
-        self.updated_at = at
 
     @property
     def is_placed(self) -> bool:
