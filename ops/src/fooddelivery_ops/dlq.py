@@ -55,6 +55,7 @@ from typing import Any
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import RecordMetadata
 
+from service_kit.consumer import RawMessage
 from service_kit.outbox import make_producer
 from service_kit.redaction import redact
 from service_kit.snapshot import read_snapshot
@@ -66,16 +67,10 @@ REPLAYED_FROM = "dlq.replayed_from"
 
 
 @dataclass(frozen=True)
-class DeadLetter:
-    """One parked message, as it sits on a dead-letter topic."""
+class DeadLetter(RawMessage):
+    """One parked message, as it sits on a dead-letter topic, and whose it is."""
 
-    service: str
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = field(default_factory=tuple)
+    service: str = field(kw_only=True)
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:
@@ -172,18 +167,7 @@ async def read_dead_letters(
     messages = await read_snapshot(
         bootstrap, list(topics), client_id="dlq-cli", stall_timeout=within, missing_ok=True
     )
-    letters = [
-        DeadLetter(
-            service=topics[m.topic],
-            topic=m.topic,
-            partition=m.partition,
-            offset=m.offset,
-            key=m.key,
-            value=m.value,
-            headers=tuple(m.headers),
-        )
-        for m in messages
-    ]
+    letters = [DeadLetter(**vars(m), service=topics[m.topic]) for m in messages]
     return sorted(letters, key=lambda x: (x.service, x.partition, x.offset))
 
 

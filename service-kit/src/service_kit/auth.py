@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import Annotated, Any, Protocol
 
 import httpx
@@ -103,29 +103,23 @@ class StaticKeys:
         return self._keys.get(kid)
 
 
+@dataclass(eq=False)
 class JwksCache:
     """The issuer's public keys by `kid`: fetched with httpx, kept for `max_age_s`,
     refetched early when a token names an unknown `kid` (a key rotation), but never
     more often than `min_refetch_s` so forged kids cannot hammer the issuer."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        max_age_s: float = 600.0,
-        min_refetch_s: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.url = url
-        self.max_age_s = max_age_s
-        self.min_refetch_s = min_refetch_s
-        self._clock = clock
-        self._transport = transport
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None  # last attempt, successful or not
-        self._lock = asyncio.Lock()
-        self.fetches = 0
+    url: str
+    _: KW_ONLY
+    max_age_s: float = 600.0
+    min_refetch_s: float = 10.0
+    clock: Callable[[], float] = time.monotonic
+    transport: httpx.AsyncBaseTransport | None = None
+    fetches: int = field(default=0, init=False)
+    _keys: dict[str, jwt.PyJWK] = field(default_factory=dict, init=False, repr=False)
+    # The last attempt, successful or not.
+    _fetched_at: float | None = field(default=None, init=False, repr=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     async def get(self, kid: str) -> jwt.PyJWK | None:
         if kid not in self._keys or self._stale():
@@ -137,16 +131,16 @@ class JwksCache:
         return self._keys.get(kid)
 
     def _stale(self) -> bool:
-        return self._fetched_at is None or self._clock() - self._fetched_at >= self.max_age_s
+        return self._fetched_at is None or self.clock() - self._fetched_at >= self.max_age_s
 
     def _may_fetch(self) -> bool:
-        return self._fetched_at is None or self._clock() - self._fetched_at >= self.min_refetch_s
+        return self._fetched_at is None or self.clock() - self._fetched_at >= self.min_refetch_s
 
     async def _fetch(self) -> None:
-        self._fetched_at = self._clock()
+        self._fetched_at = self.clock()
         self.fetches += 1
         try:
-            async with httpx.AsyncClient(transport=self._transport, timeout=5.0) as client:
+            async with httpx.AsyncClient(transport=self.transport, timeout=5.0) as client:
                 response = await client.get(self.url)
                 response.raise_for_status()
                 keys = jwt.PyJWKSet.from_dict(response.json()).keys

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from shared_events.envelope import Envelope
 
@@ -18,7 +18,12 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    pass
+    """A subclass names the kind of thing (`what = "order"`) and is raised with its id."""
+
+    what: ClassVar[str]
+
+    def __init__(self, key: str, where: str = "") -> None:
+        super().__init__(f"{self.what} {key} not found{where}")
 
 
 class Forbidden(DomainError):
@@ -92,10 +97,21 @@ def required(meta: EventMeta | None) -> EventMeta:
 
 
 class Aggregate:
-    """Collects the events its decisions raise until the unit of work commits them."""
+    """Collects the events its decisions raise until the unit of work commits them.
+
+    An aggregate is a `@dataclass(eq=False)` (identity, not value, makes two
+    aggregates the same), or a plain class whose `__init__` calls ours. A field's
+    starting value is an `__init__` default or set in `__post_init__`, never only a
+    class attribute: the ORM's instrumentation replaces those (`init=False` with a
+    plain default would read None on a new instance)."""
+
+    events: list[Any]
 
     def __init__(self) -> None:
-        self.events: list[Any] = []
+        self.events = []
+
+    def __post_init__(self) -> None:
+        self.events = []  # a dataclass's generated __init__ calls this, not ours
 
     def record(self, event: Any) -> None:
         if not hasattr(self, "events"):

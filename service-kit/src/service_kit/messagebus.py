@@ -82,3 +82,19 @@ class MessageBus(Generic[U]):
                 follow_up = self._uow_factory(uow.trace)
                 await handler(event, follow_up)
                 queue.extend(follow_up.internal_events)
+
+
+def waking(
+    event_type: type, wake: Callable[[], None] | None
+) -> dict[type, list[InternalHandler[Any]]]:
+    """The `internal` table that wakes an in-process loop (a dispatcher, a timer) after
+    each commit that raised `event_type`, instead of at its next look; empty without
+    `wake` (the worker process runs no such loop)."""
+    if wake is None:
+        return {}
+    woken = wake  # bound, so the handler sees it is not None
+
+    async def handler(event: Any, uow: UnitOfWork) -> None:
+        woken()
+
+    return {event_type: [handler]}

@@ -33,19 +33,7 @@ def _declared(name: str, kind: str) -> tuple[str, str, tuple[str, ...]]:
     return spec.name, spec.meaning, spec.labels
 
 
-HTTP_REQUESTS = Counter(*_declared("fooddelivery_http_requests_total", "counter"))
-HTTP_DURATION = Histogram(*_declared("fooddelivery_http_request_duration_seconds", "histogram"))
-OUTBOX_BACKLOG = Gauge(*_declared("fooddelivery_outbox_backlog", "gauge"))
-OUTBOX_OLDEST_AGE = Gauge(*_declared("fooddelivery_outbox_oldest_unsent_age_seconds", "gauge"))
-RELAY_LEASE_HELD = Gauge(*_declared("fooddelivery_relay_lease_held", "gauge"))
-CONSUMER_LAG = Gauge(*_declared("fooddelivery_consumer_lag", "gauge"))
-EVENTS_HANDLED = Counter(*_declared("fooddelivery_events_handled_total", "counter"))
-EVENTS_RETRIED = Counter(*_declared("fooddelivery_events_retried_total", "counter"))
-EVENTS_PARKED = Counter(*_declared("fooddelivery_events_parked_total", "counter"))
-REFUNDS_PENDING = Gauge(*_declared("fooddelivery_refunds_pending", "gauge"))
-NOTIFICATIONS_PENDING = Gauge(*_declared("fooddelivery_notifications_pending", "gauge"))
-DB_POOL_IN_USE = Gauge(*_declared("fooddelivery_db_pool_in_use", "gauge"))
-DB_POOL_SIZE = Gauge(*_declared("fooddelivery_db_pool_size", "gauge"))
+# Each section below declares the metrics its code moves or reads.
 
 # What a scrape refreshes first: a gauge and how to read its value now.
 Reading = Callable[[], Awaitable[float]]
@@ -61,6 +49,11 @@ async def refresh(readings: Mapping[Gauge, Reading]) -> None:
 
 
 # ------------------------------------------------------------------ consumer side
+
+CONSUMER_LAG = Gauge(*_declared("fooddelivery_consumer_lag", "gauge"))
+EVENTS_HANDLED = Counter(*_declared("fooddelivery_events_handled_total", "counter"))
+EVENTS_RETRIED = Counter(*_declared("fooddelivery_events_retried_total", "counter"))
+EVENTS_PARKED = Counter(*_declared("fooddelivery_events_parked_total", "counter"))
 
 
 def event_outcome(status: str, event_type: str | None, retries: int) -> None:
@@ -82,6 +75,9 @@ def consumer_lag(lags: Mapping[tuple[str, int], int]) -> None:
 
 # ------------------------------------------------------------------ database
 
+DB_POOL_IN_USE = Gauge(*_declared("fooddelivery_db_pool_in_use", "gauge"))
+DB_POOL_SIZE = Gauge(*_declared("fooddelivery_db_pool_size", "gauge"))
+
 
 def pool_readings(engine: AsyncEngine) -> dict[Gauge, Reading]:
     pool = engine.sync_engine.pool
@@ -97,6 +93,11 @@ def pool_readings(engine: AsyncEngine) -> dict[Gauge, Reading]:
     return {DB_POOL_IN_USE: in_use, DB_POOL_SIZE: size}
 
 
+# A service's pending work, each read by a row_count its bootstrap registers.
+REFUNDS_PENDING = Gauge(*_declared("fooddelivery_refunds_pending", "gauge"))
+NOTIFICATIONS_PENDING = Gauge(*_declared("fooddelivery_notifications_pending", "gauge"))
+
+
 def row_count(
     sessions: async_sessionmaker[AsyncSession], table: Table, *where: ColumnElement[bool]
 ) -> Reading:
@@ -108,6 +109,11 @@ def row_count(
             return float((await session.execute(query)).scalar_one())
 
     return count
+
+
+OUTBOX_BACKLOG = Gauge(*_declared("fooddelivery_outbox_backlog", "gauge"))
+OUTBOX_OLDEST_AGE = Gauge(*_declared("fooddelivery_outbox_oldest_unsent_age_seconds", "gauge"))
+RELAY_LEASE_HELD = Gauge(*_declared("fooddelivery_relay_lease_held", "gauge"))
 
 
 def outbox_readings(sessions: async_sessionmaker[AsyncSession]) -> dict[Gauge, Reading]:
@@ -140,6 +146,9 @@ def _age(oldest: datetime | None) -> float:
 
 
 # ------------------------------------------------------------------ HTTP side
+
+HTTP_REQUESTS = Counter(*_declared("fooddelivery_http_requests_total", "counter"))
+HTTP_DURATION = Histogram(*_declared("fooddelivery_http_request_duration_seconds", "histogram"))
 
 
 class RequestMetrics:

@@ -7,7 +7,7 @@ model with the next version beside the old one (see `tests/test_schema_compat.py
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -19,13 +19,33 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 class Payload(BaseModel):
     """Base of every event payload: immutable; a tolerant reader that ignores fields
-    a newer producer added, so an additive optional field never breaks a consumer."""
+    a newer producer added, so an additive optional field never breaks a consumer.
+
+    A payload model names its place in the contract with class keywords: `topic`
+    (inherited, so a base can set it for a family of events) and `version`
+    (default 1). Its `event_type` is its class name; a later version is a new
+    class that names the type it continues: `class OrderPlacedV2(OrderFact,
+    event_type="OrderPlaced", version=2)`."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     event_type: ClassVar[str]
     event_version: ClassVar[int]
     topic: ClassVar[str]
+
+    def __init_subclass__(
+        cls,
+        *,
+        topic: str | None = None,
+        event_type: str | None = None,
+        version: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if topic is not None:
+            cls.topic = topic
+        cls.event_type = event_type or cls.__name__
+        cls.event_version = version
 
     @property
     def aggregate_id(self) -> str:
@@ -58,57 +78,46 @@ class OrderLine(BaseModel):
     line_total: Won
 
 
+# The bases below are families, not events: only EVENT_MODELS are published.
+
 # ---------------------------------------------------------------- Ordering
 
 
-class OrderPlaced(Payload):
-    """Carries everything downstream needs, so nobody has to ask the order-service."""
-
-    event_type: ClassVar[str] = "OrderPlaced"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = topics.ORDER_EVENTS
-
+class OrderFact(Payload, topic=topics.ORDER_EVENTS):
     order_id: Id
     customer_id: Id
     store_id: Id
+
+
+class OrderPlaced(OrderFact):
+    """Carries everything downstream needs, so nobody has to ask the order-service."""
+
     items: Annotated[list[OrderLine], Field(min_length=1)]
     total_amount: Won
     delivery_address: DeliveryAddress
     phone: str
 
 
-class OrderCancelled(Payload):
-    event_type: ClassVar[str] = "OrderCancelled"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = topics.ORDER_EVENTS
-
-    order_id: Id
-    customer_id: Id
-    store_id: Id
+class OrderCancelled(OrderFact):
+    pass
 
 
 # ---------------------------------------------------------------- Kitchen
 
 
-class OrderAccepted(Payload):
-    event_type: ClassVar[str] = "OrderAccepted"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = topics.STORE_EVENTS
-
+class KitchenFact(Payload, topic=topics.STORE_EVENTS):
     order_id: Id
     store_id: Id
+
+
+class OrderAccepted(KitchenFact):
+    pass
 
 
 RejectedBy = Literal["owner", "timeout"]
 
 
-class OrderRejected(Payload):
-    event_type: ClassVar[str] = "OrderRejected"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = topics.STORE_EVENTS
-
-    order_id: Id
-    store_id: Id
+class OrderRejected(KitchenFact):
     reason: str
     # Added within version 1, so optional: events published before it say nothing.
     rejected_by: RejectedBy | None = Field(
@@ -117,39 +126,20 @@ class OrderRejected(Payload):
     )
 
 
-class CookStarted(Payload):
-    event_type: ClassVar[str] = "CookStarted"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = topics.STORE_EVENTS
-
-    order_id: Id
-    store_id: Id
+class CookStarted(KitchenFact):
+    pass
 
 
-class CookFinished(Payload):
-    event_type: ClassVar[str] = "CookFinished"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = topics.STORE_EVENTS
-
-    order_id: Id
-    store_id: Id
+class CookFinished(KitchenFact):
+    pass
 
 
-class CookingCancelled(Payload):
-    event_type: ClassVar[str] = "CookingCancelled"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = topics.STORE_EVENTS
-
-    order_id: Id
-    store_id: Id
+class CookingCancelled(KitchenFact):
+    pass
 
 
-class MenuItemChanged(Payload):
+class MenuItemChanged(Payload, topic=topics.STORE_EVENTS):
     """The current state of one menu item; consumers keep the latest `revision`."""
-
-    event_type: ClassVar[str] = "MenuItemChanged"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = topics.STORE_EVENTS
 
     store_id: Id
     menu_item_id: Id
@@ -168,39 +158,24 @@ class MenuItemChanged(Payload):
 # ---------------------------------------------------------------- Delivery
 
 
-class FoodPicked(Payload):
-    event_type: ClassVar[str] = "FoodPicked"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = topics.DELIVERY_EVENTS
+class DeliveryCancelled(Payload, topic=topics.DELIVERY_EVENTS):
+    order_id: Id
 
+
+class RiderFact(Payload, topic=topics.DELIVERY_EVENTS):
     order_id: Id
     rider_id: Id
 
 
-class DeliveryConfirmed(Payload):
-    event_type: ClassVar[str] = "DeliveryConfirmed"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = topics.DELIVERY_EVENTS
-
-    order_id: Id
-    rider_id: Id
+class FoodPicked(RiderFact):
+    pass
 
 
-class DeliveryCancelled(Payload):
-    event_type: ClassVar[str] = "DeliveryCancelled"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = topics.DELIVERY_EVENTS
-
-    order_id: Id
+class DeliveryConfirmed(RiderFact):
+    pass
 
 
-class DeliveryReturned(Payload):
-    event_type: ClassVar[str] = "DeliveryReturned"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = topics.DELIVERY_EVENTS
-
-    order_id: Id
-    rider_id: Id
+class DeliveryReturned(RiderFact):
     reason: str
 
 

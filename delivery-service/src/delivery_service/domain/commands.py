@@ -4,19 +4,21 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class PickFood:
+class RiderCommand:
+    """What a rider asks about one order's delivery."""
+
     order_id: str
     rider_id: str
+
+
+class PickFood(RiderCommand):
+    pass
+
+
+class ConfirmDelivery(RiderCommand):
+    pass
 
 
 @dataclass(frozen=True)
-class ConfirmDelivery:
-    order_id: str
-    rider_id: str
-
-
-@dataclass(frozen=True)
-class ReturnDelivery:
-    order_id: str
-    rider_id: str
+class ReturnDelivery(RiderCommand):
     reason: str

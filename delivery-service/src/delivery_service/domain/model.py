@@ -13,6 +13,7 @@ PICKED delivery whose order was cancelled meanwhile becomes CANCELLED too
 
 from __future__ import annotations
 
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -48,8 +49,7 @@ REASON_MAX = 200
 
 
 class DeliveryNotFound(NotFound):
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"delivery {order_id} not found")
+    what = "delivery"
 
 
 class NotYourDelivery(Forbidden):
@@ -64,31 +64,35 @@ class WrongState(Conflict):
         )
 
 
+@dataclass(eq=False)
 class Delivery(Aggregate):
-    def __init__(self, order_id: str, first_seen_at: datetime) -> None:
-        super().__init__()
-        self.order_id = order_id
-        self.status = DeliveryStatus.PENDING
-        self.store_id: str | None = None
-        self.customer_id: str | None = None
-        self.region: str | None = None
-        self.address_line: str | None = None  # personal data: never logged
-        self.rider_id: str | None = None
-        self.return_reason: str | None = None
-        # Facts, each the earliest occurred_at of the event that told it.
-        self.placed_at: datetime | None = None
-        self.cook_started_at: datetime | None = None
-        self.cancelled_at: datetime | None = None
-        # When the address was known and cooking had started (event time, so it
-        # does not depend on arrival order): offers are listed oldest first by it.
-        self.ready_at: datetime | None = None
-        self.picked_at: datetime | None = None
-        self.delivered_at: datetime | None = None
-        self.returned_at: datetime | None = None
-        self.updated_at = first_seen_at
+    """One order's delivery, made by whichever of its events arrives first; what
+    the other events tell is unknown (None) until they come."""
 
-    def __repr__(self) -> str:  # never the address
-        return f"<Delivery {self.order_id} {self.status} rider={self.rider_id}>"
+    order_id: str
+    first_seen_at: InitVar[datetime]
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    store_id: str | None = None
+    customer_id: str | None = None
+    region: str | None = None
+    address_line: str | None = field(default=None, repr=False)  # personal data: never logged
+    rider_id: str | None = None
+    return_reason: str | None = None
+    # Facts, each the earliest occurred_at of the event that told it.
+    placed_at: datetime | None = None
+    cook_started_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    # When the address was known and cooking had started (event time, so it
+    # does not depend on arrival order): offers are listed oldest first by it.
+    ready_at: datetime | None = None
+    picked_at: datetime | None = None
+    delivered_at: datetime | None = None
+    returned_at: datetime | None = None
+    updated_at: datetime = field(init=False)
+
+    def __post_init__(self, first_seen_at: datetime) -> None:
+        super().__post_init__()
+        self.updated_at = first_seen_at
 
     @property
     def is_offered(self) -> bool:

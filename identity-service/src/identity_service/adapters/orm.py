@@ -6,7 +6,6 @@ from functools import cache
 from sqlalchemy import (
     BigInteger,
     Column,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -18,6 +17,7 @@ from sqlalchemy.orm import registry
 
 from identity_service.domain.model import Account, Role
 from identity_service.domain.tokens import RefreshFamily, ResetToken
+from service_kit.mapping import map_aggregate, states, version_column
 from service_kit.types import UtcDateTime
 
 metadata = MetaData()
@@ -28,15 +28,11 @@ accounts = Table(
     Column("account_id", String(36), primary_key=True),
     Column("email", String(254), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
-    Column(
-        "role",
-        Enum(Role, native_enum=False, create_constraint=False, length=16),
-        nullable=False,
-    ),
+    Column("role", states(Role), nullable=False),
     Column("name", String(100), nullable=False),
     Column("region", String(64), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
-    Column("version", Integer, nullable=False),
+    version_column(),
 )
 
 # One row per login session; current_hash is the only refresh token it accepts.
@@ -49,7 +45,7 @@ refresh_families = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime, nullable=True),
-    Column("version", Integer, nullable=False),
+    version_column(),
 )
 
 # Every refresh token a family ever issued, so a rotated one is recognised when it comes back.
@@ -74,7 +70,7 @@ reset_tokens = Table(
     Column("account_id", String(36), ForeignKey("accounts.account_id"), nullable=False, index=True),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("used_at", UtcDateTime, nullable=True),
-    Column("version", Integer, nullable=False),
+    version_column(),
 )
 
 # Failed logins per throttle key (a digest of the email, or the client address).
@@ -95,12 +91,7 @@ mapper_registry = registry()
 
 @cache  # map once per process
 def start_mappers() -> None:
-    """`version` turns concurrent updates into a lost version check (two refreshes
-    racing with one token: one of them wins)."""
-    mapper_registry.map_imperatively(Account, accounts, version_id_col=accounts.c.version)
-    mapper_registry.map_imperatively(
-        RefreshFamily, refresh_families, version_id_col=refresh_families.c.version
-    )
-    mapper_registry.map_imperatively(
-        ResetToken, reset_tokens, version_id_col=reset_tokens.c.version
-    )
+    """The version check also settles two refreshes racing with one token: one wins."""
+    map_aggregate(mapper_registry, Account, accounts)
+    map_aggregate(mapper_registry, RefreshFamily, refresh_families)
+    map_aggregate(mapper_registry, ResetToken, reset_tokens)

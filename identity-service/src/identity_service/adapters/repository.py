@@ -10,32 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from identity_service.adapters.orm import accounts, login_failures, refresh_families, refresh_tokens
 from identity_service.domain.model import Account
 from identity_service.domain.tokens import RefreshFamily, ResetToken
-from service_kit.uow import Repository
+from service_kit.uow import SqlRepository
 
 
-class AccountRepository(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self._session = session
-
-    async def get(self, account_id: str) -> Account | None:
-        return self._track(await self._session.get(Account, account_id))
+class AccountRepository(SqlRepository[Account]):
+    entity = Account
 
     async def by_email(self, email: str) -> Account | None:
         found = await self._session.scalar(select(Account).where(accounts.c.email == email))
         return self._track(found)
 
-    def add(self, account: Account) -> None:
-        self._session.add(self._track(account))
 
-
-class RefreshFamilyRepository(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self._session = session
-
-    def add(self, family: RefreshFamily) -> None:
-        self._session.add(self._track(family))
+class RefreshFamilyRepository(SqlRepository[RefreshFamily]):
+    entity = RefreshFamily
 
     async def remember(self, token_hash: str, family_id: str, now: datetime) -> None:
         """Record a token the family issued, so it is recognised when it comes back."""
@@ -59,16 +46,8 @@ class RefreshFamilyRepository(Repository):
         return [self._track(family) for family in rows]
 
 
-class ResetTokenRepository(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self._session = session
-
-    async def get(self, token_hash: str) -> ResetToken | None:
-        return self._track(await self._session.get(ResetToken, token_hash))
-
-    def add(self, token: ResetToken) -> None:
-        self._session.add(self._track(token))
+class ResetTokenRepository(SqlRepository[ResetToken]):
+    entity = ResetToken
 
 
 class LoginFailures:

@@ -25,13 +25,18 @@ class PasswordGrant:
 
 
 @dataclass(frozen=True)
-class RefreshGrant:
+class RefreshTokenCommand:
+    """A command that presents a refresh token (a secret: never in a repr)."""
+
     refresh_token: str = field(repr=False)
 
 
-@dataclass(frozen=True)
-class Logout:
-    refresh_token: str = field(repr=False)
+class RefreshGrant(RefreshTokenCommand):
+    pass
+
+
+class Logout(RefreshTokenCommand):
+    pass
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -24,25 +25,15 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+@dataclass(eq=False)
 class Account(Aggregate):
-    def __init__(
-        self,
-        account_id: str,
-        email: str,
-        password_hash: str,
-        role: Role,
-        name: str,
-        region: str | None,
-        created_at: datetime,
-    ) -> None:
-        super().__init__()
-        self.account_id = account_id
-        self.email = email
-        self.password_hash = password_hash
-        self.role = role
-        self.name = name
-        self.region = region
-        self.created_at = created_at
+    account_id: str
+    email: str = field(repr=False)  # personal data and a secret: never in logs
+    password_hash: str = field(repr=False)
+    role: Role
+    name: str
+    region: str | None
+    created_at: datetime
 
     @classmethod
     def sign_up(

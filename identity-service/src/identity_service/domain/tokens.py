@@ -4,6 +4,7 @@ family) and password-reset tokens (single use, expiring). Only their hashes are 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from service_kit.kernel import Aggregate, DomainError
@@ -21,26 +22,17 @@ class InvalidResetToken(DomainError):
     pass
 
 
+@dataclass(eq=False)
 class RefreshFamily(Aggregate):
     """The chain of refresh tokens one login started. Only the newest is valid;
     presenting an older one means the chain leaked, so all of it dies."""
 
-    def __init__(
-        self,
-        family_id: str,
-        account_id: str,
-        current_hash: str,
-        expires_at: datetime,
-        created_at: datetime,
-        revoked_at: datetime | None = None,
-    ) -> None:
-        super().__init__()
-        self.family_id = family_id
-        self.account_id = account_id
-        self.current_hash = current_hash
-        self.expires_at = expires_at
-        self.created_at = created_at
-        self.revoked_at = revoked_at
+    family_id: str
+    account_id: str
+    current_hash: str = field(repr=False)  # a token's digest: never in logs
+    expires_at: datetime
+    created_at: datetime
+    revoked_at: datetime | None = None
 
     @classmethod
     def start(
@@ -70,19 +62,12 @@ class RefreshFamily(Aggregate):
             self.revoked_at = now
 
 
+@dataclass(eq=False)
 class ResetToken(Aggregate):
-    def __init__(
-        self,
-        token_hash: str,
-        account_id: str,
-        expires_at: datetime,
-        used_at: datetime | None = None,
-    ) -> None:
-        super().__init__()
-        self.token_hash = token_hash
-        self.account_id = account_id
-        self.expires_at = expires_at
-        self.used_at = used_at
+    token_hash: str = field(repr=False)
+    account_id: str
+    expires_at: datetime
+    used_at: datetime | None = None
 
     @classmethod
     def issue(cls, token_hash: str, account_id: str, now: datetime, ttl: timedelta) -> ResetToken:

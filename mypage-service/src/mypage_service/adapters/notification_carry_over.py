@@ -58,16 +58,9 @@ async def _carry_page(
             live_rows = [dict(r._mapping) for r in found]
     live_keys = {(r["order_id"], r["status"]) for r in live_rows}
     async with target.begin() as conn:
-        replayed = (
-            await conn.execute(
-                select(
-                    notifications.c.notification_id,
-                    notifications.c.order_id,
-                    notifications.c.status,
-                    notifications.c.state,
-                ).where(notifications.c.order_id.in_(orders))
-            )
-        ).all()
+        columns = notifications.c["notification_id", "order_id", "status", "state"]
+        query = select(*columns).where(notifications.c.order_id.in_(orders))
+        replayed = (await conn.execute(query)).all()
         replaced = [r.notification_id for r in replayed if (r.order_id, r.status) in live_keys]
         silence = [
             r.notification_id

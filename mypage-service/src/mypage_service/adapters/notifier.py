@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 import httpx
 from tenacity import (
@@ -63,52 +63,42 @@ class NotifierUnavailable(NotifierError):
     """Worth another try right away: a timeout, a lost connection, a 5xx or a 429."""
 
 
+@dataclass(eq=False, repr=False)
 class KakaoHttpNotifier(Notifier):
     """POST {"to", "text", "dedup_key"} to the message gateway, with a timeout and a
     few quick retries; a refusal (4xx) is not retried here (the dispatcher's own
     backoff will try again later, so nothing is lost)."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        token: str | None = None,
-        timeout: float = 5.0,
-        attempts: int = 3,
-        wait_initial: float = 0.2,
-        wait_max: float = 2.0,
-        transport: httpx.AsyncBaseTransport | None = None,  # for tests
-    ) -> None:
-        self._url = url
-        self._token = token
-        self._timeout = timeout
-        self._attempts = attempts
-        self._wait_initial = wait_initial
-        self._wait_max = wait_max
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None  # made on first use, in the loop
+    url: str
+    _: KW_ONLY
+    token: str | None = None
+    timeout: float = 5.0
+    attempts: int = 3
+    wait_initial: float = 0.2
+    wait_max: float = 2.0
+    transport: httpx.AsyncBaseTransport | None = None  # for tests
+    _client: httpx.AsyncClient | None = field(default=None, init=False)  # made on first use
 
     def __repr__(self) -> str:  # the token stays out of any log of this object
-        return f"KakaoHttpNotifier({self._url!r})"
+        return f"KakaoHttpNotifier({self.url!r})"
 
     async def send(self, message: Message) -> None:
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(self._attempts),
-            wait=wait_exponential(multiplier=self._wait_initial, max=self._wait_max),
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=self.wait_initial, max=self.wait_max),
             retry=retry_if_exception_type(NotifierUnavailable),
             reraise=True,
-        ):
-            with attempt:
-                await self._post(message)
+        )
+        await retrying(self._post, message)
 
     async def _post(self, message: Message) -> None:
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         body = {"to": message.phone, "text": message.text, "dedup_key": message.notification_id}
         try:
-            response = await self._http().post(self._url, json=body, headers=headers)
+            response = await self._http().post(self.url, json=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise NotifierUnavailable(
-                f"timed out after {self._timeout}s ({type(exc).__name__})"
+                f"timed out after {self.timeout}s ({type(exc).__name__})"
             ) from None
         except httpx.TransportError as exc:
             raise NotifierUnavailable(f"gateway unreachable ({type(exc).__name__})") from None
@@ -119,7 +109,7 @@ class KakaoHttpNotifier(Notifier):
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
+            self._client = httpx.AsyncClient(timeout=self.timeout, transport=self.transport)
         return self._client
 
     async def aclose(self) -> None:

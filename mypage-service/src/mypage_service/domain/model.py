@@ -11,6 +11,7 @@ about it are one decision, committed together.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,8 +24,7 @@ _TICK = timedelta(microseconds=1)
 
 
 class OrderNotFound(NotFound):
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"order {order_id} not found")
+    what = "order"
 
 
 class NotYourOrder(Forbidden):
@@ -51,23 +51,22 @@ class TimelineEntry:
         return self.at, rank(self.status)
 
 
+@dataclass(eq=False)
 class OrderStatusView(Aggregate):
     """Aggregate only so the unit of work can track it; it publishes nothing."""
 
-    def __init__(self, order_id: str) -> None:
-        super().__init__()
-        self.order_id = order_id
-        self.status: str | None = None
-        self.customer_id: str | None = None
-        self.store_id: str | None = None
-        self.total_amount: int | None = None
-        self.items: list[dict[str, Any]] | None = None
-        self.placed_at: datetime | None = None
-        self.updated_at: datetime | None = None
-        # Who rejected the order (owner | timeout), once an OrderRejected that says so came.
-        self.rejected_by: str | None = None
-        self.timeline: list[TimelineEntry] = []
-        self.notifications: list[Notification] = []
+    order_id: str
+    status: str | None = None
+    customer_id: str | None = None
+    store_id: str | None = None
+    total_amount: int | None = None
+    items: list[dict[str, Any]] | None = None
+    placed_at: datetime | None = None
+    updated_at: datetime | None = None
+    # Who rejected the order (owner | timeout), once an OrderRejected that says so came.
+    rejected_by: str | None = None
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
 
     def apply(self, event: Payload, cause: EventMeta, now: datetime | None = None) -> bool:
         """Fold one event in; True when the customer-visible status changed, which
@@ -136,10 +135,10 @@ class OrderStatusView(Aggregate):
         if isinstance(event, OrderRejected) and event.rejected_by and not self.rejected_by:
             self.rejected_by = event.rejected_by
             touched = True
-        for field in ("customer_id", "store_id"):
-            known = getattr(event, field, None)
-            if known is not None and getattr(self, field) is None:
-                setattr(self, field, known)
+        for name in ("customer_id", "store_id"):
+            known = getattr(event, name, None)
+            if known is not None and getattr(self, name) is None:
+                setattr(self, name, known)
                 touched = True
         return touched
 

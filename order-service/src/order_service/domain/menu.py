@@ -8,7 +8,7 @@ is eventually consistent with the Kitchen: a stale "available" is caught there
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from order_service.domain.model import OrderLine
 from service_kit.kernel import Aggregate, InvalidInput
@@ -37,39 +37,22 @@ class MenuItemUnavailable(InvalidInput):
         )
 
 
+@dataclass(eq=False)
 class MenuItemReplica(Aggregate):
     """The newest known state of one store's menu item (by the store's `revision`)."""
 
-    def __init__(
-        self,
-        store_id: str,
-        menu_item_id: str,
-        name: str,
-        price: int,
-        stock: int,
-        available: bool,
-        revision: int,
-    ) -> None:
-        super().__init__()
-        self.store_id = store_id
-        self.menu_item_id = menu_item_id
-        self.name = name
-        self.price = price
-        self.stock = stock
-        self.available = available
-        self.revision = revision
+    store_id: str
+    menu_item_id: str
+    name: str
+    price: int
+    stock: int
+    available: bool
+    revision: int
 
     @classmethod
     def from_event(cls, event: MenuItemChanged) -> MenuItemReplica:
-        return cls(
-            event.store_id,
-            event.menu_item_id,
-            event.name,
-            event.price,
-            event.stock,
-            event.available,
-            event.revision,
-        )
+        # The replica's fields are the event's (the contract may add more later).
+        return cls(**{f.name: getattr(event, f.name) for f in fields(cls)})
 
     def apply(self, event: MenuItemChanged) -> bool:
         """Take the event only if it is newer: late or repeated events are ignored,

@@ -45,8 +45,7 @@ class RefundDue:
 
 
 class OrderNotFound(NotFound):
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"order {order_id} not found")
+    what = "order"
 
 
 class NotOrderOwner(Forbidden):
@@ -111,36 +110,26 @@ def normalise_phone(raw: str) -> str:
     return "-".join(part for part in found.groups() if part is not None)
 
 
+@dataclass(eq=False)
 class Order(Aggregate):
     """A customer's order at one store, priced on the server and paid before it exists."""
 
-    def __init__(
-        self,
-        order_id: str,
-        customer_id: str,
-        store_id: str,
-        lines: Sequence[OrderLine],
-        delivery_address: DeliveryAddress,
-        phone: str,
-        placed_at: datetime,
-        idempotency_key: str | None = None,
-        request_fingerprint: str | None = None,
-    ) -> None:
-        super().__init__()
-        self.order_id = order_id
-        self.customer_id = customer_id
-        self.store_id = store_id
-        self.lines = tuple(lines)
-        self.total_amount = sum(line.line_total for line in self.lines)
-        self.delivery_address = delivery_address
-        self.phone = phone
-        self.status = OrderStatus.PLACED
-        self.placed_at = placed_at
-        self.idempotency_key = idempotency_key
-        self.request_fingerprint = request_fingerprint
+    order_id: str
+    customer_id: str
+    store_id: str
+    lines: tuple[OrderLine, ...]
+    # Personal data: never in a repr, so never in a log or a traceback.
+    delivery_address: DeliveryAddress = field(repr=False)
+    phone: str = field(repr=False)
+    placed_at: datetime
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
+    status: OrderStatus = OrderStatus.PLACED
+    total_amount: int = field(init=False)
 
-    def __repr__(self) -> str:  # never the phone number or the address
-        return f"<Order {self.order_id} {self.status} customer={self.customer_id}>"
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.total_amount = sum(line.line_total for line in self.lines)
 
     @classmethod
     def place(
@@ -166,7 +155,7 @@ class Order(Aggregate):
             order_id,
             customer_id,
             store_id,
-            lines,
+            tuple(lines),
             delivery_address,
             phone,
             placed_at,

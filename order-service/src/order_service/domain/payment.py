@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -26,19 +27,18 @@ class RefundNotRequested(Conflict):
         )
 
 
+@dataclass(eq=False)
 class Payment(Aggregate):
     """What was charged for an order and by which gateway reference, so a later
     rejection or cancellation can refund exactly that charge."""
 
-    def __init__(self, order_id: str, reference: str, amount: int, charged_at: datetime) -> None:
-        super().__init__()
-        self.order_id = order_id
-        self.reference = reference
-        self.amount = amount
-        self.status = PaymentStatus.CHARGED
-        self.charged_at = charged_at
-        self.refund_requested_at: datetime | None = None
-        self.refunded_at: datetime | None = None
+    order_id: str
+    reference: str
+    amount: int
+    charged_at: datetime
+    status: PaymentStatus = PaymentStatus.CHARGED
+    refund_requested_at: datetime | None = None
+    refunded_at: datetime | None = None
 
     @property
     def refunded(self) -> bool:

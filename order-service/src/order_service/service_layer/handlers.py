@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from order_service.adapters.payment import PaymentGateway
 from order_service.domain import commands
 from order_service.domain.menu import MenuItemReplica, price_items
-from order_service.domain.model import IdempotencyKeyReused, Order, OrderNotFound, RefundDue
+from order_service.domain.model import IdempotencyKeyReused, Order, OrderNotFound
 from order_service.domain.payment import Payment
 from order_service.service_layer.unit_of_work import UnitOfWork
 from service_kit.kernel import EventMeta
@@ -223,13 +222,3 @@ async def _request_refunds(order: Order, uow: UnitOfWork) -> None:
             log.info(
                 "order %s %s: refund of %d won pending", due.order_id, due.reason, payment.amount
             )
-
-
-def wake_refunds(wake: Callable[[], None]) -> Callable[[RefundDue, UnitOfWork], Awaitable[None]]:
-    """Internal-event handler: after the commit, the in-process dispatcher starts at
-    once instead of at its next poll."""
-
-    async def handler(event: RefundDue, uow: UnitOfWork) -> None:
-        wake()
-
-    return handler

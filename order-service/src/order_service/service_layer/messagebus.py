@@ -10,10 +10,10 @@ from order_service.service_layer import handlers
 from order_service.service_layer.unit_of_work import UnitOfWork
 from service_kit.messagebus import (
     CommandHandler,
-    InternalHandler,
     MessageBus,
     Policy,
     UowFactory,
+    waking,
 )
 from shared_events.contract import (
     CookStarted,
@@ -42,7 +42,5 @@ def create_bus(
         OrderRejected: handlers.order_rejected,
         CookStarted: handlers.cook_started,
     }
-    internal: dict[type, list[InternalHandler[UnitOfWork]]] = {}
-    if wake_refunds is not None:
-        internal[RefundDue] = [handlers.wake_refunds(wake_refunds)]
+    internal = waking(RefundDue, wake_refunds)
     return MessageBus(uow_factory, commands=command_handlers, policies=policies, internal=internal)

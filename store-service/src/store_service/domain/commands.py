@@ -22,22 +22,24 @@ class SetMenuItem:
 
 
 @dataclass(frozen=True)
-class DecideOrder:
-    """Accept a received order, or reject it with a reason."""
+class TicketCommand:
+    """What the owner of the ticket's store asks of one order's ticket."""
 
     order_id: str
     owner_id: str
+
+
+@dataclass(frozen=True)
+class DecideOrder(TicketCommand):
+    """Accept a received order, or reject it with a reason."""
+
     accepted: bool
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class StartCooking:
-    order_id: str
-    owner_id: str
+class StartCooking(TicketCommand):
+    pass
 
 
-@dataclass(frozen=True)
-class FinishCooking:
-    order_id: str
-    owner_id: str
+class FinishCooking(TicketCommand):
+    pass

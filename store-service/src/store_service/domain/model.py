@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from service_kit.kernel import Aggregate, Forbidden, NotFound
 from shared_events.contract import MenuItemChanged
 
 
 class StoreNotFound(NotFound):
-    def __init__(self, store_id: str) -> None:
-        super().__init__(f"store {store_id} not found")
+    what = "store"
 
 
 class MenuItemNotFound(NotFound):
+    what = "menu item"
+
     def __init__(self, store_id: str, item_id: str) -> None:
-        super().__init__(f"menu item {item_id} not found in store {store_id}")
+        super().__init__(item_id, where=f" in store {store_id}")
 
 
 class NotStoreOwner(Forbidden):
@@ -21,15 +24,14 @@ class NotStoreOwner(Forbidden):
         super().__init__(f"only the owner of store {store_id} may do this")
 
 
+@dataclass(eq=False)
 class Store(Aggregate):
     """A store belongs to the owner who registered it; only they may change it."""
 
-    def __init__(self, store_id: str, owner_id: str, name: str, region: str) -> None:
-        super().__init__()
-        self.store_id = store_id
-        self.owner_id = owner_id
-        self.name = name
-        self.region = region
+    store_id: str
+    owner_id: str
+    name: str
+    region: str
 
     def ensure_owned_by(self, actor_id: str) -> None:
         if actor_id != self.owner_id:
@@ -41,23 +43,31 @@ class Store(Aggregate):
         self.region = region
 
 
+@dataclass(eq=False)
 class MenuItem(Aggregate):
     """Price and stock of one dish; every change is published as MenuItemChanged
     (with a growing revision) so the order-service can price orders from its replica."""
 
-    def __init__(self, store_id: str, item_id: str, name: str, price: int, stock: int) -> None:
-        super().__init__()
-        self.store_id = store_id
-        self.item_id = item_id
-        self.name = name
-        self.price = price
-        self.stock = stock
+    store_id: str
+    item_id: str
+    name: str
+    price: int
+    stock: int
+    revision: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         self.revision = 0
-        self._changed()
+        self._changed()  # a new item is news too: its first revision
 
     @property
     def available(self) -> bool:
         return self.stock > 0
+
+    @property
+    def menu_item_id(self) -> str:
+        """The contract's name for `item_id`."""
+        return self.item_id
 
     def change(self, name: str, price: int, stock: int) -> None:
         if (name, price, stock) == (self.name, self.price, self.stock):
@@ -77,14 +87,5 @@ class MenuItem(Aggregate):
 
     def _changed(self) -> None:
         self.revision += 1
-        self.record(
-            MenuItemChanged(
-                store_id=self.store_id,
-                menu_item_id=self.item_id,
-                name=self.name,
-                price=self.price,
-                stock=self.stock,
-                available=self.available,
-                revision=self.revision,
-            )
-        )
+        # The event is the item's whole current state, read off its attributes.
+        self.record(MenuItemChanged.model_validate(self, from_attributes=True))

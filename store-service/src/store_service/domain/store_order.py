@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 from service_kit.kernel import Aggregate, Conflict, InvalidInput, NotFound
 from shared_events import contract
@@ -41,8 +42,7 @@ class TicketStatus(StrEnum):
 
 
 class StoreOrderNotFound(NotFound):
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"store order {order_id} not found")
+    what = "store order"
 
 
 class WrongTicketState(Conflict):
@@ -107,32 +107,29 @@ TRANSITIONS: dict[str, tuple[frozenset[TicketStatus], TicketStatus]] = {
 }
 
 
+@dataclass(eq=False)
 class StoreOrder(Aggregate):
     """The kitchen ticket, keyed by the order id."""
 
-    def __init__(self, order_id: str, at: datetime) -> None:
-        super().__init__()
-        self.order_id = order_id
-        self.status = TicketStatus.RECEIVED
-        # Unknown until OrderPlaced arrives (a placeholder made by another event).
-        self.store_id: str | None = None
-        self.customer_id: str | None = None
-        self.items: tuple[TicketLine, ...] | None = None
-        self.total_amount: int | None = None
-        self.placed_at: datetime | None = None
-        # The end of the acceptance window, set once when the ticket is placed RECEIVED.
-        self.accept_by: datetime | None = None
-        self.reason: str | None = None
-        # Delivery facts, in whatever order they came.
-        self.delivered = False
-        self.returned = False
-        # Stock this order took off the menu, per item, exactly once.
-        self.stock_taken = False
-        self.taken: dict[str, int] = {}
-        self.updated_at = at
-
-    def __repr__(self) -> str:
-        return f"<StoreOrder {self.order_id} {self.status} store={self.store_id}>"
+    order_id: str
+    # The newest moment anything happened to it: first, that of the event that made it.
+    updated_at: datetime
+    status: TicketStatus = TicketStatus.RECEIVED
+    # Unknown until OrderPlaced arrives (a placeholder made by another event).
+    store_id: str | None = None
+    customer_id: str | None = None
+    items: tuple[TicketLine, ...] | None = None
+    total_amount: int | None = None
+    placed_at: datetime | None = None
+    # The end of the acceptance window, set once when the ticket is placed RECEIVED.
+    accept_by: datetime | None = None
+    reason: str | None = None
+    # Delivery facts, in whatever order they came.
+    delivered: bool = False
+    returned: bool = False
+    # Stock this order took off the menu, per item, exactly once.
+    stock_taken: bool = False
+    taken: dict[str, int] = field(default_factory=dict)
 
     @property
     def is_placed(self) -> bool:
@@ -180,16 +177,16 @@ class StoreOrder(Aggregate):
         return True
 
     def mark_delivered(self, at: datetime) -> bool:
-        if self.delivered:
-            return False
-        self.delivered = True
-        self._touch(at)
-        return True
+        return self._learn("delivered", at)
 
     def mark_returned(self, at: datetime) -> bool:
-        if self.returned:
+        return self._learn("returned", at)
+
+    def _learn(self, fact: Literal["delivered", "returned"], at: datetime) -> bool:
+        """Set a delivery fact's flag; False when it was already known."""
+        if getattr(self, fact):
             return False
-        self.returned = True
+        setattr(self, fact, True)
         self._touch(at)
         return True
 

@@ -9,6 +9,9 @@ state, instead of a bare "changed concurrently; retry".
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from service_kit.retry import decided_again_when_stale
 from shared_events.envelope import utcnow
 from store_service.domain import commands
@@ -51,30 +54,30 @@ async def set_menu_item(cmd: commands.SetMenuItem, uow: UnitOfWork) -> MenuItem:
 
 @decided_again_when_stale
 async def decide_order(cmd: commands.DecideOrder, uow: UnitOfWork) -> StoreOrder:
-    async with uow:
-        ticket = await _owned_ticket(cmd.order_id, cmd.owner_id, uow)
-        if cmd.accepted:
-            ticket.accept(utcnow())
-        else:
-            ticket.reject(cmd.reason, utcnow())
-        await uow.commit()
-        return ticket
+    if cmd.accepted:
+        return await _on_owned_ticket(cmd, uow, StoreOrder.accept)
+    return await _on_owned_ticket(cmd, uow, lambda ticket, at: ticket.reject(cmd.reason, at))
 
 
 @decided_again_when_stale
 async def start_cooking(cmd: commands.StartCooking, uow: UnitOfWork) -> StoreOrder:
-    async with uow:
-        ticket = await _owned_ticket(cmd.order_id, cmd.owner_id, uow)
-        ticket.start_cooking(utcnow())
-        await uow.commit()
-        return ticket
+    return await _on_owned_ticket(cmd, uow, StoreOrder.start_cooking)
 
 
 @decided_again_when_stale
 async def finish_cooking(cmd: commands.FinishCooking, uow: UnitOfWork) -> StoreOrder:
+    return await _on_owned_ticket(cmd, uow, StoreOrder.finish_cooking)
+
+
+async def _on_owned_ticket(
+    cmd: commands.TicketCommand,
+    uow: UnitOfWork,
+    decide: Callable[[StoreOrder, datetime], None],
+) -> StoreOrder:
+    """Load the ticket, let the owner's decision change it now, commit."""
     async with uow:
         ticket = await _owned_ticket(cmd.order_id, cmd.owner_id, uow)
-        ticket.finish_cooking(utcnow())
+        decide(ticket, utcnow())
         await uow.commit()
         return ticket
 

@@ -6,10 +6,10 @@ from functools import partial
 
 from service_kit.messagebus import (
     CommandHandler,
-    InternalHandler,
     MessageBus,
     Policy,
     UowFactory,
+    waking,
 )
 from shared_events.contract import (
     DeliveryConfirmed,
@@ -48,7 +48,5 @@ def create_bus(
         DeliveryConfirmed: policies.take_stock_on_delivery,
         DeliveryReturned: policies.give_back_stock_on_return,
     }
-    internal: dict[type, list[InternalHandler[UnitOfWork]]] = {}
-    if wake_timer is not None:
-        internal[AcceptanceDeadlineSet] = [policies.wake_timer(wake_timer)]
+    internal = waking(AcceptanceDeadlineSet, wake_timer)
     return MessageBus(uow_factory, commands=COMMAND_HANDLERS, policies=consumed, internal=internal)

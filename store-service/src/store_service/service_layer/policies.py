@@ -11,7 +11,7 @@ the ticket as a placeholder when there is none yet.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from service_kit.kernel import EventMeta
@@ -22,7 +22,7 @@ from shared_events.contract import (
     OrderPlaced,
 )
 from store_service.domain.stock import reconcile_stock, stock_move_needed
-from store_service.domain.store_order import AcceptanceDeadlineSet, StoreOrder, TicketLine
+from store_service.domain.store_order import StoreOrder, TicketLine
 from store_service.service_layer.unit_of_work import UnitOfWork
 
 # Ids, counts and states only: tickets hold nothing personal, and nothing personal is logged.
@@ -55,18 +55,6 @@ async def register_store_order(
     await _follow_stock(ticket, uow)
 
 
-def wake_timer(
-    wake: Callable[[], None],
-) -> Callable[[AcceptanceDeadlineSet, UnitOfWork], Awaitable[None]]:
-    """Internal-event handler: after the commit, an acceptance timer in this process
-    re-plans its sleep for the new deadline instead of waiting out its current one."""
-
-    async def handler(event: AcceptanceDeadlineSet, uow: UnitOfWork) -> None:
-        wake()
-
-    return handler
-
-
 async def cancel_store_order(event: OrderCancelled, meta: EventMeta, uow: UnitOfWork) -> None:
     """Whenever OrderCancelled: the ticket is CANCELLED and CookingCancelled is published,
     once; a REJECTED ticket stays as it is."""
@@ -83,19 +71,22 @@ async def take_stock_on_delivery(
     event: DeliveryConfirmed, meta: EventMeta, uow: UnitOfWork
 ) -> None:
     """Whenever DeliveryConfirmed: the ordered quantities leave the menu's stock."""
-    at = meta.occurred_at  # the ticket's times follow the facts, not their arrival
-    ticket = await _ticket(event.order_id, at, uow)
-    ticket.mark_delivered(at)
-    await _follow_stock(ticket, uow)
+    await _learn_delivery_fact(event.order_id, meta, uow, StoreOrder.mark_delivered)
 
 
 async def give_back_stock_on_return(
     event: DeliveryReturned, meta: EventMeta, uow: UnitOfWork
 ) -> None:
     """Whenever DeliveryReturned: the stock the order took comes back."""
+    await _learn_delivery_fact(event.order_id, meta, uow, StoreOrder.mark_returned)
+
+
+async def _learn_delivery_fact(
+    order_id: str, meta: EventMeta, uow: UnitOfWork, mark: Callable[[StoreOrder, datetime], bool]
+) -> None:
     at = meta.occurred_at  # the ticket's times follow the facts, not their arrival
-    ticket = await _ticket(event.order_id, at, uow)
-    ticket.mark_returned(at)
+    ticket = await _ticket(order_id, at, uow)
+    mark(ticket, at)
     await _follow_stock(ticket, uow)
 
 

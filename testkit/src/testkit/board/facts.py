@@ -144,7 +144,10 @@ def _command_names(package: str) -> list[str]:
         module = importlib.import_module(f"{package}.domain.commands")
     except ModuleNotFoundError:
         return []  # a read side takes no commands
-    return [n for n, v in vars(module).items() if _defined_in(v, module)]
+    classes = [v for v in vars(module).values() if _defined_in(v, module)]
+    # A class others extend only shares their fields (TicketCommand): no command itself.
+    bases = {base for cls in classes for base in cls.__mro__[1:]}
+    return [cls.__name__ for cls in classes if cls not in bases]
 
 
 def _route(route: APIRoute, commands: list[str]) -> Route:
