@@ -1,6 +1,6 @@
-"""What the code says about the board: read from the registry, each service's FastAPI
-app (built with `create_app()`, never started), its message bus, its domain modules
-and its ORM tables. Nothing here is written by hand."""
+"""What the code says about the board: read from the registry, each service's HTTP
+edge (its `API`: summary and own routes, built, never served), its message bus, its
+domain modules and its ORM tables. Nothing here is written by hand."""
 
 from __future__ import annotations
 
@@ -115,12 +115,13 @@ def _service(name: str, package: str, port: int) -> Service:
     # An in-memory database: building the app opens nothing and writes no file.
     settings = ServiceSettings(name, "127.0.0.1", port, port, "sqlite+aiosqlite://", "")
     container = bootstrap.bootstrap(settings)
-    app = api.create_app(container)
-    context, _, owns = (app.summary or "").partition(": ")
+    context, _, owns = api.API.summary.partition(": ")
     commands = _command_names(package)
-    # The documented routes: not the /docs pages, which are no part of the contract.
+    # The service's own documented routes: not the chassis's health, /metrics or /docs.
     routes = tuple(
-        _route(r, commands) for r in app.routes if isinstance(r, APIRoute) and r.include_in_schema
+        _route(r, commands)
+        for r in api.API.routes(container).routes
+        if isinstance(r, APIRoute) and r.include_in_schema
     )
     routed = [r.command for r in routes if r.command]
     if sorted(routed) != sorted(commands):
