@@ -84,8 +84,10 @@ async def eventually(
     within: float = 30,
     interval: float = 0.1,
     what: str = "condition",
+    error: type[Exception] = AssertionError,
 ) -> T:
-    """Poll until `probe` returns something truthy; fail with `what` at the deadline."""
+    """Poll until `probe` returns something truthy; at the deadline raise `error` naming
+    `what` (a test fails with an AssertionError; the harness counts a TimeoutError)."""
     deadline = time.monotonic() + within
     last: T | None = None
     while time.monotonic() < deadline:
@@ -93,7 +95,7 @@ async def eventually(
         if last:
             return last
         await asyncio.sleep(interval)
-    raise AssertionError(f"timed out after {within}s waiting for {what}; last: {last!r}")
+    raise error(f"timed out after {within}s waiting for {what}; last: {last!r}")
 
 
 async def read_topic(
