@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 import httpx
 
-from testkit import eventually
+from testkit.waiting import eventually
 
 T = TypeVar("T")
 REFRESH_MARGIN_S = 60.0  # refresh an access token this long before it expires
