@@ -7,7 +7,7 @@ import signal
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Path, Query
@@ -198,28 +198,35 @@ def service_app(
 
 
 C = TypeVar("C", bound=Container)
+C_contra = TypeVar("C_contra", bound=Container, contravariant=True)
 
 
-@dataclass(frozen=True)
-class ServiceApi(Generic[C]):
-    """A service's HTTP edge: its `routes` on the app every service has (service_app).
-    The API module reads `create_app = API.create_app` and `main = API.main`."""
+class AppFactory(Protocol[C_contra]):
+    def __call__(
+        self, container: C_contra | None = None, *, resource_server: ResourceServer | None = None
+    ) -> FastAPI: ...
 
-    bootstrap: Callable[[], C]
-    routes: Callable[[C], APIRouter]  # the service's own routes, on what C wires
-    summary: str  # "<Name> context: what it owns", the app's summary and the board's words
+
+def service_api(
+    bootstrap: Callable[[], C], routes: Callable[[C], APIRouter], summary: str
+) -> tuple[AppFactory[C], Callable[[], None]]:
+    """A service's API module's `create_app` and `main`: the service's own `routes`
+    (on what its container wires) on the app every service has (service_app), whose
+    `summary` says "<Name> context: what it owns" (the board's words too)."""
 
     def create_app(
-        self, container: C | None = None, *, resource_server: ResourceServer | None = None
+        container: C | None = None, *, resource_server: ResourceServer | None = None
     ) -> FastAPI:
         """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
-        container = container or self.bootstrap()
-        app = service_app(container.platform, summary=self.summary, resource_server=resource_server)
-        app.include_router(self.routes(container))
+        container = container or bootstrap()
+        app = service_app(container.platform, summary=summary, resource_server=resource_server)
+        app.include_router(routes(container))
         return app
 
-    def main(self) -> None:
-        serve(self.bootstrap(), self.create_app)
+    def main() -> None:
+        serve(bootstrap(), create_app)
+
+    return create_app, main
 
 
 def install_metrics(app: FastAPI, platform: Platform) -> None:
@@ -279,13 +286,13 @@ __all__ = [
     "RegionQuery",
     "RequestBody",
     "Rider",
-    "ServiceApi",
     "Timestamp",
     "command_route",
     "declare",
     "install_edge",
     "paging",
     "serve",
+    "service_api",
     "service_app",
     "text",
 ]

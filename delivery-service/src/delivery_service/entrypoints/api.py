@@ -19,10 +19,10 @@ from service_kit.http import (
     RegionQuery,
     RequestBody,
     Rider,
-    ServiceApi,
     command_route,
     declare,
     paging,
+    service_api,
     text,
 )
 from service_kit.problems import ACTOR, BODY
@@ -105,12 +105,9 @@ def routes(container: Container) -> APIRouter:
     return router
 
 
-API = ServiceApi(
-    bootstrap,
-    routes,
-    summary="Delivery context: deliveries offered to riders, picked and confirmed",
+create_app, main = service_api(
+    bootstrap, routes, "Delivery context: deliveries offered to riders, picked and confirmed"
 )
-create_app, main = API.create_app, API.main
 
 
 if __name__ == "__main__":

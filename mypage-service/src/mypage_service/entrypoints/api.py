@@ -16,7 +16,7 @@ from mypage_service import views
 from mypage_service.bootstrap import Container, bootstrap
 from mypage_service.domain.model import OrderNotFound, ensure_visible_to
 from mypage_service.entrypoints.stream import StreamSettings, order_events
-from service_kit.http import Customer, Page, PathId, ServiceApi, declare, paging
+from service_kit.http import Customer, Page, PathId, declare, paging, service_api
 from service_kit.problems import ACTOR
 
 Paging = Annotated[Page, paging(default=20, most=100)]
@@ -90,12 +90,9 @@ def routes(container: Container) -> APIRouter:
     return router
 
 
-API = ServiceApi(
-    bootstrap,
-    routes,
-    summary="Customer context: order status, timeline, order list and notifications",
+create_app, main = service_api(
+    bootstrap, routes, "Customer context: order status, timeline, order list and notifications"
 )
-create_app, main = API.create_app, API.main
 
 
 if __name__ == "__main__":

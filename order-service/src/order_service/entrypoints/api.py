@@ -18,9 +18,9 @@ from service_kit.http import (
     Id,
     PathId,
     RequestBody,
-    ServiceApi,
     command_route,
     declare,
+    service_api,
     text,
 )
 from service_kit.problems import ACTOR, BODY
@@ -139,10 +139,9 @@ def routes(container: Container) -> APIRouter:
     return router
 
 
-API = ServiceApi(
-    bootstrap, routes, summary="Ordering context: orders, their payment, the menu replica"
+create_app, main = service_api(
+    bootstrap, routes, "Ordering context: orders, their payment, the menu replica"
 )
-create_app, main = API.create_app, API.main
 
 
 if __name__ == "__main__":

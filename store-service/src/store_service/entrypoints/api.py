@@ -19,10 +19,10 @@ from service_kit.http import (
     PathId,
     RegionQuery,
     RequestBody,
-    ServiceApi,
     command_route,
     declare,
     paging,
+    service_api,
     text,
 )
 from service_kit.kernel import InvalidInput
@@ -170,8 +170,7 @@ def routes(container: Container) -> APIRouter:
     return router
 
 
-API = ServiceApi(bootstrap, routes, summary="Kitchen context: stores, menus, kitchen tickets")
-create_app, main = API.create_app, API.main
+create_app, main = service_api(bootstrap, routes, "Kitchen context: stores, menus, kitchen tickets")
 
 
 if __name__ == "__main__":
