@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from delivery_service.adapters.orm import deliveries
 from delivery_service.domain.model import DeliveryStatus
 from service_kit.http import Page, Timestamp
+from service_kit.rows import columns, shown
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -51,13 +52,7 @@ async def offers(
     a rider sees the street address once they picked the food."""
     async with sessions() as session:
         rows = await session.execute(
-            select(
-                deliveries.c.order_id,
-                deliveries.c.status,
-                deliveries.c.region,
-                deliveries.c.store_id,
-                deliveries.c.updated_at,
-            )
+            select(*columns(deliveries, Offer))
             .where(deliveries.c.region == region, deliveries.c.status == status)
             # ready_at is the moment it could be offered (event time); a delivery
             # cancelled before cooking started has none and sorts by its last change.
@@ -69,16 +64,7 @@ async def offers(
             .limit(page.limit)
             .offset(page.offset)
         )
-        return [
-            {
-                "order_id": row.order_id,
-                "status": str(row.status),
-                "region": row.region,
-                "store_id": row.store_id,
-                "updated_at": row.updated_at.isoformat(),
-            }
-            for row in rows
-        ]
+        return [shown(row) for row in rows]
 
 
 async def delivery(sessions: Sessions, order_id: str, viewer: str | None) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ from mypage_service.adapters.orm import notifications, order_status, order_timel
 from mypage_service.domain.notification import NotificationState
 from mypage_service.domain.status import Status, rank
 from service_kit.http import Page, Timestamp
+from service_kit.rows import columns, shown
 from shared_events.contract import OrderLine, RejectedBy
 
 
@@ -124,7 +125,7 @@ async def customer_orders(
     OrderPlaced still on its way) come last."""
     async with sessions() as session:
         rows = await session.execute(
-            select(order_status)
+            select(*columns(order_status, OrderSummary))
             .where(order_status.c.customer_id == customer_id)
             .order_by(
                 order_status.c.placed_at.is_(None),
@@ -134,17 +135,7 @@ async def customer_orders(
             .limit(page.limit)
             .offset(page.offset)
         )
-        return [
-            {
-                "order_id": r.order_id,
-                "store_id": r.store_id,
-                "status": r.status,
-                "total_amount": r.total_amount,
-                "placed_at": r.placed_at.isoformat() if r.placed_at else None,
-                "updated_at": r.updated_at.isoformat(),
-            }
-            for r in rows
-        ]
+        return [shown(r) for r in rows]
 
 
 async def customer_notifications(
@@ -154,27 +145,8 @@ async def customer_notifications(
     Never the phone number: it is not in this table."""
     async with sessions() as session:
         rows = await session.execute(
-            select(
-                notifications.c.notification_id,
-                notifications.c.order_id,
-                notifications.c.status,
-                notifications.c.message,
-                notifications.c.state,
-                notifications.c.created_at,
-                notifications.c.sent_at,
-            )
+            select(*columns(notifications, Notification))
             .where(notifications.c.customer_id == customer_id)
             .order_by(notifications.c.created_at, notifications.c.notification_id)
         )
-        return [
-            {
-                "notification_id": r.notification_id,
-                "order_id": r.order_id,
-                "status": r.status,
-                "message": r.message,
-                "state": r.state,
-                "created_at": r.created_at.isoformat(),
-                "sent_at": r.sent_at.isoformat() if r.sent_at else None,
-            }
-            for r in rows
-        ]
+        return [shown(r) for r in rows]

@@ -7,7 +7,7 @@ import signal
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Path, Query
@@ -24,7 +24,7 @@ from service_kit.auth import (
     requires,
 )
 from service_kit.limits import JSON, BodyGuard, read_timeout_protocol
-from service_kit.problems import declare, install_error_handlers
+from service_kit.problems import ACTOR, declare, install_error_handlers
 from service_kit.runtime import (
     Check,
     Container,
@@ -87,6 +87,18 @@ def _ensure_unicode(value: Any) -> None:
 Customer = Annotated[Principal, Depends(requires("customer"))]
 Owner = Annotated[Principal, Depends(requires("owner"))]
 Rider = Annotated[Principal, Depends(requires("rider"))]
+
+
+def command_route(answer: type[BaseModel], *refusals: int) -> dict[str, Any]:
+    """The options of a route that sends an actor's command about one resource:
+    `@router.put(path, **command_route(...))`. It answers the resource as it now stands,
+    or refuses: not theirs (403), none such (404), not in a state that allows it (409),
+    and any `refusals` the route adds (a body's, say)."""
+    return {
+        "response_model": answer,
+        "responses": declare(*ACTOR, 403, 404, 409, *refusals),
+    }
+
 
 # --------------------------------------------------------------------------- paging
 MAX_OFFSET = 100_000  # deeper than any screen pages; bounded so SQL never overflows
@@ -185,6 +197,38 @@ def service_app(
     return app
 
 
+C = TypeVar("C", bound=Container)
+C_contra = TypeVar("C_contra", bound=Container, contravariant=True)
+
+
+class AppFactory(Protocol[C_contra]):
+    def __call__(
+        self, container: C_contra | None = None, *, resource_server: ResourceServer | None = None
+    ) -> FastAPI: ...
+
+
+def service_api(
+    bootstrap: Callable[[], C], routes: Callable[[C], APIRouter], summary: str
+) -> tuple[AppFactory[C], Callable[[], None]]:
+    """A service's API module's `create_app` and `main`: the service's own `routes`
+    (on what its container wires) on the app every service has (service_app), whose
+    `summary` says "<Name> context: what it owns" (the board's words too)."""
+
+    def create_app(
+        container: C | None = None, *, resource_server: ResourceServer | None = None
+    ) -> FastAPI:
+        """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
+        container = container or bootstrap()
+        app = service_app(container.platform, summary=summary, resource_server=resource_server)
+        app.include_router(routes(container))
+        return app
+
+    def main() -> None:
+        serve(bootstrap(), create_app)
+
+    return create_app, main
+
+
 def install_metrics(app: FastAPI, platform: Platform) -> None:
     """`/metrics` (Prometheus; not part of the API's contract) and the request counts.
     The API runs the relay, so its scrape reads the outbox too."""
@@ -198,9 +242,6 @@ def install_edge(app: FastAPI, media_types: tuple[str, ...] = (JSON,)) -> None:
     """The body limits (bodies of `media_types` only) and the one error shape, on any app."""
     app.add_middleware(BodyGuard, media_types=media_types)
     install_error_handlers(app)
-
-
-C = TypeVar("C", bound=Container)
 
 
 def serve(container: C, create_app: Callable[[C], FastAPI]) -> None:
@@ -246,10 +287,12 @@ __all__ = [
     "RequestBody",
     "Rider",
     "Timestamp",
+    "command_route",
     "declare",
     "install_edge",
     "paging",
     "serve",
+    "service_api",
     "service_app",
     "text",
 ]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -180,7 +181,7 @@ class RequestMetrics:
 
 
 def _route(scope: Scope) -> str:
-    for route in scope["app"].router.routes:
+    for route in iter_route_contexts(scope["app"].router.routes):  # included routers too
         match, _ = route.matches(scope)
         if match == Match.FULL:
             return str(getattr(route, "path", "<unnamed>"))

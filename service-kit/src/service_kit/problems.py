@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
@@ -120,9 +121,9 @@ def _allowed(request: Request) -> str:
     matches it, and GET and DELETE /orders/{id} are two routes."""
     methods = {
         method
-        for route in request.app.router.routes
+        for route in iter_route_contexts(request.app.router.routes)  # included routers too
         if route.matches(request.scope)[0] is not Match.NONE
-        for method in getattr(route, "methods", None) or ()
+        for method in route.methods or ()
     }
     return ", ".join(sorted(methods))
 

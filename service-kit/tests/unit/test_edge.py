@@ -13,7 +13,7 @@ from typing import Annotated
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from service_kit.auth import install_resource_server
 from service_kit.http import Customer, Page, PathId, RequestBody, install_edge, paging
@@ -113,6 +113,26 @@ async def test_a_405_names_every_method_of_the_path(client) -> None:
     r = await client.post("/things/t1")
     assert (r.status_code, r.headers["allow"]) == (405, "DELETE, GET, PUT")
     assert set(r.json()) == {"detail"}
+
+
+async def test_a_405_names_the_methods_of_a_path_an_included_router_serves() -> None:
+    app = FastAPI()
+    install_edge(app)
+    router = APIRouter()
+
+    @router.get("/parts/{part_id}")
+    async def get_part(part_id: PathId) -> dict:
+        return {"part_id": part_id}
+
+    @router.delete("/parts/{part_id}")
+    async def delete_part(part_id: PathId) -> dict:
+        return {"part_id": part_id}
+
+    app.include_router(router)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://edge") as http:
+        r = await http.post("/parts/p1")
+    assert (r.status_code, r.headers["allow"]) == (405, "DELETE, GET")
 
 
 @pytest.mark.parametrize(

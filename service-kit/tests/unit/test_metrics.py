@@ -2,7 +2,7 @@
 template and by event type."""
 
 import httpx
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -58,6 +58,24 @@ async def test_requests_are_counted_by_route_template_never_by_raw_path():
     )
     body, _ = metrics.exposition()
     assert b"o-123" not in body
+
+
+async def test_a_route_an_included_router_serves_is_counted_by_its_template_too():
+    app = FastAPI()
+    app.add_middleware(metrics.RequestMetrics)
+    router = APIRouter()
+
+    @router.get("/parts/{part_id}")
+    async def part(part_id: str) -> dict[str, str]:
+        return {"part_id": part_id}
+
+    app.include_router(router)
+    labels = {"method": "GET", "route": "/parts/{part_id}", "status": "200"}
+    before = sample("fooddelivery_http_requests_total", **labels)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/parts/p-1")).status_code == 200
+    assert sample("fooddelivery_http_requests_total", **labels) == before + 1
 
 
 class FlakyBus:

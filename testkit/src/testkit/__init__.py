@@ -9,10 +9,10 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -20,8 +20,7 @@ from service_kit import snapshot
 from service_kit.consumer import RawMessage
 from service_kit.snapshot import end_offsets, read_snapshot
 from shared_events import decode
-
-T = TypeVar("T")
+from testkit.waiting import eventually as eventually  # the tests import it from here
 
 ROOT = Path(__file__).resolve().parents[3]
 KAFKA_SH = ROOT / "infra" / "kafka" / "kafka.sh"
@@ -52,7 +51,6 @@ class KafkaBroker:
 
 
 def fresh_broker(port: int) -> Iterator[KafkaBroker]:
-    import asyncio
 
     from fooddelivery_ops.topics import ensure_topics
 
@@ -76,24 +74,6 @@ class PostgresServer:
     def reset(self, database: str) -> str:
         subprocess.run([str(POSTGRES_SH), "reset", database], check=True, capture_output=True)
         return self.url(database)
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]],
-    *,
-    within: float = 30,
-    interval: float = 0.1,
-    what: str = "condition",
-) -> T:
-    """Poll until `probe` returns something truthy; fail with `what` at the deadline."""
-    deadline = time.monotonic() + within
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out after {within}s waiting for {what}; last: {last!r}")
 
 
 async def read_topic(

@@ -10,11 +10,13 @@ import asyncio
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 import httpx
+
+from testkit.waiting import eventually
 
 T = TypeVar("T")
 REFRESH_MARGIN_S = 60.0  # refresh an access token this long before it expires
@@ -253,19 +255,7 @@ class Rider(Actor):
         return await self.request("GET", f"{self.at.delivery}/deliveries/{order_id}")
 
 
-async def wait_for(
-    probe: Callable[[], Awaitable[T]],
-    *,
-    within: float = 30,
-    what: str = "condition",
-    interval: float = 0.05,
-) -> T:
-    """Poll until `probe()` is truthy; the events travel through Kafka meanwhile."""
-    deadline = time.monotonic() + within
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise TimeoutError(f"timed out after {within}s waiting for {what}; last: {last!r}")
+# `eventually` for the actors' journeys (the events travel through Kafka meanwhile):
+# a TimeoutError at the deadline, which the load driver and the demo count as a
+# failed step.
+wait_for = partial(eventually, interval=0.05, error=TimeoutError)

@@ -104,12 +104,21 @@ class Demo:
 
     # ------------------------------------------------------------------ scenarios
 
-    async def happy_path(self) -> None:
-        print("\n== 1. Happy path: placed, accepted, cooked, picked, delivered")
+    async def placed(self, title: str, quantity: int = 2) -> tuple[Customer, str]:
+        """A scenario's opening: its title, then a new customer's order."""
+        print(f"\n== {title}")
         customer = self.customer()
-        order_id = await self.order(customer)
+        return customer, await self.order(customer, quantity)
+
+    async def cooking(self, order_id: str) -> None:
         self.step("owner", "accepts", await self.owner.accept(order_id))
         self.step("owner", "starts cooking", await self.owner.start_cooking(order_id))
+
+    async def happy_path(self) -> None:
+        customer, order_id = await self.placed(
+            "1. Happy path: placed, accepted, cooked, picked, delivered"
+        )
+        await self.cooking(order_id)
         await self.offered(order_id)
         self.step("owner", "finishes cooking", await self.owner.finish_cooking(order_id))
         self.step("rider", "picks the food up", await self.riders[0].pick(order_id))
@@ -117,27 +126,22 @@ class Demo:
         await self.show(customer, order_id, "DELIVERED")
 
     async def rejected(self) -> None:
-        print("\n== 2. The store rejects: the payment is refunded, nothing is delivered")
-        customer = self.customer()
-        order_id = await self.order(customer)
+        customer, order_id = await self.placed(
+            "2. The store rejects: the payment is refunded, nothing is delivered"
+        )
         self.step("owner", "rejects: sold out", await self.owner.reject(order_id, "sold out"))
         await self.show(customer, order_id, "REJECTED")
 
     async def cancelled_before_cooking(self) -> None:
-        print("\n== 3. The customer cancels before cooking starts")
-        customer = self.customer()
-        order_id = await self.order(customer)
+        customer, order_id = await self.placed("3. The customer cancels before cooking starts")
         self.step("owner", "accepts", await self.owner.accept(order_id))
         self.step("customer", "cancels", await customer.cancel(order_id))
         await self.show(customer, order_id, "CANCELLED")
         self.step("owner", "tries to start cooking", await self.owner.start_cooking(order_id))
 
     async def cancel_too_late(self) -> None:
-        print("\n== 4. Too late to cancel: cooking has started")
-        customer = self.customer()
-        order_id = await self.order(customer)
-        self.step("owner", "accepts", await self.owner.accept(order_id))
-        self.step("owner", "starts cooking", await self.owner.start_cooking(order_id))
+        customer, order_id = await self.placed("4. Too late to cancel: cooking has started")
+        await self.cooking(order_id)
         await wait_for(
             lambda: self._local_status(customer, order_id, "COOKING"),
             what="the order-service to hear that cooking started",
@@ -149,11 +153,10 @@ class Demo:
         return (await customer.order(order_id)).json()["status"] == status
 
     async def returned(self) -> None:
-        print("\n== 5. Delivered, then returned: the stock comes back")
-        customer = self.customer()
-        order_id = await self.order(customer, quantity=3)
-        self.step("owner", "accepts", await self.owner.accept(order_id))
-        self.step("owner", "starts cooking", await self.owner.start_cooking(order_id))
+        customer, order_id = await self.placed(
+            "5. Delivered, then returned: the stock comes back", quantity=3
+        )
+        await self.cooking(order_id)
         await self.offered(order_id)
         self.step("rider", "picks the food up", await self.riders[0].pick(order_id))
         self.step("rider", "confirms delivery", await self.riders[0].confirm(order_id))
@@ -165,11 +168,8 @@ class Demo:
         await self.show(customer, order_id, "RETURNED")
 
     async def race(self) -> None:
-        print("\n== 6. Two riders race for one delivery")
-        customer = self.customer()
-        order_id = await self.order(customer)
-        self.step("owner", "accepts", await self.owner.accept(order_id))
-        self.step("owner", "starts cooking", await self.owner.start_cooking(order_id))
+        customer, order_id = await self.placed("6. Two riders race for one delivery")
+        await self.cooking(order_id)
         await self.offered(order_id)
         kim, lee = self.riders
         first, second = await asyncio.gather(kim.pick(order_id), lee.pick(order_id))

@@ -64,8 +64,7 @@ class Driver:
     # Every lane polls while it waits: on a small machine faster polling only
     # steals the CPU the services need to get there.
     poll_interval: float = 0.25
-    acting: int = 0
-    waiting: int = 0
+    lanes_in: Counter[str] = field(default_factory=Counter)  # "acting", "waiting": how many
     placed: int = 0
     commands: int = 0  # commands that got their 2xx
     _queue: list[Plan] = field(default_factory=list)
@@ -75,7 +74,7 @@ class Driver:
     @property
     def stalled(self) -> bool:
         """Nothing is acting: every order in flight (if any) waits for an event."""
-        return self.acting == 0
+        return self.lanes_in["acting"] == 0
 
     async def run(self, plans: list[Plan]) -> None:
         self._queue = list(reversed(plans))
@@ -128,10 +127,11 @@ class Driver:
             # 422 until the order-service's menu replica has the store's items.
             return r if r.status_code in (200, 201) else None
 
-        r = await self._acting(
+        r = await self._in_state(
+            "acting",
             wait_for(
                 attempt, within=self.step_timeout, interval=self.poll_interval, what="PlaceOrder"
-            )
+            ),
         )
         plan.order_id = r.json()["order_id"]
         plan.placed_at = time.monotonic()
@@ -176,7 +176,7 @@ class Driver:
         }[step]
         for attempt in range(1, 4):
             try:
-                r = await self._acting(act())
+                r = await self._in_state("acting", act())
             except httpx.TransportError:
                 # The reply was lost, not necessarily the command: send it again, and
                 # a 409 naming the state it leads to says the first one landed.
@@ -212,23 +212,18 @@ class Driver:
                 self.transport_retries += 1
                 return False
 
-        await self._waiting(
-            wait_for(tolerant, within=self.step_timeout, interval=self.poll_interval, what=what)
+        await self._in_state(
+            "waiting",
+            wait_for(tolerant, within=self.step_timeout, interval=self.poll_interval, what=what),
         )
 
-    async def _acting(self, work: Awaitable[Any]) -> Any:
-        self.acting += 1
+    async def _in_state(self, state: str, work: Awaitable[Any]) -> Any:
+        """`work`, its lane counted in `state` meanwhile."""
+        self.lanes_in[state] += 1
         try:
             return await work
         finally:
-            self.acting -= 1
-
-    async def _waiting(self, work: Awaitable[Any]) -> Any:
-        self.waiting += 1
-        try:
-            return await work
-        finally:
-            self.waiting -= 1
+            self.lanes_in[state] -= 1
 
 
 # ------------------------------------------------------------------ faults

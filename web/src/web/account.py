@@ -9,10 +9,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from web import i18n
 from web.backend import Reply
+from web.forms import FormText, PageForm, Text
 from web.pages import Api, back_to, refused, render, signed_in, store
 
 router = APIRouter()
-Text = Annotated[str, Form(max_length=1024)]
 HOME = {"customer": "/stores", "owner": "/owner", "rider": "/rider"}
 
 
@@ -24,29 +24,29 @@ async def home(request: Request) -> Response:
     return RedirectResponse(HOME.get(me.role, "/login"), status_code=303)
 
 
+class SignUpForm(PageForm):
+    email: FormText = ""
+    password: FormText = ""
+    name: FormText = ""
+    role: FormText = "customer"
+    region: FormText = ""
+
+
 @router.get("/signup", response_class=HTMLResponse)
 async def signup_form(request: Request) -> Response:
     return render(request, "signup.html", form={})
 
 
 @router.post("/signup", response_class=HTMLResponse)
-async def signup(
-    request: Request,
-    api: Api,
-    email: Text = "",
-    password: Text = "",
-    name: Text = "",
-    role: Text = "customer",
-    region: Text = "",
-) -> Response:
-    body = {"email": email, "password": password, "name": name, "role": role}
-    if region.strip():
-        body["region"] = region.strip()
+async def signup(request: Request, api: Api, form: Annotated[SignUpForm, Form()]) -> Response:
+    body = form.model_dump(exclude={"region"})
+    if form.region.strip():
+        body["region"] = form.region.strip()
     reply = await api.sign_up(body)
-    form = {"email": email, "name": name, "role": role, "region": region}
     if not reply.ok:
-        return render(request, "signup.html", 400, form=form, messages=[("error", refused(reply))])
-    return await _sign_in(request, api, email, password, form_page="login.html")
+        shown = form.model_dump(exclude={"password"})  # a refused form comes back filled in
+        return render(request, "signup.html", 400, form=shown, messages=[("error", refused(reply))])
+    return await _sign_in(request, api, form.email, form.password, form_page="login.html")
 
 
 @router.get("/login", response_class=HTMLResponse)

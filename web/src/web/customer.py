@@ -15,10 +15,10 @@ from httpx_sse import aconnect_sse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from web import i18n
+from web.forms import FormText, PageForm, Text
 from web.pages import Api, Customer, back_to, flash, flash_reply, refused, render, templates
 
 router = APIRouter()
-Text = Annotated[str, Form(max_length=1024)]
 # The statuses in which the board lets a customer cancel (the service still decides).
 CANCELLABLE = {"PLACED", "ACCEPTED"}
 
@@ -95,33 +95,34 @@ async def clear_cart(me: Customer) -> Response:
     return back_to("/cart")
 
 
+class OrderForm(PageForm):
+    line: FormText = ""
+    region: FormText = ""
+    phone: FormText = ""
+    card_token: FormText = "tok_ok"
+    idempotency_key: FormText = ""
+
+
 @router.post("/orders", response_class=HTMLResponse)
 async def place_order(
-    request: Request,
-    api: Api,
-    me: Customer,
-    line: Text = "",
-    region: Text = "",
-    phone: Text = "",
-    card_token: Text = "tok_ok",
-    idempotency_key: Text = "",
+    request: Request, api: Api, me: Customer, form: Annotated[OrderForm, Form()]
 ) -> Response:
     body = {
         "store_id": me.cart_store or "",
         "items": [{"menu_item_id": i, "quantity": q} for i, q in me.cart.items()],
-        "delivery_address": {"line": line, "region": region},
-        "phone": phone,
-        "payment": {"card_token": card_token},
+        "delivery_address": {"line": form.line, "region": form.region},
+        "phone": form.phone,
+        "payment": {"card_token": form.card_token},
     }
     # One key per cart page: a double click places one order.
-    key = idempotency_key[:64] or str(uuid.uuid4())
+    key = form.idempotency_key[:64] or str(uuid.uuid4())
     reply = await api.call(
         me, "POST", "order", "/orders", json=body, headers={"Idempotency-Key": key}
     )
     if not reply.ok:
-        form = {"line": line, "region": region, "card_token": card_token}
+        shown = form.model_dump(include={"line", "region", "card_token"})
         return await _cart_page(
-            request, api, me, 400, form=form, messages=[("error", refused(reply))]
+            request, api, me, 400, form=shown, messages=[("error", refused(reply))]
         )
     me.cart_store, me.cart = None, {}
     flash(request, i18n.gettext_("Your order is placed."), "ok")

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from web import i18n
+from web.forms import FormText, PageForm, Text
 from web.pages import Api, Owner, back_to, flash, flash_reply, refused, render, render_fragment
 
 router = APIRouter(prefix="/owner")
-Text = Annotated[str, Form(max_length=1024)]
 
 
 @router.get("", response_class=HTMLResponse)
@@ -54,19 +54,19 @@ async def store_page(request: Request, api: Api, me: Owner, store_id: str) -> Re
     return render(request, "owner_store.html", menu=reply.data, store_id=store_id)
 
 
+class MenuItemForm(PageForm):
+    item_id: FormText = ""
+    name: FormText = ""
+    price: FormText = ""
+    stock: FormText = ""
+
+
 @router.post("/stores/{store_id}/menu")
 async def set_menu_item(
-    request: Request,
-    api: Api,
-    me: Owner,
-    store_id: str,
-    item_id: Text = "",
-    name: Text = "",
-    price: Text = "",
-    stock: Text = "",
+    request: Request, api: Api, me: Owner, store_id: str, form: Annotated[MenuItemForm, Form()]
 ) -> Response:
-    body = {"name": name, "price": _number(price), "stock": _number(stock)}
-    path = f"/stores/{store_id}/menu/{item_id.strip()}"
+    body = {"name": form.name, "price": _number(form.price), "stock": _number(form.stock)}
+    path = f"/stores/{store_id}/menu/{form.item_id.strip()}"
     reply = await api.call(me, "PUT", "store", path, json=body)
     flash_reply(request, reply, i18n.gettext_("The menu is saved."))
     return back_to(f"/owner/stores/{store_id}")

@@ -52,6 +52,7 @@ def _environment() -> Environment:
     env.globals["languages"] = i18n.LANGUAGES
     env.filters["won"] = lambda amount: f"{amount:,}" if isinstance(amount, int) else "-"
     env.filters["seconds_left"] = seconds_left
+    env.globals["forms"] = env.get_template("_form.html").module  # its macros
     return env
 
 

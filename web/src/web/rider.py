@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from web import i18n
+from web.forms import Text
 from web.pages import Api, Rider, back_to, flash, flash_reply, refused, render, render_fragment
 from web.sessions import Session
 
 router = APIRouter(prefix="/rider")
-Text = Annotated[str, Form(max_length=1024)]
 
 
 @router.get("", response_class=HTMLResponse)

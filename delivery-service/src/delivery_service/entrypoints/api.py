@@ -6,35 +6,34 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Query
+from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 
 from delivery_service import views
 from delivery_service.bootstrap import Container, bootstrap
 from delivery_service.domain import commands
 from delivery_service.domain.model import REASON_MAX, Delivery, DeliveryNotFound, DeliveryStatus
-from service_kit.auth import ResourceServer
 from service_kit.http import (
     Page,
     PathId,
     RegionQuery,
     RequestBody,
     Rider,
+    command_route,
     declare,
     paging,
-    serve,
-    service_app,
+    service_api,
     text,
 )
 from service_kit.problems import ACTOR, BODY
 
 Paging = Annotated[Page, paging(default=100, most=200)]
-# A rider's command on a delivery in the state that allows it.
-COMMAND = declare(*ACTOR, 403, 404, 409)
 Reason = Annotated[str, text(REASON_MAX)]
 
 # The states a list may ask for; PENDING is internal and never listed.
 ListedStatus = Literal["WAITING", "PICKED", "DELIVERED", "RETURNED", "CANCELLED"]
+# A rider's command on a delivery, in the state that allows it.
+COMMAND = command_route(views.DeliveryView)
 
 
 class ReturnBody(RequestBody):
@@ -52,22 +51,12 @@ def shown(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def create_app(
-    container: Container | None = None, *, resource_server: ResourceServer | None = None
-) -> FastAPI:
-    """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
-    container = container or bootstrap()
+def routes(container: Container) -> APIRouter:
     bus, platform = container.bus, container.platform
+    router = APIRouter(tags=["deliveries"])
 
-    app = service_app(
-        platform,
-        summary="Delivery context: deliveries offered to riders, picked and confirmed",
-        resource_server=resource_server,
-    )
-
-    @app.get(
+    @router.get(
         "/deliveries",
-        tags=["deliveries"],
         response_model=views.Offers,
         responses=declare(*ACTOR),
     )
@@ -89,9 +78,8 @@ def create_app(
         found = await views.offers(platform.sessions, region, DeliveryStatus(status), page)
         return {"deliveries": found}
 
-    @app.get(
+    @router.get(
         "/deliveries/{order_id}",
-        tags=["deliveries"],
         response_model=views.DeliveryDetail,
         response_model_exclude_unset=True,  # the address line only for its rider
         responses=declare(*ACTOR, 404),
@@ -102,38 +90,24 @@ def create_app(
             raise DeliveryNotFound(order_id)
         return found
 
-    @app.put(
-        "/deliveries/{order_id}/pick",
-        tags=["deliveries"],
-        response_model=views.DeliveryView,
-        responses=COMMAND,
-    )
+    @router.put("/deliveries/{order_id}/pick", **COMMAND)
     async def pick(order_id: PathId, rider: Rider) -> dict[str, Any]:
         return shown(await bus.handle(commands.PickFood(order_id, rider.sub)))
 
-    @app.put(
-        "/deliveries/{order_id}/confirm",
-        tags=["deliveries"],
-        response_model=views.DeliveryView,
-        responses=COMMAND,
-    )
+    @router.put("/deliveries/{order_id}/confirm", **COMMAND)
     async def confirm(order_id: PathId, rider: Rider) -> dict[str, Any]:
         return shown(await bus.handle(commands.ConfirmDelivery(order_id, rider.sub)))
 
-    @app.put(
-        "/deliveries/{order_id}/return",
-        tags=["deliveries"],
-        response_model=views.DeliveryView,
-        responses={**COMMAND, **declare(*BODY)},
-    )
+    @router.put("/deliveries/{order_id}/return", **command_route(views.DeliveryView, *BODY))
     async def return_food(order_id: PathId, body: ReturnBody, rider: Rider) -> dict[str, Any]:
         return shown(await bus.handle(commands.ReturnDelivery(order_id, rider.sub, body.reason)))
 
-    return app
+    return router
 
 
-def main() -> None:
-    serve(bootstrap(), create_app)
+create_app, main = service_api(
+    bootstrap, routes, "Delivery context: deliveries offered to riders, picked and confirmed"
+)
 
 
 if __name__ == "__main__":

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header
+from fastapi import APIRouter, Header
 from sse_starlette import EventSourceResponse
 
 from mypage_service import views
 from mypage_service.bootstrap import Container, bootstrap
 from mypage_service.domain.model import OrderNotFound, ensure_visible_to
 from mypage_service.entrypoints.stream import StreamSettings, order_events
-from service_kit.auth import ResourceServer
-from service_kit.http import Customer, Page, PathId, declare, paging, serve, service_app
+from service_kit.http import Customer, Page, PathId, declare, paging, service_api
 from service_kit.problems import ACTOR
 
 Paging = Annotated[Page, paging(default=20, most=100)]
@@ -25,22 +24,12 @@ Paging = Annotated[Page, paging(default=20, most=100)]
 OWN = declare(*ACTOR, 403)
 
 
-def create_app(
-    container: Container | None = None, *, resource_server: ResourceServer | None = None
-) -> FastAPI:
-    """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
-    container = container or bootstrap()
+def routes(container: Container) -> APIRouter:
     platform = container.platform
+    router = APIRouter(tags=["mypage"])
 
-    app = service_app(
-        platform,
-        summary="Customer context: order status, timeline, order list and notifications",
-        resource_server=resource_server,
-    )
-
-    @app.get(
+    @router.get(
         "/mypage/orders/{order_id}",
-        tags=["mypage"],
         response_model=views.OrderPage,
         responses={**OWN, **declare(404)},
     )
@@ -53,9 +42,8 @@ def create_app(
 
     stream_settings = StreamSettings.from_env()
 
-    @app.get(
+    @router.get(
         "/mypage/orders/{order_id}/stream",
-        tags=["mypage"],
         response_class=EventSourceResponse,
         responses={**OWN, **declare(404), 200: {"content": {"text/event-stream": {}}}},
     )
@@ -74,9 +62,8 @@ def create_app(
         events = order_events(platform.sessions, order_id, last_event_id, stream_settings)
         return EventSourceResponse(events, ping=stream_settings.heartbeat_s)
 
-    @app.get(
+    @router.get(
         "/mypage/customers/{customer_id}/orders",
-        tags=["mypage"],
         response_model=views.CustomerOrders,
         responses=OWN,
     )
@@ -90,9 +77,8 @@ def create_app(
             "orders": orders,
         }
 
-    @app.get(
+    @router.get(
         "/mypage/customers/{customer_id}/notifications",
-        tags=["mypage"],
         response_model=views.CustomerNotifications,
         responses=OWN,
     )
@@ -101,11 +87,12 @@ def create_app(
         found = await views.customer_notifications(platform.sessions, customer_id)
         return {"customer_id": customer_id, "notifications": found}
 
-    return app
+    return router
 
 
-def main() -> None:
-    serve(bootstrap(), create_app)
+create_app, main = service_api(
+    bootstrap, routes, "Customer context: order status, timeline, order list and notifications"
+)
 
 
 if __name__ == "__main__":

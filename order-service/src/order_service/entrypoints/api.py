@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -13,8 +13,16 @@ from order_service.bootstrap import Container, bootstrap
 from order_service.domain import commands
 from order_service.domain.menu import RequestedItem
 from order_service.domain.model import DeliveryAddress, normalise_phone
-from service_kit.auth import ResourceServer
-from service_kit.http import Customer, Id, PathId, RequestBody, declare, serve, service_app, text
+from service_kit.http import (
+    Customer,
+    Id,
+    PathId,
+    RequestBody,
+    command_route,
+    declare,
+    service_api,
+    text,
+)
 from service_kit.problems import ACTOR, BODY
 
 # What normalise_phone accepts, for the schema: a Korean mobile number, dashes optional.
@@ -87,22 +95,12 @@ class PlaceOrderBody(RequestBody):
         )
 
 
-def create_app(
-    container: Container | None = None, *, resource_server: ResourceServer | None = None
-) -> FastAPI:
-    """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
-    container = container or bootstrap()
+def routes(container: Container) -> APIRouter:
     bus, platform = container.bus, container.platform
+    router = APIRouter(tags=["orders"])
 
-    app = service_app(
-        platform,
-        summary="Ordering context: orders, their payment, the menu replica",
-        resource_server=resource_server,
-    )
-
-    @app.post(
+    @router.post(
         "/orders",
-        tags=["orders"],
         status_code=201,
         response_model=views.OrderView,
         responses={
@@ -123,32 +121,27 @@ def create_app(
             headers={"Location": f"/orders/{placed.order_id}"},
         )
 
-    @app.get(
+    @router.get(
         "/orders/{order_id}",
-        tags=["orders"],
         response_model=views.OrderView,
         responses=declare(*ACTOR, 403, 404),
     )
     async def get_order(order_id: PathId, actor: Customer) -> dict[str, Any]:
         return await views.order_for_customer(platform.sessions, order_id, actor.sub)
 
-    @app.delete(
-        "/orders/{order_id}",
-        tags=["orders"],
-        response_model=views.OrderView,
-        responses=declare(*ACTOR, 403, 404, 409),
-    )
+    @router.delete("/orders/{order_id}", **command_route(views.OrderView))
     async def cancel_order(order_id: PathId, actor: Customer) -> dict[str, Any]:
         """CancelOrder, while the order is PLACED or ACCEPTED: the order as GET shows it,
         now CANCELLED with its payment REFUND_PENDING (or already REFUNDED)."""
         await bus.handle(commands.CancelOrder(order_id, actor.sub))
         return await views.order_for_customer(platform.sessions, order_id, actor.sub)
 
-    return app
+    return router
 
 
-def main() -> None:
-    serve(bootstrap(), create_app)
+create_app, main = service_api(
+    bootstrap, routes, "Ordering context: orders, their payment, the menu replica"
+)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import (
     ConfigDict,
     Field,
@@ -13,17 +13,16 @@ from pydantic import (
     field_validator,
 )
 
-from service_kit.auth import ResourceServer
 from service_kit.http import (
     Owner,
     Page,
     PathId,
     RegionQuery,
     RequestBody,
+    command_route,
     declare,
     paging,
-    serve,
-    service_app,
+    service_api,
     text,
 )
 from service_kit.kernel import InvalidInput
@@ -37,7 +36,7 @@ Name = Annotated[str, text(100)]
 Region = Annotated[str, text(64)]
 Paging = Annotated[Page, paging(default=100, most=200)]
 # A command on a kitchen ticket: the acting owner's, in the state that allows it.
-TICKET = declare(*ACTOR, 403, 404, 409)
+TICKET = command_route(views.TicketView)
 
 
 class StoreBody(RequestBody):
@@ -83,37 +82,23 @@ class AcceptanceBody(RequestBody):
             raise ValueError(str(exc)) from None  # 422 naming body.reason
 
 
-def create_app(
-    container: Container | None = None, *, resource_server: ResourceServer | None = None
-) -> FastAPI:
-    """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
-    container = container or bootstrap()
+def routes(container: Container) -> APIRouter:
     bus, platform = container.bus, container.platform
+    router = APIRouter()
 
-    app = service_app(
-        platform,
-        summary="Kitchen context: stores, menus, kitchen tickets",
-        resource_server=resource_server,
-    )
-
-    @app.put(
+    @router.put(
         "/stores/{store_id}",
         tags=["stores"],
         response_model=views.StoreView,
         responses=declare(*ACTOR, *BODY, 403, 409),
     )
-    async def register_store(store_id: PathId, body: StoreBody, actor: Owner) -> dict[str, Any]:
+    async def register_store(store_id: PathId, body: StoreBody, actor: Owner) -> views.StoreView:
         store = await bus.handle(
             commands.RegisterStore(store_id, actor.sub, body.name, body.region)
         )
-        return {
-            "store_id": store.store_id,
-            "owner_id": store.owner_id,
-            "name": store.name,
-            "region": store.region,
-        }
+        return views.StoreView.model_validate(store, from_attributes=True)
 
-    @app.put(
+    @router.put(
         "/stores/{store_id}/menu/{item_id}",
         tags=["menu"],
         response_model=views.MenuItemView,
@@ -121,21 +106,13 @@ def create_app(
     )
     async def set_menu_item(
         store_id: PathId, item_id: PathId, body: MenuItemBody, actor: Owner
-    ) -> dict[str, Any]:
+    ) -> views.MenuItemView:
         item = await bus.handle(
             commands.SetMenuItem(store_id, item_id, actor.sub, body.name, body.price, body.stock)
         )
-        return {
-            "store_id": item.store_id,
-            "item_id": item.item_id,
-            "name": item.name,
-            "price": item.price,
-            "stock": item.stock,
-            "available": item.available,
-            "revision": item.revision,
-        }
+        return views.MenuItemView.model_validate(item, from_attributes=True)
 
-    @app.get(
+    @router.get(
         "/stores",
         tags=["stores"],
         response_model=views.StoreList,
@@ -145,7 +122,7 @@ def create_app(
         """The stores in a region, by name: public, for customers choosing where to order."""
         return await views.stores_in_region(platform.sessions, region, page)
 
-    @app.get(
+    @router.get(
         "/stores/{store_id}/menu",
         tags=["menu"],
         response_model=views.MenuView,
@@ -157,11 +134,10 @@ def create_app(
             raise HTTPException(status_code=404, detail=f"store {store_id} not found")
         return found
 
-    @app.put(
+    @router.put(
         "/store-orders/{order_id}/acceptance",
         tags=["store orders"],
-        response_model=views.TicketView,
-        responses={**TICKET, **declare(*BODY)},
+        **command_route(views.TicketView, *BODY),
     )
     async def decide(order_id: PathId, body: AcceptanceBody, actor: Owner) -> dict[str, Any]:
         ticket = await bus.handle(
@@ -169,25 +145,15 @@ def create_app(
         )
         return views.ticket(ticket)
 
-    @app.put(
-        "/store-orders/{order_id}/cooking-start",
-        tags=["store orders"],
-        response_model=views.TicketView,
-        responses=TICKET,
-    )
+    @router.put("/store-orders/{order_id}/cooking-start", tags=["store orders"], **TICKET)
     async def start_cooking(order_id: PathId, actor: Owner) -> dict[str, Any]:
         return views.ticket(await bus.handle(commands.StartCooking(order_id, actor.sub)))
 
-    @app.put(
-        "/store-orders/{order_id}/cooking-finish",
-        tags=["store orders"],
-        response_model=views.TicketView,
-        responses=TICKET,
-    )
+    @router.put("/store-orders/{order_id}/cooking-finish", tags=["store orders"], **TICKET)
     async def finish_cooking(order_id: PathId, actor: Owner) -> dict[str, Any]:
         return views.ticket(await bus.handle(commands.FinishCooking(order_id, actor.sub)))
 
-    @app.get(
+    @router.get(
         "/stores/{store_id}/orders",
         tags=["store orders"],
         response_model=views.InboxView,
@@ -201,11 +167,10 @@ def create_app(
     ) -> dict[str, Any]:
         return await views.store_inbox(platform.sessions, store_id, actor.sub, status, page)
 
-    return app
+    return router
 
 
-def main() -> None:
-    serve(bootstrap(), create_app)
+create_app, main = service_api(bootstrap, routes, "Kitchen context: stores, menus, kitchen tickets")
 
 
 if __name__ == "__main__":

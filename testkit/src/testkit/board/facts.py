@@ -13,7 +13,8 @@ from enum import Enum
 from types import CodeType, ModuleType
 from typing import Any
 
-from fastapi.routing import APIRoute
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
 from service_kit.kernel import Aggregate
@@ -118,10 +119,7 @@ def _service(name: str, package: str, port: int) -> Service:
     app = api.create_app(container)
     context, _, owns = (app.summary or "").partition(": ")
     commands = _command_names(package)
-    # The documented routes: not the /docs pages, which are no part of the contract.
-    routes = tuple(
-        _route(r, commands) for r in app.routes if isinstance(r, APIRoute) and r.include_in_schema
-    )
+    routes = tuple(_route(r, commands) for r in _own_routes(app, api.__name__))
     routed = [r.command for r in routes if r.command]
     if sorted(routed) != sorted(commands):
         raise LookupError(f"{name}: commands {sorted(commands)} but routes send {sorted(routed)}")
@@ -137,6 +135,16 @@ def _service(name: str, package: str, port: int) -> Service:
         machines=tuple(_machines(name, package)),
         package=package,
     )
+
+
+def _own_routes(app: FastAPI, module: str) -> Iterator[APIRoute]:
+    """The documented routes the service's API `module` declares, wherever the app
+    includes them: not the chassis's health, /metrics or /docs."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            if route.endpoint.__module__ == module:
+                yield route
 
 
 def _command_names(package: str) -> list[str]:
