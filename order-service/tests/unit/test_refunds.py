@@ -9,6 +9,7 @@ import pytest
 from order_service.adapters.payment import FakeCardGateway
 from order_service.domain.payment import PaymentStatus
 from order_service.service_layer.refunds import RefundDispatcher, RefundsFailed
+from service_kit.claims import Pacing
 from service_kit.uow import Trace
 from shared_events.contract import OrderRejected
 
@@ -24,8 +25,8 @@ async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None
         await asyncio.sleep(0.005)
 
 
-def dispatcher(world: World, **options) -> RefundDispatcher:
-    return RefundDispatcher(lambda: world.uow.factory(Trace()), world.gateway, **options)
+def dispatcher(world: World, **pacing) -> RefundDispatcher:
+    return RefundDispatcher(lambda: world.uow.factory(Trace()), world.gateway, Pacing(**pacing))
 
 
 async def test_a_cancelled_order_is_refunded_once():

@@ -14,6 +14,7 @@ from order_service.domain.model import DeliveryAddress, Order
 from order_service.domain.payment import Payment
 from order_service.service_layer.messagebus import create_bus
 from order_service.service_layer.refunds import RefundDispatcher
+from service_kit.claims import Pacing
 from service_kit.messagebus import MessageBus
 from service_kit.uow import Trace
 from shared_events.contract import MenuItemChanged, OrderCancelled, Payload
@@ -35,9 +36,7 @@ class World:
         self.refunds = RefundDispatcher(
             lambda: self.uow.factory(Trace()),
             self.gateway,
-            poll_interval=0.01,
-            backoff_multiplier=0.001,
-            max_backoff=0.01,
+            Pacing(poll_interval=0.01, backoff_multiplier=0.001, max_backoff=0.01),
         )
 
     def _wake(self) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from abc import abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select
@@ -36,6 +37,16 @@ def claimed(query: S, *of: Any) -> S:
     """`query`'s rows locked for the transaction, skipping the ones another holds
     (`of`: the tables to lock when the query joins others)."""
     return query.with_for_update(skip_locked=True, of=list(of) if of else None)
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How a ClaimLoop works off its rows: a loop states only what differs."""
+
+    poll_interval: float = 1.0  # seconds an idle pass waits for wake()
+    batch_size: int = 50  # rows one pass takes at the most
+    backoff_multiplier: float = 0.2  # a failed pass is retried after this ...
+    max_backoff: float = 5.0  # ... growing exponentially up to this
 
 
 class ClaimsFailed(Exception):
@@ -61,16 +72,11 @@ class ClaimLoop(WorkLoop, Generic[T]):
     ends the pass quietly (a gateway that is down gets one try per pass).
     """
 
-    def __init__(
-        self,
-        *,
-        batch_size: int,
-        poll_interval: float,
-        backoff_multiplier: float,
-        max_backoff: float,
-    ) -> None:
-        super().__init__(self.work_off, poll_interval, backoff_multiplier, max_backoff)
-        self._batch_size = batch_size
+    def __init__(self, pacing: Pacing) -> None:
+        super().__init__(
+            self.work_off, pacing.poll_interval, pacing.backoff_multiplier, pacing.max_backoff
+        )
+        self._batch_size = pacing.batch_size
         self.failures = 0
 
     @abstractmethod

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from service_kit.claims import ClaimLoop, ClaimsFailed, EndPass, claimed
+from service_kit.claims import ClaimLoop, ClaimsFailed, EndPass, Pacing, claimed
 
 
 class Todo:
@@ -21,7 +21,7 @@ class Todo:
 
 class Worker(ClaimLoop[int]):
     def __init__(self, todo: Todo, *, broken=(), ends=()) -> None:
-        super().__init__(batch_size=10, poll_interval=0.01, backoff_multiplier=0, max_backoff=0)
+        super().__init__(Pacing(0.01, batch_size=10, backoff_multiplier=0, max_backoff=0))
         self.todo, self.broken, self.ends = todo, set(broken), set(ends)
         self.tried: list[int] = []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from service_kit.claims import Pacing
 from service_kit.runtime import Container as _Container
 from service_kit.runtime import Platform
 from service_kit.settings import ServiceSettings
@@ -38,9 +39,8 @@ def bootstrap(
     # The timer runs in the API process only (platform.background, beside the relay).
     # The worker, which registers the tickets, builds it too but never runs it: its
     # wake() is then a no-op and the API's timer finds new deadlines by its bounded sleep.
-    timer = AcceptanceTimer(
-        lambda: uow_factory(Trace()), clock, max_sleep=max_sleep_for(kitchen.acceptance_window)
-    )
+    pacing = Pacing(poll_interval=max_sleep_for(kitchen.acceptance_window))
+    timer = AcceptanceTimer(lambda: uow_factory(Trace()), clock, pacing)
     platform.background.append(timer)
     bus = create_bus(
         uow_factory, acceptance_window=kitchen.acceptance_window, wake_timer=timer.wake

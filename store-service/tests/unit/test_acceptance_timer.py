@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from service_kit.claims import Pacing
 from service_kit.runtime import running
 from service_kit.uow import Trace
 from shared_events import contract
@@ -42,8 +43,8 @@ def clock() -> Clock:
     return Clock(at(0))
 
 
-def timer_on(uow: FakeUnitOfWork, clock: Clock, **options) -> AcceptanceTimer:
-    return AcceptanceTimer(lambda: uow.factory(Trace()), clock, **options)
+def timer_on(uow: FakeUnitOfWork, clock: Clock, **pacing) -> AcceptanceTimer:
+    return AcceptanceTimer(lambda: uow.factory(Trace()), clock, Pacing(**pacing))
 
 
 @pytest.fixture
@@ -164,7 +165,7 @@ async def fires(timer: AcceptanceTimer) -> None:
 
 async def test_the_running_timer_sleeps_past_no_deadline_and_is_woken_by_a_new_ticket(uow, clock):
     # A sleep bound far beyond the test: only the deadline or a wake() moves it.
-    timer = timer_on(uow, clock, max_sleep=3600)
+    timer = timer_on(uow, clock, poll_interval=3600)
     bus = create_bus(uow.factory, acceptance_window=WINDOW, wake_timer=timer.wake)
     await bus.handle(commands.RegisterStore(STORE, OWNER, "Hansik House", "gangnam"))
     async with running(timer):
@@ -187,7 +188,7 @@ async def test_the_running_timer_fires_at_the_deadline_without_being_woken(uow):
     bus = create_bus(uow.factory, acceptance_window=WINDOW)  # nothing wakes the timer
     await bus.handle(commands.RegisterStore(STORE, OWNER, "Hansik House", "gangnam"))
     await place(bus)
-    timer = timer_on(uow, clock, max_sleep=3600)
+    timer = timer_on(uow, clock, poll_interval=3600)
     async with running(timer):
         await fires(timer)
 

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from mypage_service.adapters.notification_log import Due, NotificationLog
 from mypage_service.adapters.notifier import Message, Notifier, NotifierError
 from service_kit import telemetry
-from service_kit.claims import ClaimLoop, EndPass
+from service_kit.claims import ClaimLoop, EndPass, Pacing
 from shared_events.envelope import utcnow
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,11 @@ class DispatchPolicy:
     backoff_initial: float = 0.5  # first retry of a row after this many seconds ...
     backoff_max: float = 60.0  # ... doubling per attempt up to this
     lease: float = 60.0  # a claimed row is someone's for this long (> one send with retries)
+
+    @property
+    def pacing(self) -> Pacing:
+        """The loop's: a failing pass backs off as a failing message does (backoff)."""
+        return Pacing(self.poll_interval, self.batch_size, self.backoff_initial, self.backoff_max)
 
     def backoff(self, attempts: int) -> float:
         return min(self.backoff_max, self.backoff_initial * 2.0 ** max(attempts - 1, 0))
@@ -56,13 +61,7 @@ class NotificationDispatcher(ClaimLoop[Due]):
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._policy = policy = policy or DispatchPolicy()
-        # A failing pass backs off as a failing message does (DispatchPolicy.backoff).
-        super().__init__(
-            batch_size=policy.batch_size,
-            poll_interval=policy.poll_interval,
-            backoff_multiplier=policy.backoff_initial,
-            max_backoff=policy.backoff_max,
-        )
+        super().__init__(policy.pacing)
         self._log = notification_log
         self._notifier = notifier
         self._clock = clock

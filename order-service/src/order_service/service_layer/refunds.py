@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from order_service.adapters.payment import PaymentGateway
 from order_service.service_layer.unit_of_work import UnitOfWork
-from service_kit.claims import ClaimLoop, ClaimsFailed
+from service_kit.claims import ClaimLoop, ClaimsFailed, Pacing
 from shared_events.envelope import utcnow
 
 log = logging.getLogger(__name__)
@@ -39,23 +39,18 @@ class RefundsFailed(Exception):
         self.order_ids = order_ids
 
 
+# Rejections are applied by the worker process: the poll is what finds their refunds.
+PACING = Pacing(poll_interval=0.5)
+
+
 class RefundDispatcher(ClaimLoop[str]):
     def __init__(
         self,
         uow_factory: Callable[[], UnitOfWork],
         gateway: PaymentGateway,
-        *,
-        poll_interval: float = 0.5,
-        batch_size: int = 50,
-        backoff_multiplier: float = 0.2,
-        max_backoff: float = 5.0,
+        pacing: Pacing = PACING,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            poll_interval=poll_interval,
-            backoff_multiplier=backoff_multiplier,
-            max_backoff=max_backoff,
-        )
+        super().__init__(pacing)
         self._uow_factory = uow_factory
         self._gateway = gateway
         self.refunded = 0

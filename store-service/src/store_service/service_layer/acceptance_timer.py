@@ -30,13 +30,15 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from service_kit.claims import ClaimLoop
+from service_kit.claims import ClaimLoop, Pacing
 from store_service.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 MIN_SLEEP = 0.01
+# The poll interval is `max_sleep`, the sleep's bound: no deadline is known (or it is later).
+PACING = Pacing(poll_interval=1.0)
 
 
 def seconds_until(deadline: datetime | None, now: datetime, max_sleep: float) -> float:
@@ -53,19 +55,9 @@ class AcceptanceTimer(ClaimLoop[str]):
         self,
         uow_factory: Callable[[], UnitOfWork],
         clock: Clock,
-        *,
-        batch_size: int = 50,
-        max_sleep: float = 1.0,
-        backoff_multiplier: float = 0.2,
-        max_backoff: float = 5.0,
+        pacing: Pacing = PACING,
     ) -> None:
-        # The poll interval is the sleep's bound: no deadline is known (or it is later).
-        super().__init__(
-            batch_size=batch_size,
-            poll_interval=max_sleep,
-            backoff_multiplier=backoff_multiplier,
-            max_backoff=max_backoff,
-        )
+        super().__init__(pacing)
         self._uow_factory = uow_factory
         self._clock = clock
         self.timed_out = 0
