@@ -27,7 +27,13 @@ class NotFound(DomainError):
 
 
 class Forbidden(DomainError):
-    pass
+    """Someone else's: a subclass words the refusal (`refusal = "order {key} belongs to
+    another customer"`) and is raised with the key it names."""
+
+    refusal: ClassVar[str]
+
+    def __init__(self, key: str = "") -> None:
+        super().__init__(self.refusal.format(key=key))
 
 
 class Conflict(DomainError):

@@ -53,8 +53,7 @@ class DeliveryNotFound(NotFound):
 
 
 class NotYourDelivery(Forbidden):
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"delivery {order_id} was picked by another rider")
+    refusal = "delivery {key} was picked by another rider"
 
 
 class WrongState(Conflict):

@@ -28,8 +28,7 @@ class OrderNotFound(NotFound):
 
 
 class NotYourOrder(Forbidden):
-    def __init__(self) -> None:
-        super().__init__("a customer sees only their own orders")
+    refusal = "a customer sees only their own orders"
 
 
 def ensure_visible_to(customer_id: str | None, viewer: str) -> None:

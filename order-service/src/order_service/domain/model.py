@@ -49,8 +49,7 @@ class OrderNotFound(NotFound):
 
 
 class NotOrderOwner(Forbidden):
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"order {order_id} belongs to another customer")
+    refusal = "order {key} belongs to another customer"
 
 
 class OrderNotCancellable(Conflict):

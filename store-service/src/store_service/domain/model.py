@@ -20,8 +20,7 @@ class MenuItemNotFound(NotFound):
 
 
 class NotStoreOwner(Forbidden):
-    def __init__(self, store_id: str) -> None:
-        super().__init__(f"only the owner of store {store_id} may do this")
+    refusal = "only the owner of store {key} may do this"
 
 
 @dataclass(eq=False)
