@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from shared_events.envelope import Envelope
@@ -42,6 +43,19 @@ class Conflict(DomainError):
     def __init__(self, message: str, current_state: str | None = None) -> None:
         super().__init__(message)
         self.current_state = current_state
+
+
+class StateConflict(Conflict):
+    """The aggregate's state refuses the command. A subclass words the refusal over the
+    aggregate's `key`, its `state` and the words it is raised with (`refusal =
+    "delivery {key} is {state}, not {wanted}"`); the 409 names the state."""
+
+    refusal: ClassVar[str]
+
+    def __init__(self, key: str, state: StrEnum, **words: object) -> None:
+        super().__init__(
+            self.refusal.format(key=key, state=state, **words), current_state=state.value
+        )
 
 
 class ConcurrentChange(Conflict):

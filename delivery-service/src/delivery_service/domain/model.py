@@ -17,7 +17,7 @@ from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from service_kit.kernel import Aggregate, Conflict, Forbidden, InvalidInput, NotFound
+from service_kit.kernel import Aggregate, Forbidden, InvalidInput, NotFound, StateConflict
 from shared_events import contract
 
 
@@ -56,11 +56,8 @@ class NotYourDelivery(Forbidden):
     refusal = "delivery {key} was picked by another rider"
 
 
-class WrongState(Conflict):
-    def __init__(self, order_id: str, current: DeliveryStatus, wanted: str) -> None:
-        super().__init__(
-            f"delivery {order_id} is {current}, not {wanted}", current_state=str(current)
-        )
+class WrongState(StateConflict):
+    refusal = "delivery {key} is {state}, not {wanted}"
 
 
 @dataclass(eq=False)
@@ -143,7 +140,7 @@ class Delivery(Aggregate):
     def pick(self, rider_id: str, now: datetime) -> None:
         sources, target = TRANSITIONS["pick"]
         if self.status not in sources:
-            raise WrongState(self.order_id, self.status, DeliveryStatus.WAITING)
+            raise WrongState(self.order_id, self.status, wanted=DeliveryStatus.WAITING)
         self.status = target
         self.rider_id = rider_id
         self.picked_at = now
@@ -154,7 +151,7 @@ class Delivery(Aggregate):
         self._ensure_picked_by(rider_id)
         sources, target = TRANSITIONS["confirm"]
         if self.status not in sources:
-            raise WrongState(self.order_id, self.status, DeliveryStatus.PICKED)
+            raise WrongState(self.order_id, self.status, wanted=DeliveryStatus.PICKED)
         self.status = target
         self.delivered_at = now
         self._touch(now)
@@ -167,7 +164,7 @@ class Delivery(Aggregate):
         self._ensure_picked_by(rider_id)
         sources, target = TRANSITIONS["return"]
         if self.status not in sources:
-            raise WrongState(self.order_id, self.status, "PICKED or DELIVERED")
+            raise WrongState(self.order_id, self.status, wanted="PICKED or DELIVERED")
         self.status = target
         self.return_reason = reason
         self.returned_at = now

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from service_kit.kernel import Aggregate, Conflict, Forbidden, InvalidInput, NotFound
+from service_kit.kernel import Aggregate, Forbidden, InvalidInput, NotFound, StateConflict
 from shared_events import contract
 
 
@@ -52,28 +52,24 @@ class NotOrderOwner(Forbidden):
     refusal = "order {key} belongs to another customer"
 
 
-class OrderNotCancellable(Conflict):
+class OrderNotCancellable(StateConflict):
+    refusal = "order {key} can no longer be cancelled: {reason}"
+
     def __init__(self, order_id: str, status: OrderStatus) -> None:
         reason = {
             OrderStatus.COOKING: "cooking has already started",
             OrderStatus.REJECTED: "the store rejected it",
             OrderStatus.CANCELLED: "it is already cancelled",
         }.get(status, f"it is {status}")
-        super().__init__(
-            f"order {order_id} can no longer be cancelled: {reason}", current_state=status.value
-        )
+        super().__init__(order_id, status, reason=reason)
 
 
-class ContradictoryStoreEvent(Conflict):
+class ContradictoryStoreEvent(StateConflict):
     """A kitchen fact that the kitchen's own state machine cannot produce for this
     order (e.g. CookStarted after OrderRejected). Never applied: the consumer retries
     it and then parks it on the dead-letter topic for a human to look at."""
 
-    def __init__(self, order_id: str, status: OrderStatus, event_type: str) -> None:
-        super().__init__(
-            f"order {order_id} is {status}; {event_type} contradicts it",
-            current_state=status.value,
-        )
+    refusal = "order {key} is {state}; {event_type} contradicts it"
 
 
 @dataclass(frozen=True)
@@ -202,7 +198,7 @@ class Order(Aggregate):
             return False
         sources, target = TRANSITIONS["OrderRejected"]
         if self.status not in sources:
-            raise ContradictoryStoreEvent(self.order_id, self.status, "OrderRejected")
+            raise ContradictoryStoreEvent(self.order_id, self.status, event_type="OrderRejected")
         self.status = target
         self.record(RefundDue(self.order_id, "rejected"))
         return True
@@ -211,7 +207,7 @@ class Order(Aggregate):
         if self.status is OrderStatus.CANCELLED:
             return False
         if self.status is OrderStatus.REJECTED:
-            raise ContradictoryStoreEvent(self.order_id, self.status, event_type)
+            raise ContradictoryStoreEvent(self.order_id, self.status, event_type=event_type)
         sources, target = TRANSITIONS[event_type]
         if self.status not in sources:  # already at or past that point: never backwards
             return False

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from service_kit.kernel import Aggregate, Conflict, InvalidInput, NotFound
+from service_kit.kernel import Aggregate, InvalidInput, NotFound, StateConflict
 from shared_events import contract
 
 
@@ -45,12 +45,8 @@ class StoreOrderNotFound(NotFound):
     what = "store order"
 
 
-class WrongTicketState(Conflict):
-    def __init__(self, order_id: str, action: str, status: TicketStatus) -> None:
-        super().__init__(
-            f"cannot {action} store order {order_id}: it is {status.value}",
-            current_state=status.value,
-        )
+class WrongTicketState(StateConflict):
+    refusal = "cannot {action} store order {key}: it is {state}"
 
 
 MAX_REASON = 200
@@ -262,7 +258,7 @@ class StoreOrder(Aggregate):
             raise StoreOrderNotFound(self.order_id)  # nobody can see it yet
         sources, target = TRANSITIONS[action]
         if self.status not in sources:
-            raise WrongTicketState(self.order_id, action, self.status)
+            raise WrongTicketState(self.order_id, self.status, action=action)
         self.status = target
         self._touch(at)
 
