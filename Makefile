@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 KAFKA_PORT ?= 9092
 
-.PHONY: help setup run test demo dlq dlq-replay rebuild-mypage kafka-up kafka-down lint fmt schemas board postgres-up postgres-down clean
+.PHONY: help setup bench bench-quick run test demo dlq dlq-replay rebuild-mypage kafka-up kafka-down lint fmt schemas board postgres-up postgres-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -17,6 +17,15 @@ setup:  ## install uv (if missing), the Python workspace and the Kafka jars
 
 run: setup  ## Kafka, identity-service and the four services on the embedded defaults; Ctrl-C stops all
 	@$(UV) run python -m testkit.launcher --kafka-port $(KAFKA_PORT)
+
+BENCH ?= full
+
+bench: setup  ## throughput and latency beside the box's limits, one run (BENCH=quick|full|long)
+	@command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
+	@$(UV) run python -m testkit.bench --mode $(BENCH)
+
+bench-quick:  ## the bench in about two minutes (what CI may run)
+	@$(MAKE) --no-print-directory bench BENCH=quick
 
 test: setup  ## the whole suite: unit, integration (real Kafka, SQLite and PostgreSQL), end to end
 	$(UV) run pytest

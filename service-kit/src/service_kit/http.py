@@ -6,7 +6,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
@@ -127,6 +127,9 @@ def service_app(
 
 C = TypeVar("C", bound=Container)
 
+# How every API (and the bench's bare app, its yardstick) is served.
+UVICORN_OPTIONS: dict[str, Any] = {"log_level": "info", "timeout_graceful_shutdown": 10}
+
 
 def serve(container: C, create_app: Callable[[C], FastAPI]) -> None:
     """The body of every service's API main(): run the app on the bootstrapped
@@ -140,8 +143,7 @@ def serve(container: C, create_app: Callable[[C], FastAPI]) -> None:
         create_app(container),
         host=settings.http_host,
         port=settings.http_port,
-        log_level="info",
-        timeout_graceful_shutdown=10,
+        **UVICORN_OPTIONS,
     )
 
 
