@@ -93,8 +93,8 @@ def create_worker_app(
                 app.consumer.unacked.discard(message)
                 log.error("%s[%s]@%s cut off; its partition waits for a restart", *_at(message))
                 raise
-            kind = outcome.event_type or "?"
-            log.info("%s %s[%s]@%s -> %s", kind, *_at(message), outcome.status)
+            # Per message, so at debug: off the hot path unless LOG_LEVEL=debug.
+            log.debug("%s %s[%s]@%s -> %s", outcome.event_type, *_at(message), outcome.status)
             await acked.ack(event)  # applied, skipped or parked: now it may be committed
 
     _health_views(app, ready_checks or {}, held)

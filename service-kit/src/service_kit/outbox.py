@@ -90,10 +90,11 @@ class LazyProducer:
 class OutboxRelay(WorkLoop):
     """Publishes unsent outbox rows in id order and marks them sent.
 
-    Rows go out one by one, each acknowledged before the next, so a failure can
-    never let a later row overtake an earlier one. While the broker is away the
-    relay keeps retrying the oldest unsent row; nothing is skipped or dropped.
-    Run exactly one relay per service database.
+    A batch of rows is sent at once and awaited together; the idempotent producer
+    keeps each partition's rows in id order. While the broker is away the relay
+    keeps retrying the oldest unsent rows; nothing is skipped or dropped.
+    Run exactly one relay per service database (the API's): a worker's commits
+    wake it from the other process (`service_kit.wake`).
     """
 
     def __init__(
@@ -101,8 +102,11 @@ class OutboxRelay(WorkLoop):
         sessions: async_sessionmaker[AsyncSession],
         producer_factory: Callable[[], AIOKafkaProducer],
         *,
-        batch_size: int = 100,
-        poll_interval: float = 0.1,
+        reads: async_sessionmaker[AsyncSession] | None = None,
+        batch_size: int = 500,
+        # Every commit that stages events wakes the relay, so the poll is only a
+        # backstop (a lost wake datagram): idle, it costs one query a second.
+        poll_interval: float = 1.0,
         max_backoff: float = 5.0,
         backoff_multiplier: float = 0.2,
     ) -> None:
@@ -111,6 +115,8 @@ class OutboxRelay(WorkLoop):
         # broker's absence, the rows stay unpublished for the next start.
         super().__init__(self.publish_batch, poll_interval, backoff_multiplier, max_backoff)
         self._sessions = sessions
+        # The pass's query only reads: on SQLite it need not take the write lock.
+        self._reads = reads or sessions
         self._batch_size = batch_size
         self._producer = LazyProducer(producer_factory)
         self.published = 0
@@ -121,7 +127,7 @@ class OutboxRelay(WorkLoop):
 
     async def publish_batch(self) -> int:
         """Publish up to one batch of unsent rows; returns how many went out."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = (
                 await session.execute(
                     select(
@@ -140,21 +146,30 @@ class OutboxRelay(WorkLoop):
         if not rows:
             return 0
         producer = await self._producer.get()
-        sent: list[int] = []
-        try:
-            for row in rows:
-                await producer.send_and_wait(
-                    row.topic,
-                    value=row.message.encode(),
-                    key=row.message_key.encode(),
-                    headers=message_headers(row.event_type, row.event_version),
-                )
-                sent.append(row.id)
-        finally:
-            # Whatever was acknowledged is marked, even when a later send failed.
-            if sent:
-                await self._mark_published(sent)
+        # The whole batch is handed to the producer, then awaited together. The
+        # producer is idempotent with one request in flight per partition, so the
+        # rows of one key (one partition) are written in id order even when it retries.
+        futures = [
+            await producer.send(
+                row.topic,
+                value=row.message.encode(),
+                key=row.message_key.encode(),
+                headers=message_headers(row.event_type, row.event_version),
+            )
+            for row in rows
+        ]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        # Whatever was acknowledged is marked, even when another send failed, so no
+        # row is ever published twice; the failed ones go out on the retried pass.
+        sent = [
+            row.id for row, r in zip(rows, results, strict=True) if not isinstance(r, BaseException)
+        ]
+        if sent:
+            await self._mark_published(sent)
         self.published += len(sent)
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if failed is not None:
+            raise failed
         return len(sent)
 
     async def pending(self) -> int:

@@ -16,12 +16,13 @@ from aiokafka.client import AIOKafkaClient
 from sqlalchemy import text
 from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
 
-from service_kit.db import create_engine, session_factory
+from service_kit.db import create_engine, read_only, session_factory
 from service_kit.messagebus import MessageBus
 from service_kit.migrations import upgrade
 from service_kit.outbox import OutboxRelay, make_producer
 from service_kit.settings import ServiceSettings
 from service_kit.uow import SqlAlchemyUnitOfWork, Trace
+from service_kit.wake import WakeSender, listen, wake_address
 
 U = TypeVar("U", bound=SqlAlchemyUnitOfWork)
 
@@ -102,17 +103,24 @@ class Platform:
         self.migrations_dir = migrations_dir
         self.engine = create_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
+        # Views read through these: deferred transactions that never wait on a writer.
+        self.reads = session_factory(read_only(self.engine))
         self.relay = (
             OutboxRelay(
                 self.sessions,
                 lambda: make_producer(
                     settings.kafka_bootstrap_servers, f"{settings.service}-relay"
                 ),
+                reads=self.reads,
             )
             if messaging
             else None
         )
         self.background: list[BackgroundLoop] = [self.relay] if self.relay else []
+        # Where the relay listens for wakes from the worker (service_kit.wake).
+        self.wake_address = wake_address(settings.http_host, settings.http_port)
+        self._relay_here = False  # True in the API process, which runs the relay
+        self._wake_sender = WakeSender(self.wake_address)
         self.worker_health_url = os.environ.get("WORKER_HEALTH_URL") or (
             f"http://127.0.0.1:{settings.worker_web_port}/health/ready"
         )
@@ -127,7 +135,17 @@ class Platform:
                 await upgrade(self.migrations_dir, self.settings.database_url)
 
     async def dispose(self) -> None:
+        self._wake_sender.close()
         await self.engine.dispose()
+
+    def wake_relay(self) -> None:
+        """After a commit that staged events: wake the relay, here or in the API."""
+        if self.relay is None:
+            return
+        if self._relay_here:
+            self.relay.wake()
+        else:
+            self._wake_sender()
 
     def ready_checks(self) -> dict[str, Check]:
         checks: dict[str, Check] = {"database": self.database_ready}
@@ -137,7 +155,7 @@ class Platform:
         return checks
 
     async def database_ready(self) -> bool:
-        async with self.engine.connect() as conn:
+        async with read_only(self.engine).connect() as conn:
             await conn.execute(text("SELECT 1"))
         return True
 
@@ -169,7 +187,7 @@ class Platform:
                 self.sessions,
                 producer=producer,
                 trace=trace,
-                on_commit=self.relay.wake if self.relay else None,
+                on_commit=self.wake_relay if self.relay else None,
             )
 
         return factory
@@ -179,10 +197,16 @@ class Platform:
         """API process life: migrate, the relay (and any other background loop) beside
         the requests, dispose on the way out."""
         await self.migrate()
+        listener = None
+        if self.relay is not None:
+            self._relay_here = True
+            listener = await listen(self.wake_address, self.relay.wake)
         try:
             async with running(*self.background):
                 yield
         finally:
+            if listener is not None:
+                listener.close()
             await self.dispose()
 
 

@@ -14,7 +14,7 @@ from testkit import eventually
 
 
 class FakeProducer:
-    """Stands in for the aiokafka producer: fails, or blocks each send until released."""
+    """Stands in for the aiokafka producer: fails, or holds each ack until released."""
 
     def __init__(self, *, fail: bool = False) -> None:
         self.fail = fail
@@ -29,10 +29,15 @@ class FakeProducer:
     async def stop(self) -> None:
         pass
 
-    async def send_and_wait(self, topic, value, key, headers) -> None:
+    async def send(self, topic, value, key, headers) -> asyncio.Future:
+        """Like aiokafka: the record is queued now, the returned future is its ack."""
         self.sending.set()
-        await self.release.wait()
-        self.sent.append(value)
+
+        async def acknowledged() -> None:
+            await self.release.wait()
+            self.sent.append(value)
+
+        return asyncio.ensure_future(acknowledged())
 
 
 @pytest.fixture

@@ -61,12 +61,12 @@ def create_app(container: Container | None = None) -> FastAPI:
         status: Annotated[ListedStatus, Query()] = "WAITING",
         limit: Annotated[int, Query(ge=1, le=200)] = 100,
     ) -> dict[str, Any]:
-        found = await views.offers(platform.sessions, region, DeliveryStatus(status), limit)
+        found = await views.offers(platform.reads, region, DeliveryStatus(status), limit)
         return {"deliveries": found}
 
     @app.get("/deliveries/{order_id}", tags=["deliveries"])
     async def get_delivery(order_id: PathId, viewer: Viewer) -> dict[str, Any]:
-        found = await views.delivery(platform.sessions, order_id, viewer)
+        found = await views.delivery(platform.reads, order_id, viewer)
         if found is None:
             raise DeliveryNotFound(order_id)
         return found

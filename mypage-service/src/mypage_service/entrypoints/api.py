@@ -37,7 +37,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     @app.get("/mypage/orders/{order_id}", tags=["mypage"])
     async def get_order(order_id: PathId, viewer: Viewer) -> dict[str, Any]:
-        found = await views.order(platform.sessions, order_id)
+        found = await views.order(platform.reads, order_id)
         if found is None:
             raise OrderNotFound(order_id)
         ensure_visible_to(found["customer_id"], viewer)
@@ -52,14 +52,14 @@ def create_app(container: Container | None = None) -> FastAPI:
     ) -> dict[str, Any]:
         ensure_visible_to(customer_id, viewer)
         orders = await views.customer_orders(
-            platform.sessions, customer_id, limit=limit, offset=offset
+            platform.reads, customer_id, limit=limit, offset=offset
         )
         return {"customer_id": customer_id, "limit": limit, "offset": offset, "orders": orders}
 
     @app.get("/mypage/customers/{customer_id}/notifications", tags=["mypage"])
     async def list_notifications(customer_id: PathId, viewer: Viewer) -> dict[str, Any]:
         ensure_visible_to(customer_id, viewer)
-        found = await views.customer_notifications(platform.sessions, customer_id)
+        found = await views.customer_notifications(platform.reads, customer_id)
         return {"customer_id": customer_id, "notifications": found}
 
     return app

@@ -106,7 +106,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         placed = await bus.handle(body.command(actor, idempotency_key))
-        order = await views.order_for_customer(platform.sessions, placed.order_id, actor)
+        order = await views.order_for_customer(platform.reads, placed.order_id, actor)
         return JSONResponse(
             status_code=201 if placed.created else 200,
             content=order,
@@ -115,7 +115,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     @app.get("/orders/{order_id}", tags=["orders"])
     async def get_order(order_id: PathId, actor: Actor) -> dict[str, Any]:
-        return await views.order_for_customer(platform.sessions, order_id, actor)
+        return await views.order_for_customer(platform.reads, order_id, actor)
 
     @app.delete(
         "/orders/{order_id}",
@@ -130,7 +130,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         """CancelOrder, while the order is PLACED or ACCEPTED: the order as GET shows it,
         now CANCELLED with its payment REFUND_PENDING (or already REFUNDED)."""
         await bus.handle(commands.CancelOrder(order_id, actor))
-        return await views.order_for_customer(platform.sessions, order_id, actor)
+        return await views.order_for_customer(platform.reads, order_id, actor)
 
     return app
 

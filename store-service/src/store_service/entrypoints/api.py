@@ -99,7 +99,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     @app.get("/stores/{store_id}/menu", tags=["menu"])
     async def get_menu(store_id: PathId) -> dict[str, Any]:
-        found = await views.menu(platform.sessions, store_id)
+        found = await views.menu(platform.reads, store_id)
         if found is None:
             raise HTTPException(status_code=404, detail=f"store {store_id} not found")
         return found
@@ -126,7 +126,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict[str, Any]:
         return await views.store_inbox(
-            platform.sessions, store_id, actor, status, limit=limit, offset=offset
+            platform.reads, store_id, actor, status, limit=limit, offset=offset
         )
 
     return app
