@@ -88,11 +88,22 @@ class UnitOfWork(ABC):
     def __init__(self) -> None:
         self.internal_events: list[Any] = []
         self.staged: list[Envelope] = []
+        self._collected: list[Envelope] = []
 
     async def __aenter__(self) -> Self:
         self.internal_events = []
         self.staged = []
+        self._collected = []
         return self
+
+    def checkpoint(self) -> None:
+        """Wrap the events raised so far under the current trace: a batch of consumed
+        events shares one unit of work, and each follow-up carries its own cause."""
+        self._collected.extend(self._envelopes())
+
+    def _take_envelopes(self) -> list[Envelope]:
+        envelopes, self._collected = [*self._collected, *self._envelopes()], []
+        return envelopes
 
     async def __aexit__(self, *exc: object) -> None:
         await self.rollback()
@@ -172,7 +183,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         assert self.session is not None, "use the unit of work in `async with`"
         try:
             await self.session.flush()  # version checks run here, before events are staged
-            envelopes = self._envelopes()
+            envelopes = self._take_envelopes()
             await stage(self.session, envelopes)
             await self.session.commit()
         except StaleDataError as exc:
@@ -199,7 +210,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.published: list[Envelope] = []
 
     async def commit(self) -> None:
-        envelopes = self._envelopes()
+        envelopes = self._take_envelopes()
         self.staged.extend(envelopes)
         self.published.extend(envelopes)
         if isinstance(self.inbox, MemoryInbox):
