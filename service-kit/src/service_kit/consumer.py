@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from tenacity import (
     AsyncRetrying,
@@ -58,6 +58,20 @@ class RawMessage:
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]] = field(default_factory=tuple)
+
+    @classmethod
+    def of(cls, record: Any) -> RawMessage:
+        """From what a consumer hands out: an aiokafka record or a Faust message."""
+        raw = record.headers
+        items = raw.items() if isinstance(raw, Mapping) else (raw or ())
+        return cls(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers=tuple((str(k), bytes(v) if v is not None else b"") for k, v in items),
+        )
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ def create_worker_app(
             if not batch:
                 continue
             try:
-                outcomes = await processor.process_batch([_raw(e.message) for e in batch])
+                outcomes = await processor.process_batch([RawMessage.of(e.message) for e in batch])
             except asyncio.CancelledError:
                 for event in batch:
                     held.add(event.message.tp)
@@ -163,28 +163,8 @@ def _health_views(app: faust.App, ready_checks: Mapping[str, Check], held: set[T
         )
 
 
-def _raw(message: Message) -> RawMessage:
-    return RawMessage(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-        headers=_headers(message.headers),
-    )
-
-
 def _at(message: Message) -> tuple[str, int, int]:
     return message.topic, message.partition, message.offset
-
-
-def _headers(
-    raw: Mapping[str, bytes | None] | Iterable[tuple[str, bytes | None]] | None,
-) -> tuple[tuple[str, bytes], ...]:
-    if not raw:
-        return ()
-    items = raw.items() if isinstance(raw, Mapping) else raw
-    return tuple((str(k), bytes(v) if v is not None else b"") for k, v in items)
 
 
 def run_worker(
