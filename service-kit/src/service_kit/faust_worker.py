@@ -100,9 +100,14 @@ def create_worker_app(
                 log.error("a batch of %d cut off; its partitions wait for a restart", len(batch))
                 raise
             for event, outcome in zip(batch, outcomes, strict=True):
-                # Per message, so at debug: off the hot path unless LOG_LEVEL=debug.
-                log.debug(
-                    "%s %s[%s]@%s -> %s", outcome.event_type, *_at(event.message), outcome.status
+                # Per message, so at debug (off the hot path); a redelivery is rare and
+                # worth seeing, so at info.
+                log.log(
+                    logging.INFO if outcome.status == "duplicate" else logging.DEBUG,
+                    "%s %s[%s]@%s -> %s",
+                    outcome.event_type,
+                    *_at(event.message),
+                    outcome.status,
                 )
                 await stream.ack(event)  # applied, skipped or parked: now it may be committed
             await app.consumer.commit()  # the batch's offsets, at once
