@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 KAFKA_PORT ?= 9092
 
-.PHONY: help setup bench bench-quick run test demo dlq dlq-replay rebuild-mypage kafka-up kafka-down lint fmt schemas board postgres-up postgres-down clean
+.PHONY: help setup bench bench-quick run test unit demo dlq dlq-replay rebuild-mypage kafka-up kafka-down kafka-cli k8s-render lint fmt schemas board postgres-up postgres-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -16,6 +16,7 @@ setup:  ## install uv (if missing), the Python workspace and the Kafka jars
 	@infra/kafka/kafka.sh fetch
 
 run: setup  ## Kafka, identity-service and the four services on the embedded defaults; Ctrl-C stops all
+	@echo "open http://127.0.0.1:8080 once the system below is up"
 	@$(UV) run python -m testkit.launcher --kafka-port $(KAFKA_PORT)
 
 BENCH ?= full
@@ -29,6 +30,9 @@ bench-quick:  ## the bench in about two minutes (what CI may run)
 
 test: setup  ## the whole suite: unit, integration (real Kafka, SQLite and PostgreSQL), end to end
 	$(UV) run pytest
+
+unit: setup  ## the fast suite: unit tests only (fakes, no broker, no processes), in seconds
+	$(UV) run pytest -q shared-events/tests service-kit/tests/unit ops/tests/unit */tests/unit web/tests tests/docs tests/harness
 
 demo: setup  ## the seed scenarios over HTTP against a running `make run`
 	@$(UV) run python -m testkit.demo
@@ -48,6 +52,12 @@ kafka-up: setup  ## start the broker on 127.0.0.1:$(KAFKA_PORT) and create the t
 
 kafka-down:  ## stop the broker
 	@KAFKA_PORT=$(KAFKA_PORT) infra/kafka/kafka.sh down
+
+kafka-cli:  ## Kafka's own tools on the broker: ARGS="consumer-groups --describe --all-groups" (or topics --describe, ...)
+	@KAFKA_PORT=$(KAFKA_PORT) infra/kafka/kafka-cli.sh $(ARGS)
+
+k8s-render: setup  ## print the Kubernetes manifests of an overlay: OVERLAY=local|production
+	@$(UV) run python -m testkit.kustomize deploy/k8s/overlays/$(or $(OVERLAY),local)
 
 postgres-up:  ## a local PostgreSQL with one database per service (installed if absent)
 	@infra/postgres/postgres.sh up

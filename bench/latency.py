@@ -4,7 +4,8 @@ Against a running system (`make run` in another terminal):
 
     uv run python bench/latency.py --orders 20
 
-Sets up its own store and menu item, places N orders one after another and
+Signs up its own store owner and customer at identity-service, sets up a store and
+menu item, places N orders one after another and
 polls `GET /mypage/orders/{id}` every 5 ms for each; prints the distribution and
 writes a JSON report to .local/reports/ (or --report-dir).
 """
@@ -21,55 +22,33 @@ from pathlib import Path
 
 import httpx
 
+from testkit.actors import Customer, Endpoints, StoreOwner, wait_for
 from testkit.reports import write_report
 
 
 async def run(args: argparse.Namespace) -> dict:
     tag = uuid.uuid4().hex[:8]
-    store, item, owner = f"bench-{tag}", f"dish-{tag}", f"owner-{tag}"
+    store, item = f"bench-{tag}", f"dish-{tag}"
+    at = Endpoints(order=args.order, store=args.store, mypage=args.mypage, identity=args.identity)
     async with httpx.AsyncClient(timeout=10) as http:
-        h = {"X-Actor-Id": owner}
-        (
-            await http.put(
-                f"{args.store}/stores/{store}",
-                headers=h,
-                json={"name": "Bench Bistro", "region": "gangnam"},
-            )
-        ).raise_for_status()
-        (
-            await http.put(
-                f"{args.store}/stores/{store}/menu/{item}",
-                headers=h,
-                json={"name": "Kimbap", "price": 4500, "stock": 100_000},
-            )
-        ).raise_for_status()
-        body = {
-            "store_id": store,
-            "items": [{"menu_item_id": item, "quantity": 1}],
-            "delivery_address": {"line": "1 Bench-ro", "region": "gangnam"},
-            "phone": "010-0000-0000",
-            "payment": {"card_token": "tok_ok"},
-        }
-        deadline = time.monotonic() + 60
-        while True:  # the order-service's menu replica fills from MenuItemChanged
-            r = await http.post(
-                f"{args.order}/orders", json=body, headers={"X-Actor-Id": f"warmup-{tag}"}
-            )
-            if r.status_code == 201:
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"menu never reached the order-service: {r.text}")
-            await asyncio.sleep(0.05)
+        owner = StoreOwner(http, at, f"bench-owner-{tag}")
+        customer = Customer(http, at, f"bench-customer-{tag}")
+        (await owner.register_store(store, "Bench Bistro", "gangnam")).raise_for_status()
+        (await owner.set_menu_item(store, item, "Kimbap", 4500, 100_000)).raise_for_status()
+
+        async def priced() -> bool:  # the order-service's menu replica fills from MenuItemChanged
+            return (await customer.place_order(store, [(item, 1)])).status_code == 201
+
+        await wait_for(priced, within=60, what="the menu to reach the order-service")
 
         samples = []
-        for n in range(args.orders):
-            r = await http.post(
-                f"{args.order}/orders", json=body, headers={"X-Actor-Id": f"customer-{tag}-{n}"}
-            )
+        for _ in range(args.orders):
+            r = await customer.place_order(store, [(item, 1)])
             r.raise_for_status()
             responded = time.perf_counter()
             order_id = r.json()["order_id"]
-            while (await http.get(f"{args.mypage}/mypage/orders/{order_id}")).status_code != 200:
+            mypage = f"{args.mypage}/mypage/orders/{order_id}"
+            while (await customer.request("GET", mypage)).status_code != 200:
                 if time.perf_counter() - responded > 30:
                     raise SystemExit(f"order {order_id} never reached mypage")
                 await asyncio.sleep(0.005)
@@ -95,6 +74,7 @@ def main() -> None:
     parser.add_argument("--order", default="http://127.0.0.1:8081")
     parser.add_argument("--store", default="http://127.0.0.1:8082")
     parser.add_argument("--mypage", default="http://127.0.0.1:8084")
+    parser.add_argument("--identity", default="http://127.0.0.1:8085")
     parser.add_argument(
         "--report-dir", type=Path, help="where the JSON report goes (default: .local/reports/)"
     )

@@ -38,6 +38,7 @@ COPY store-service/pyproject.toml store-service/
 COPY delivery-service/pyproject.toml delivery-service/
 COPY mypage-service/pyproject.toml mypage-service/
 COPY identity-service/pyproject.toml identity-service/
+COPY web/pyproject.toml web/
 RUN uv sync --frozen --no-dev --package "$SERVICE" --no-install-workspace
 
 # The contract and the chassis, then the package itself (the ops image also

@@ -18,7 +18,7 @@ render() { # service package
 }
 
 stale=0
-for service in order-service store-service delivery-service mypage-service identity-service ops; do
+for service in order-service store-service delivery-service mypage-service identity-service web ops; do
   package="${service//-/_}"
   [ "$service" = ops ] && package=fooddelivery_ops
   target="$ROOT/$service/Dockerfile"

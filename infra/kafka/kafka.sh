@@ -19,8 +19,11 @@ START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 
 log() { echo "[kafka:$PORT] $*" >&2; }
 
+pom_digest() { sha256sum "$HERE/pom.xml" | cut -d' ' -f1; }
+
 fetch() {
-  if [ -f "$LIBS/.complete" ]; then return 0; fi
+  # .complete records the pom.xml it was fetched for: a changed pom fetches again.
+  if [ "$(cat "$LIBS/.complete" 2>/dev/null)" = "$(pom_digest)" ]; then return 0; fi
   command -v java >/dev/null || { log "java 17 is required"; exit 1; }
   if ! command -v mvn >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -34,7 +37,7 @@ fetch() {
   rm -rf "$LIBS"
   mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$LIBS"
-  touch "$LIBS/.complete"
+  pom_digest > "$LIBS/.complete"
 }
 
 running() {
@@ -75,7 +78,7 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
-# Topics are created explicitly (infra/kafka/topics.py); a typo must not create one.
+# Topics are created explicitly (python -m fooddelivery_ops topics); a typo must not create one.
 auto.create.topics.enable=false
 PROPS
 }

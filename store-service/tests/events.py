@@ -13,6 +13,7 @@ STORE = "s1"
 OWNER = "owner1"
 RIDER = "r-1"
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+WINDOW = timedelta(minutes=5)  # the acceptance window the tests' tickets get
 
 
 def at(minutes: int) -> datetime:

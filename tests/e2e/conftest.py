@@ -8,7 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from service_kit.telemetry import TRACE_DIR_ENV
 from testkit import E2E_PORT_OFFSET, TEST_KAFKA_PORT, fresh_broker
+from testkit.actors import Actor, Customer, StoreOwner
 from testkit.launcher import SERVICES, System
 
 DATABASES = {s.name: s.package for s in SERVICES}
@@ -27,11 +29,14 @@ def system(request: pytest.FixtureRequest, kafka, tmp_path_factory) -> Iterator[
     if request.param == "postgresql":
         postgres = request.getfixturevalue("postgres")
         urls = {name: postgres.reset(database) for name, database in DATABASES.items()}
+    data_dir = tmp_path_factory.mktemp(f"system-{request.param}")
     running = System(
-        tmp_path_factory.mktemp(f"system-{request.param}"),
+        data_dir,
         kafka.bootstrap,
         port_offset=E2E_PORT_OFFSET,
         database_urls=urls,
+        # Every process writes its spans to a file there (test_tracing.py reads them).
+        extra_env={TRACE_DIR_ENV: str(data_dir / "traces")},
     )
     try:
         running.start()
@@ -57,3 +62,13 @@ async def http() -> Iterator[httpx.AsyncClient]:
     # Idle connections are dropped before uvicorn closes them (5 s), never reused mid-close.
     async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(keepalive_expiry=1)) as client:
         yield client
+
+
+@pytest.fixture
+async def people(http, system: System, ids: dict[str, str]) -> dict[str, Actor]:
+    """The test's store owner and customer, signed up at identity-service; `ids` then
+    names them by account id (the token's `sub`, the actor id every service sees)."""
+    owner = StoreOwner(http, system.endpoints, ids["owner"])
+    customer = Customer(http, system.endpoints, ids["customer"])
+    ids["owner"], ids["customer"] = await owner.sign_up(), await customer.sign_up()
+    return {"owner": owner, "customer": customer}

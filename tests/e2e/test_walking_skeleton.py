@@ -1,6 +1,7 @@
 """A priced order travels from the store's menu through Kafka to the customer's mypage."""
 
 import json
+import re
 import uuid
 
 import pytest
@@ -13,9 +14,9 @@ from testkit import eventually, read_topic
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 
 
-async def set_up_menu(http, system, ids, price=9000, stock=50):
+async def set_up_menu(http, system, ids, people, price=9000, stock=50):
     store = system.url("store-service")
-    owner = {"X-Actor-Id": ids["owner"]}
+    owner = await people["owner"].auth_headers()
     r = await http.put(
         f"{store}/stores/{ids['store']}",
         headers=owner,
@@ -40,7 +41,7 @@ def order_body(ids, quantity=2, token="tok_ok"):
     }
 
 
-async def place_order(http, system, ids, **kwargs):
+async def place_order(http, system, ids, people, **kwargs):
     """The replica fills asynchronously from MenuItemChanged: retry the 422 until it has."""
     orders = system.url("order-service")
 
@@ -48,17 +49,17 @@ async def place_order(http, system, ids, **kwargs):
         r = await http.post(
             f"{orders}/orders",
             json=order_body(ids, **kwargs),
-            headers={"X-Actor-Id": ids["customer"]},
+            headers=await people["customer"].auth_headers(),
         )
         return r if r.status_code != 422 else None
 
     return await eventually(attempt, within=60, what="the menu replica to price the order")
 
 
-async def test_a_priced_order_reaches_mypage(http, system, ids):
-    await set_up_menu(http, system, ids)
+async def test_a_priced_order_reaches_mypage(http, system, ids, people):
+    await set_up_menu(http, system, ids, people)
 
-    placed = await place_order(http, system, ids)
+    placed = await place_order(http, system, ids, people)
 
     assert placed.status_code == 201, placed.text
     order = placed.json()
@@ -68,7 +69,7 @@ async def test_a_priced_order_reaches_mypage(http, system, ids):
     mypage = system.url("mypage-service")
 
     async def shown():
-        r = await http.get(f"{mypage}/mypage/orders/{order['order_id']}")
+        r = await people["customer"].request("GET", f"{mypage}/mypage/orders/{order['order_id']}")
         return r.json() if r.status_code == 200 else None
 
     view = await eventually(shown, within=60, what="mypage to show the order")
@@ -77,13 +78,15 @@ async def test_a_priced_order_reaches_mypage(http, system, ids):
     assert view["customer_id"] == ids["customer"] and view["store_id"] == ids["store"]
     assert [(t["status"], t["event_type"]) for t in view["timeline"]] == [("PLACED", "OrderPlaced")]
 
-    r = await http.get(f"{mypage}/mypage/customers/{ids['customer']}/orders")
+    r = await people["customer"].request(
+        "GET", f"{mypage}/mypage/customers/{ids['customer']}/orders"
+    )
     assert [o["order_id"] for o in r.json()["orders"]] == [order["order_id"]]
 
 
-async def test_the_raw_order_placed_message_honours_the_contract(http, system, ids):
-    await set_up_menu(http, system, ids, price=7000)
-    order = (await place_order(http, system, ids, quantity=3)).json()
+async def test_the_raw_order_placed_message_honours_the_contract(http, system, ids, people):
+    await set_up_menu(http, system, ids, people, price=7000)
+    order = (await place_order(http, system, ids, people, quantity=3)).json()
 
     [record] = await read_topic(
         system.bootstrap, [ORDER_EVENTS], keys={order["order_id"]}, until=lambda r: len(r) >= 1
@@ -107,7 +110,10 @@ async def test_the_raw_order_placed_message_honours_the_contract(http, system, i
     assert envelope.producer == "order-service"
     assert envelope.aggregate_id == order["order_id"] == record.key.decode()
     assert envelope.occurred_at.utcoffset().total_seconds() == 0
-    assert dict(record.headers) == {"event_type": b"OrderPlaced", "event_version": b"1"}
+    headers = dict(record.headers)
+    # Tracing is on in these systems (conftest.py): the relay adds the order's W3C traceparent.
+    assert re.fullmatch(rb"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}", headers.pop("traceparent"))
+    assert headers == {"event_type": b"OrderPlaced", "event_version": b"1"}
     assert isinstance(event, OrderPlaced)
     assert event.customer_id == ids["customer"] and event.store_id == ids["store"]
     assert [(i.menu_item_id, i.unit_price, i.quantity, i.line_total) for i in event.items] == [
@@ -117,22 +123,22 @@ async def test_the_raw_order_placed_message_honours_the_contract(http, system, i
     assert event.delivery_address.region == "gangnam" and event.phone == "010-1234-5678"
 
 
-async def test_a_declined_card_stores_and_publishes_nothing(http, system, ids):
-    await set_up_menu(http, system, ids)
-    declined = await place_order(http, system, ids, token="tok_declined")
+async def test_a_declined_card_stores_and_publishes_nothing(http, system, ids, people):
+    await set_up_menu(http, system, ids, people)
+    declined = await place_order(http, system, ids, people, token="tok_declined")
     assert declined.status_code == 402, declined.text
     # Nothing stored: the order-service knows no order for this customer's key ...
     again = await http.post(
         f"{system.url('order-service')}/orders",
         json=order_body(ids),
-        headers={"X-Actor-Id": ids["customer"]},
+        headers=await people["customer"].auth_headers(),
     )
     assert again.status_code == 201
     # ... and nothing published: mypage only ever sees the paid order.
     mypage = f"{system.url('mypage-service')}/mypage/customers/{ids['customer']}/orders"
 
     async def listed():
-        orders = (await http.get(mypage)).json()["orders"]
+        orders = (await people["customer"].request("GET", mypage)).json()["orders"]
         return orders if orders else None
 
     orders = await eventually(listed, within=60, what="the paid order on mypage")

@@ -295,10 +295,7 @@ async def test_sigterm_to_a_worker_while_messages_flow_applies_each_once(intact,
     system.start_worker("mypage-service", wait=True)
 
     async def all_shown():
-        r = await http.get(
-            f"{system.url('mypage-service')}/mypage/customers/{customer.id}/orders",
-            params={"limit": 100},
-        )
+        r = await customer.orders(limit=100)
         shown = [o["order_id"] for o in r.json()["orders"]]
         return shown if len(shown) >= len(orders) else None
 

@@ -211,7 +211,8 @@ async def test_a_failing_policy_parks_after_retries_its_replay_parks_again_and_d
     outcome = f"OrderAccepted {STORE_EVENTS}[{result.sent.partition}]@{result.sent.offset} -> "
 
     async def mypage_outcome() -> str | None:
+        # The worker logs JSON lines (service_kit.runtime.JsonFormatter).
         lines = [line for line in log.read_text().splitlines() if outcome in line]
-        return lines[-1].split(outcome, 1)[1].strip() if lines else None
+        return json.loads(lines[-1])["message"].split(outcome, 1)[1] if lines else None
 
     assert await wait_for(mypage_outcome, what="mypage to consume the replay") == "duplicate"

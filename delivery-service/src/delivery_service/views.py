@@ -4,17 +4,48 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from delivery_service.adapters.orm import deliveries
 from delivery_service.domain.model import DeliveryStatus
+from service_kit.http import Page, Timestamp
 
 Sessions = async_sessionmaker[AsyncSession]
 
 
+class Offer(BaseModel):
+    """A delivery in a list: only its region, never the street address."""
+
+    order_id: str
+    status: DeliveryStatus
+    region: str
+    store_id: str | None
+    updated_at: Timestamp
+
+
+class Offers(BaseModel):
+    deliveries: list[Offer]
+
+
+class DeliveryView(BaseModel):
+    order_id: str
+    status: DeliveryStatus
+    region: str
+    store_id: str | None
+    rider_id: str | None
+    updated_at: Timestamp
+
+
+class DeliveryDetail(DeliveryView):
+    address_line: str | None = Field(
+        default=None, description="Only for the rider who picked it; absent otherwise"
+    )
+
+
 async def offers(
-    sessions: Sessions, region: str, status: DeliveryStatus, limit: int
+    sessions: Sessions, region: str, status: DeliveryStatus, page: Page
 ) -> list[dict[str, Any]]:
     """Deliveries in one region and status, oldest first. Only the region is shown:
     a rider sees the street address once they picked the food."""
@@ -35,7 +66,8 @@ async def offers(
                 deliveries.c.updated_at,
                 deliveries.c.order_id,
             )
-            .limit(limit)
+            .limit(page.limit)
+            .offset(page.offset)
         )
         return [
             {

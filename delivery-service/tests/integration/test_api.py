@@ -21,6 +21,7 @@ from service_kit.tables import outbox
 from shared_events.contract import Payload
 from shared_events.envelope import Envelope, decode
 from shared_events.topics import DELIVERY_EVENTS
+from testkit import tokens
 
 from ..events import ADDRESS, REGION, STORE, envelope, order_placed
 from ..events import cook_started as cook_started_event
@@ -28,6 +29,8 @@ from ..events import order_cancelled as order_cancelled_event
 
 ORDER = "7d0c2a4e-9f53-4c7e-9a8e-0f4f7f1b2c11"
 RIDER, OTHER = "rider-1", "rider-2"
+# Every route needs a rider: reads go as one of the region who picked nothing.
+VIEWER = tokens.rider("viewing-rider", REGION)
 
 
 @dataclass
@@ -48,11 +51,13 @@ class Service:
 
     async def put(self, order_id: str, action: str, rider: str, **kw: Any) -> httpx.Response:
         return await self.http.put(
-            f"/deliveries/{order_id}/{action}", headers={"X-Actor-Id": rider}, **kw
+            f"/deliveries/{order_id}/{action}", headers=tokens.rider(rider), **kw
         )
 
     async def offers(self, **params: str) -> httpx.Response:
-        return await self.http.get("/deliveries", params={"region": REGION, **params})
+        return await self.http.get(
+            "/deliveries", params={"region": REGION, **params}, headers=VIEWER
+        )
 
     async def published(self) -> list[tuple[str, str, Payload]]:
         async with self.container.platform.sessions() as session:
@@ -66,7 +71,7 @@ async def service(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing listens there
     monkeypatch.setenv("WORKER_HEALTH_URL", "http://127.0.0.1:1/health/ready")  # no worker
     container = bootstrap()
-    app = create_app(container)
+    app = create_app(container, resource_server=tokens.resource_server())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://delivery") as http:
@@ -103,10 +108,21 @@ async def test_order_placed_and_cook_started_offer_the_delivery_in_its_region(se
         "region": REGION,
         "store_id": STORE,
     }  # the region, never the street address
-    assert (await service.http.get("/deliveries", params={"region": "mapo"})).json() == {
-        "deliveries": []
-    }
+    assert (
+        await service.http.get("/deliveries", params={"region": "mapo"}, headers=VIEWER)
+    ).json() == {"deliveries": []}
     assert (await service.offers(status="PICKED")).json() == {"deliveries": []}
+
+
+async def test_offers_default_to_the_region_in_the_riders_token(service):
+    await service.open("o-here")
+    await service.open("o-mapo", region="mapo")
+
+    here = await service.http.get("/deliveries", headers=tokens.rider(RIDER, REGION))
+    there = await service.http.get("/deliveries", headers=tokens.rider(RIDER, "mapo"))
+
+    assert [d["order_id"] for d in here.json()["deliveries"]] == ["o-here"]
+    assert [d["order_id"] for d in there.json()["deliveries"]] == ["o-mapo"]
 
 
 async def test_offers_are_listed_oldest_first(service):
@@ -120,7 +136,8 @@ async def test_offers_are_listed_oldest_first(service):
 
 
 async def test_the_list_needs_a_region_and_a_listed_status(service):
-    assert (await service.http.get("/deliveries")).status_code == 422
+    nowhere = tokens.bearer("r-nowhere", "rider")  # a token without a region to default to
+    assert (await service.http.get("/deliveries", headers=nowhere)).status_code == 422
     for status in ("PENDING", "waiting", "LOST"):
         r = await service.offers(status=status)
         assert r.status_code == 422, status
@@ -131,7 +148,7 @@ async def test_an_order_not_offered_yet_is_not_found_anywhere(service):
     await service.receive(envelope(order_placed(ORDER), 0))  # no CookStarted yet
 
     assert (await service.offers()).json() == {"deliveries": []}
-    assert (await service.http.get(f"/deliveries/{ORDER}")).status_code == 404
+    assert (await service.http.get(f"/deliveries/{ORDER}", headers=VIEWER)).status_code == 404
     r = await service.put(ORDER, "pick", RIDER)
     assert r.status_code == 404
     assert r.json() == {"detail": f"delivery {ORDER} not found"}
@@ -210,10 +227,10 @@ async def test_only_the_rider_who_picked_sees_the_address(service):
     await service.open()
     url = f"/deliveries/{ORDER}"
 
-    assert "address_line" not in (await service.http.get(url)).json()
+    assert "address_line" not in (await service.http.get(url, headers=VIEWER)).json()
     await service.put(ORDER, "pick", RIDER)
 
-    own = await service.http.get(url, headers={"X-Actor-Id": RIDER})
+    own = await service.http.get(url, headers=tokens.rider(RIDER))
     assert own.status_code == 200
     assert shape(own.json()) == {
         "order_id": ORDER,
@@ -223,7 +240,7 @@ async def test_only_the_rider_who_picked_sees_the_address(service):
         "rider_id": RIDER,
         "address_line": ADDRESS,
     }
-    for headers in ({}, {"X-Actor-Id": OTHER}):
+    for headers in (VIEWER, tokens.rider(OTHER)):
         body = (await service.http.get(url, headers=headers)).json()
         assert "address_line" not in body and body["status"] == "PICKED"
 
@@ -236,7 +253,9 @@ async def test_cancelled_before_cook_start_is_never_offered(service):
     )
 
     assert (await service.offers()).json() == {"deliveries": []}
-    assert (await service.http.get(f"/deliveries/{ORDER}")).json()["status"] == "CANCELLED"
+    assert (await service.http.get(f"/deliveries/{ORDER}", headers=VIEWER)).json()[
+        "status"
+    ] == "CANCELLED"
     pick = await service.put(ORDER, "pick", RIDER)
     assert (pick.status_code, pick.json()["current_state"]) == (409, "CANCELLED")
     assert [(t, k, e.event_type) for t, k, e in await service.published()] == [

@@ -4,11 +4,67 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mypage_service.adapters.orm import notifications, order_status, order_timeline
-from mypage_service.domain.status import rank
+from mypage_service.domain.notification import NotificationState
+from mypage_service.domain.status import Status, rank
+from service_kit.http import Page, Timestamp
+from shared_events.contract import OrderLine, RejectedBy
+
+
+class TimelineEntry(BaseModel):
+    status: Status
+    at: Timestamp
+    event_type: str
+
+
+class OrderPage(BaseModel):
+    """The order status page: where the order is and how it got there."""
+
+    order_id: str
+    customer_id: str
+    store_id: str | None
+    status: Status
+    total_amount: int | None
+    items: list[OrderLine]
+    timeline: list[TimelineEntry]
+    rejected_by: RejectedBy | None = Field(
+        default=None, description="who rejected the order, once it is REJECTED"
+    )
+
+
+class OrderSummary(BaseModel):
+    order_id: str
+    store_id: str | None
+    status: Status
+    total_amount: int | None
+    placed_at: Timestamp | None
+    updated_at: Timestamp
+
+
+class CustomerOrders(BaseModel):
+    customer_id: str
+    limit: int
+    offset: int
+    orders: list[OrderSummary]
+
+
+class Notification(BaseModel):
+    notification_id: str
+    order_id: str
+    status: Status
+    message: str
+    state: NotificationState
+    created_at: Timestamp
+    sent_at: Timestamp | None
+
+
+class CustomerNotifications(BaseModel):
+    customer_id: str
+    notifications: list[Notification]
 
 
 async def order(sessions: async_sessionmaker[AsyncSession], order_id: str) -> dict[str, Any] | None:
@@ -34,6 +90,8 @@ async def order(sessions: async_sessionmaker[AsyncSession], order_id: str) -> di
         "status": row.status,
         "total_amount": row.total_amount,
         "items": row.items or [],
+        # owner | timeout on a rejection (None for one published before it was said).
+        "rejected_by": row.rejected_by if row.status == Status.REJECTED else None,
         "timeline": [
             {"status": e.status, "at": e.at.isoformat(), "event_type": e.event_type}
             for e in entries
@@ -41,8 +99,26 @@ async def order(sessions: async_sessionmaker[AsyncSession], order_id: str) -> di
     }
 
 
+async def order_signature(sessions: async_sessionmaker[AsyncSession], order_id: str) -> str | None:
+    """What changes whenever the status page would: the row's optimistic version and
+    the number of timeline entries, as "version.entries" (the stream's event id)."""
+    entries = (
+        select(func.count())
+        .select_from(order_timeline)
+        .where(order_timeline.c.order_id == order_id)
+        .scalar_subquery()
+    )
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                select(order_status.c.version, entries).where(order_status.c.order_id == order_id)
+            )
+        ).first()
+    return None if row is None else f"{row[0]}.{row[1]}"
+
+
 async def customer_orders(
-    sessions: async_sessionmaker[AsyncSession], customer_id: str, *, limit: int, offset: int
+    sessions: async_sessionmaker[AsyncSession], customer_id: str, page: Page
 ) -> list[dict[str, Any]]:
     """One customer's orders, newest first; orders not placed yet (their
     OrderPlaced still on its way) come last."""
@@ -55,8 +131,8 @@ async def customer_orders(
                 order_status.c.placed_at.desc(),
                 order_status.c.order_id,
             )
-            .limit(limit)
-            .offset(offset)
+            .limit(page.limit)
+            .offset(page.offset)
         )
         return [
             {

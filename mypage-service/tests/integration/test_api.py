@@ -9,6 +9,7 @@ from mypage_service.bootstrap import Container, bootstrap
 from mypage_service.entrypoints.api import create_app
 from shared_events import contract
 from shared_events.envelope import Envelope
+from testkit import tokens
 
 from ..events import CUSTOMER, envelope, order_placed
 
@@ -24,10 +25,14 @@ async def service(
     monkeypatch.setenv("WORKER_HEALTH_URL", "http://127.0.0.1:1/health/ready")  # no worker
     monkeypatch.delenv("KAKAO_NOTIFY_URL", raising=False)  # the log notifier
     container = bootstrap()
-    app = create_app(container)
+    app = create_app(container, resource_server=tokens.resource_server())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://mypage") as client:
+        # Reads go as the orders' customer unless a test says who else (tokens needed).
+        own = tokens.customer(CUSTOMER)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://mypage", headers=own
+        ) as client:
             yield container, client
 
 
@@ -62,10 +67,27 @@ async def test_an_order_appears_once_order_placed_is_applied(service):
                 "line_total": 18000,
             }
         ],
+        "rejected_by": None,
         "timeline": [
             {"status": "PLACED", "at": placed.occurred_at.isoformat(), "event_type": "OrderPlaced"}
         ],
     }
+
+
+async def test_a_rejection_shows_who_rejected(service):
+    container, client = service
+    await place(container)
+    rejected = envelope(
+        contract.OrderRejected(
+            order_id=ORDER, store_id="s-1", reason="not accepted in time", rejected_by="timeout"
+        ),
+        minutes=5,
+    )
+    assert await container.bus.handle_event(rejected, rejected.event())
+
+    view = (await client.get(f"/mypage/orders/{ORDER}")).json()
+
+    assert (view["status"], view["rejected_by"]) == ("REJECTED", "timeout")
 
 
 async def test_a_redelivered_order_placed_is_applied_once(service):
@@ -81,10 +103,10 @@ async def test_a_customer_sees_only_their_own_orders(service):
     container, client = service
     await place(container)
 
-    own = await client.get(f"/mypage/orders/{ORDER}", headers={"X-Actor-Id": CUSTOMER})
-    other = await client.get(f"/mypage/orders/{ORDER}", headers={"X-Actor-Id": "c-2"})
+    own = await client.get(f"/mypage/orders/{ORDER}", headers=tokens.customer(CUSTOMER))
+    other = await client.get(f"/mypage/orders/{ORDER}", headers=tokens.customer("c-2"))
     others_list = await client.get(
-        f"/mypage/customers/{CUSTOMER}/orders", headers={"X-Actor-Id": "c-2"}
+        f"/mypage/customers/{CUSTOMER}/orders", headers=tokens.customer("c-2")
     )
 
     assert own.status_code == 200

@@ -22,6 +22,7 @@ from service_kit.testing import twice
 from shared_events import contract
 from shared_events.envelope import Envelope, utcnow
 from testkit import eventually as _eventually
+from testkit import tokens
 
 from ..events import CUSTOMER, ORDER, envelope, happy_path, order_placed
 from ..notifiers import FakeNotifier
@@ -41,8 +42,8 @@ class Service:
         for env in envs:
             await self.container.bus.handle_event(env, env.event())
 
-    async def listed(self, **headers: str) -> list[dict[str, Any]]:
-        response = await self.client.get(URL, headers=headers)
+    async def listed(self) -> list[dict[str, Any]]:
+        response = await self.client.get(URL, headers=tokens.customer(CUSTOMER))
         assert response.status_code == 200
         return response.json()["notifications"]
 
@@ -59,10 +60,14 @@ async def service(monkeypatch: pytest.MonkeyPatch, database_url: str) -> AsyncIt
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing listens there
     notifier = FakeNotifier()
     container = bootstrap(notifier=notifier, dispatch=FAST)
-    app = create_app(container)
+    app = create_app(container, resource_server=tokens.resource_server())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://mypage") as client:
+        # Reads go as the orders' customer unless a test says who else (tokens needed).
+        own = tokens.customer(CUSTOMER)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://mypage", headers=own
+        ) as client:
             yield Service(container, client, notifier)
     assert notifier.closed  # the dispatcher stopped with the app
 
@@ -79,7 +84,7 @@ async def test_the_happy_path_sends_six_messages_in_order(service):
         return len(listed) == 6 and all(n["state"] == "SENT" for n in listed)
 
     await eventually(all_sent, "six messages sent")
-    listed = await service.listed(**{"X-Actor-Id": CUSTOMER})
+    listed = await service.listed()
 
     statuses = ["PLACED", "ACCEPTED", "COOKING", "COOKED", "PICKED", "DELIVERED"]
     assert [n["status"] for n in listed] == statuses
@@ -157,9 +162,11 @@ async def test_a_message_decided_before_order_placed_waits_for_the_phone(service
 async def test_a_customer_sees_only_their_own_notifications(service):
     await service.handle(envelope(order_placed(), 0), envelope(order_placed("o-2", "c-2"), 1))
 
-    others = await service.client.get(URL, headers={"X-Actor-Id": "c-2"})
-    own = await service.client.get(URL, headers={"X-Actor-Id": CUSTOMER})
-    nobody = await service.client.get("/mypage/customers/c-unknown/notifications")
+    others = await service.client.get(URL, headers=tokens.customer("c-2"))
+    own = await service.client.get(URL, headers=tokens.customer(CUSTOMER))
+    nobody = await service.client.get(
+        "/mypage/customers/c-unknown/notifications", headers=tokens.customer("c-unknown")
+    )
     bad = await service.client.get("/mypage/customers/not%20an%20id/notifications")
 
     assert others.status_code == 403

@@ -249,6 +249,36 @@ def test_a_rejection_message_quotes_the_reason():
     assert notification.message.endswith("(사유: sold out)")
 
 
+@pytest.mark.parametrize("rejected_by", ["owner", "timeout", None])
+def test_a_rejection_keeps_who_rejected_in_any_arrival_order(rejected_by):
+    placed = envelope(order_placed(), minutes=0)
+    rejected = envelope(
+        contract.OrderRejected(
+            order_id=ORDER, store_id=STORE, reason="not accepted in time", rejected_by=rejected_by
+        ),
+        minutes=5,
+    )
+
+    for arrivals in ([placed, rejected], [rejected, placed], [placed, rejected, rejected]):
+        view = fold(arrivals)
+        assert (view.status, view.rejected_by) == ("REJECTED", rejected_by)
+
+
+def test_a_rejection_by_the_acceptance_window_tells_the_customer_the_store_did_not_answer():
+    rejected = envelope(
+        contract.OrderRejected(
+            order_id=ORDER, store_id=STORE, reason="not accepted in time", rejected_by="timeout"
+        ),
+        minutes=5,
+    )
+
+    placed, notification = fold([envelope(order_placed()), rejected]).notifications
+
+    assert (placed.status, notification.status) == ("PLACED", "REJECTED")
+    assert "제시간에 주문을 수락하지 않아" in notification.message
+    assert "환불" in notification.message
+
+
 def test_the_phone_number_is_in_no_message():
     view = fold(happy_path())
 

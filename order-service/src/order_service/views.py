@@ -4,11 +4,47 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from order_service.adapters.orm import orders, payments
-from order_service.domain.model import NotOrderOwner, OrderNotFound
+from order_service.domain.model import NotOrderOwner, OrderNotFound, OrderStatus
+from order_service.domain.payment import PaymentStatus
+from service_kit.http import Timestamp
+
+
+class OrderLineView(BaseModel):
+    menu_item_id: str
+    name: str
+    unit_price: int
+    quantity: int
+    line_total: int
+
+
+class AddressView(BaseModel):
+    line: str
+    region: str
+
+
+class PaymentView(BaseModel):
+    status: PaymentStatus
+    amount: int
+
+
+class OrderView(BaseModel):
+    """An order as its customer sees it (GET, POST and DELETE /orders answer it)."""
+
+    order_id: str
+    customer_id: str
+    store_id: str
+    status: OrderStatus
+    total_amount: int
+    items: list[OrderLineView]
+    delivery_address: AddressView
+    phone: str
+    placed_at: Timestamp
+    payment: PaymentView | None
 
 
 async def order_for_customer(

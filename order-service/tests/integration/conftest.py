@@ -9,6 +9,7 @@ import pytest
 
 from order_service.bootstrap import bootstrap
 from order_service.entrypoints.api import create_app
+from testkit import tokens
 
 from .support import RendezvousGateway, Service
 
@@ -19,7 +20,7 @@ async def service(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing listens there
     gateway = RendezvousGateway()
     container = bootstrap(gateway=gateway)
-    app = create_app(container)
+    app = create_app(container, resource_server=tokens.resource_server())
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

@@ -16,6 +16,7 @@ from order_service.bootstrap import Container
 from service_kit.tables import outbox
 from shared_events.contract import MenuItemChanged, Payload
 from shared_events.envelope import wrap
+from testkit import tokens
 
 
 class RendezvousGateway(FakeCardGateway):
@@ -84,7 +85,7 @@ class Service:
             return list((await session.execute(select(outbox).order_by(outbox.c.id))).all())
 
 
-CUSTOMER = {"X-Actor-Id": "c1"}
+CUSTOMER = tokens.customer("c1")
 BODY: dict[str, Any] = {
     "store_id": "s1",
     "items": [{"menu_item_id": "m1", "quantity": 2}],

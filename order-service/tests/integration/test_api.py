@@ -12,6 +12,7 @@ import pytest
 from order_service.adapters.orm import orders, payments
 from service_kit.tables import outbox
 from shared_events.envelope import decode
+from testkit import tokens
 
 from .support import CUSTOMER, body
 
@@ -81,7 +82,7 @@ async def test_another_customer_may_not_read_the_order(service):
     await service.stock()
     created = await service.http.post("/orders", json=body(), headers=CUSTOMER)
 
-    response = await service.http.get(created.headers["location"], headers={"X-Actor-Id": "c2"})
+    response = await service.http.get(created.headers["location"], headers=tokens.customer("c2"))
 
     assert response.status_code == 403
     assert "another customer" in response.json()["detail"]
@@ -204,7 +205,9 @@ async def test_a_key_reused_with_another_body_is_422(service):
     response = await service.http.post("/orders", json=other, headers=headers)
 
     assert response.status_code == 422
-    assert "Idempotency-Key" in response.json()["detail"]
+    [error] = response.json()["detail"]  # one 422 shape: a list of field errors
+    assert error["loc"] == ["header", "Idempotency-Key"]
+    assert "Idempotency-Key" in error["msg"]
     assert await service.count(orders) == 1
 
 

@@ -12,10 +12,11 @@ from order_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfW
 from service_kit.kernel import ConcurrentChange
 from shared_events.contract import CookStarted, OrderAccepted, OrderRejected
 from shared_events.envelope import decode
+from testkit import tokens
 
 from .support import CUSTOMER, Service, eventually
 
-OTHER_CUSTOMER = {"X-Actor-Id": "c2"}
+OTHER_CUSTOMER = tokens.customer("c2")
 
 
 async def refunded(service: Service, order_id: str) -> None:

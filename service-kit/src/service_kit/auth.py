@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import httpx
 import jwt
@@ -83,6 +83,24 @@ class Principal:
 
 class KeysUnavailable(Exception):
     """The issuer's JWKS could not be fetched and no keys are cached."""
+
+
+class KeySource(Protocol):
+    """Where a resource server finds the public key a token names."""
+
+    async def get(self, kid: str) -> jwt.PyJWK | None: ...
+
+
+class StaticKeys:
+    """A key set given up front (a JWKS document): tests verify real signed tokens
+    without a running issuer, and a deployment may pin its provider's keys."""
+
+    def __init__(self, jwks: Mapping[str, Any]) -> None:
+        keys = jwt.PyJWKSet.from_dict(dict(jwks)).keys
+        self._keys = {key.key_id: key for key in keys if key.key_id}
+
+    async def get(self, kid: str) -> jwt.PyJWK | None:
+        return self._keys.get(kid)
 
 
 class JwksCache:
@@ -152,9 +170,14 @@ def _unauthorized(description: str) -> HTTPException:
 class ResourceServer:
     """Turns a bearer token into a `Principal`, or refuses it with a 401."""
 
-    def __init__(self, settings: AuthSettings, jwks: JwksCache | None = None) -> None:
+    def __init__(self, settings: AuthSettings, jwks: KeySource | None = None) -> None:
         self.settings = settings
-        self.jwks = jwks or JwksCache(settings.jwks_url)
+        self.jwks: KeySource = jwks or JwksCache(settings.jwks_url)
+
+    @classmethod
+    def with_keys(cls, settings: AuthSettings, jwks: Mapping[str, Any]) -> ResourceServer:
+        """A verifier over a fixed key set instead of the issuer's JWKS URL."""
+        return cls(settings, StaticKeys(jwks))
 
     async def authenticate(self, token: str) -> Principal:
         try:
@@ -232,7 +255,13 @@ def requires(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting a valid token with one of `roles` (403 otherwise)."""
     allowed = frozenset(roles)
 
-    async def dependency(principal: Annotated[Principal, Security(authenticated)]) -> Principal:
+    # The roles also appear as the route's scopes in the OpenAPI security requirement,
+    # so a client (and the access-matrix test) reads from the schema who may call it.
+    # (Security() as the default, not in Annotated: annotations here are strings that
+    # must resolve without this function's locals.)
+    async def dependency(
+        principal: Principal = Security(authenticated, scopes=sorted(allowed)),  # noqa: B008
+    ) -> Principal:
         admitted = sorted(principal.roles & allowed)
         if not admitted:
             raise HTTPException(
@@ -260,14 +289,19 @@ def install_resource_server(app: FastAPI, server: ResourceServer) -> None:
         if app.openapi_schema is None:
             schema = build()
             schemes = schema.get("components", {}).get("securitySchemes", {})
-            if "bearer" in schemes:
-                schemes["bearer"]["flows"]["password"]["tokenUrl"] = server.settings.token_url
+            roles: set[str] = set()
             for operations in schema.get("paths", {}).values():
                 for operation in operations.values():
-                    if any("bearer" in s for s in operation.get("security", [])):
+                    needs = [s["bearer"] for s in operation.get("security", []) if "bearer" in s]
+                    if needs:
+                        roles.update(role for scopes in needs for role in scopes)
                         responses = operation.setdefault("responses", {})
                         for code, body in AUTH_RESPONSES.items():
                             responses.setdefault(str(code), dict(body))
+            if "bearer" in schemes:
+                flow = schemes["bearer"]["flows"]["password"]
+                flow["tokenUrl"] = server.settings.token_url
+                flow["scopes"] = {role: f"a token with the role {role}" for role in sorted(roles)}
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -22,6 +22,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from service_kit import metrics, telemetry
 from service_kit.outbox import LazyProducer, make_producer
 from service_kit.redaction import describe
 from shared_events.contract import Payload
@@ -79,6 +80,7 @@ class Outcome:
     status: str  # "applied" | "duplicate" | "skipped" | "dead-lettered"
     event_type: str | None = None
     error: str | None = None
+    retries: int = 0  # failed attempts of the handler before this outcome
 
 
 class DeadLetterPublisher:
@@ -139,6 +141,12 @@ class EventProcessor:
         self._backoff_multiplier = backoff_multiplier
 
     async def process(self, message: RawMessage) -> Outcome:
+        with telemetry.consuming(self.consumer, message.topic, message.partition, message.headers):
+            outcome = await self._guarded(message)
+        metrics.event_outcome(outcome.status, outcome.event_type, outcome.retries)
+        return outcome
+
+    async def _guarded(self, message: RawMessage) -> Outcome:
         try:
             return await self._process(message)
         except asyncio.CancelledError:
@@ -237,9 +245,10 @@ class EventProcessor:
                 describe(exc),
             )
             await self._dead_letters.park(message, exc, attempts=attempts)
-            return Outcome("dead-lettered", envelope.event_type, describe(exc))
+            return Outcome("dead-lettered", envelope.event_type, describe(exc), attempts - 1)
         # The bus returns False for an event its inbox had already seen.
-        return Outcome("duplicate" if applied is False else "applied", envelope.event_type)
+        status = "duplicate" if applied is False else "applied"
+        return Outcome(status, envelope.event_type, retries=attempts - 1)
 
 
 def _header(message: RawMessage, name: str) -> str | None:

@@ -41,13 +41,10 @@ def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         # A pool big enough for the requests in flight and no overflow: an overflow
         # connection is opened (and its PRAGMAs run) and closed per request under load.
+        in_memory = make_url(url).database in (None, "", ":memory:")  # one static connection
+        pool = {} if in_memory else {"pool_size": 20, "max_overflow": 0, "pool_timeout": 30}
         engine = create_async_engine(
-            url,
-            connect_args={"timeout": 30},
-            hide_parameters=True,
-            pool_size=20,
-            max_overflow=0,
-            pool_timeout=30,
+            url, connect_args={"timeout": 30}, hide_parameters=True, **pool
         )
         _tune_sqlite(engine)
         return engine

@@ -23,10 +23,12 @@ import faust
 from faust.types import TP, Message
 from faust.web import Request, Response, View
 
+from service_kit import metrics
 from service_kit.consumer import DeadLetterPublisher, EventProcessor, RawMessage
 from service_kit.messagebus import MessageBus
-from service_kit.runtime import Check, Platform, configure_logging, run_checks
+from service_kit.runtime import Check, Platform, configure_logging, logging_config, run_checks
 from service_kit.settings import ServiceSettings
+from service_kit.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ def create_worker_app(
     web_bind: str = "127.0.0.1",
     ready_checks: Mapping[str, Check] | None = None,
     on_stop: Callable[[], Awaitable[None]] | None = None,
+    readings: Mapping[metrics.Gauge, metrics.Reading] | None = None,
 ) -> faust.App:
     app = faust.App(
         service,  # the consumer group
@@ -113,6 +116,7 @@ def create_worker_app(
             await app.consumer.commit()  # the batch's offsets, at once
 
     _health_views(app, ready_checks or {}, held)
+    _metrics_view(app, readings or {})
 
     if on_stop is not None:
         close = on_stop
@@ -168,6 +172,37 @@ def _health_views(app: faust.App, ready_checks: Mapping[str, Check], held: set[T
         )
 
 
+def _metrics_view(app: faust.App, readings: Mapping[metrics.Gauge, metrics.Reading]) -> None:
+    """`/metrics` on the worker's web port: the consumer's counts, its lag per owned
+    partition, and the process's own gauges (its database pool)."""
+
+    @app.page("/metrics")
+    async def scrape(view: View, request: Request) -> Response:
+        metrics.consumer_lag(await consumer_lag(app))
+        await metrics.refresh(readings)
+        body, content_type = metrics.exposition()
+        # aiohttp refuses a charset inside content_type=; as a header it passes whole.
+        return view.bytes(body, headers={"Content-Type": content_type})
+
+
+async def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
+    """Per owned partition: the broker's end offset minus the group's committed offset
+    (Faust keeps the latter from the assignment on; a partition without one yet, never
+    committed by the group, is left out)."""
+    try:
+        owned = sorted(app.consumer.assignment())
+        ends = await app.consumer.highwaters(*owned) if owned else {}
+    except Exception:  # not started yet, or the broker away: no figure rather than a wrong one
+        return {}
+    committed = getattr(app.consumer, "_committed_offset", {})
+    lags: dict[tuple[str, int], int] = {}
+    for tp in owned:
+        done, end = committed.get(tp), ends.get(tp)
+        if done is not None and end is not None:
+            lags[(tp.topic, tp.partition)] = max(end - done, 0)
+    return lags
+
+
 def _at(message: Message) -> tuple[str, int, int]:
     return message.topic, message.partition, message.offset
 
@@ -180,6 +215,7 @@ def run_worker(
     """The body of every service's `entrypoints/worker.py` main(). The worker reads
     exactly the topics that carry the events the bus has policies for."""
     configure_logging(settings.service)
+    configure_tracing(settings.service, "worker", [platform.engine])
 
     async def processor() -> EventProcessor:
         await platform.migrate()
@@ -198,7 +234,11 @@ def run_worker(
         web_bind=settings.http_host,  # 0.0.0.0 in a container, so the API can ask it
         ready_checks={"database": platform.database_ready, "broker": platform.broker_ready},
         on_stop=platform.dispose,
+        readings=platform.readings,
     )
     # faust.Worker installs the signal handlers: SIGTERM stops after the message in flight.
     loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-    faust.Worker(app, loglevel=loglevel).execute_from_commandline()
+    # Faust sets logging up anew when it starts: with the chassis's one setup.
+    faust.Worker(
+        app, loglevel=loglevel, logging_config=logging_config(settings.service)
+    ).execute_from_commandline()

@@ -1,87 +1,128 @@
-"""The HTTP edge every service shares: the acting user, one error shape, health."""
+"""The HTTP edge every service shares: the acting user, paging, the one error shape
+(problems.py), the limits on what a client sends (limits.py), health, serving."""
 
 from __future__ import annotations
 
-import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel, ConfigDict, StringConstraints, WithJsonSchema, model_validator
 
-from service_kit.auth import AuthSettings, ResourceServer, install_resource_server
-from service_kit.kernel import (
-    Conflict,
-    DomainError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    PaymentDeclined,
+from service_kit import metrics
+from service_kit.auth import (
+    AuthSettings,
+    Principal,
+    ResourceServer,
+    install_resource_server,
+    requires,
 )
-from service_kit.runtime import Check, Container, Platform, configure_logging, run_checks
+from service_kit.limits import JSON, BodyGuard, read_timeout_protocol
+from service_kit.problems import declare, install_error_handlers
+from service_kit.runtime import (
+    Check,
+    Container,
+    Platform,
+    configure_logging,
+    logging_config,
+    run_checks,
+)
+from service_kit.telemetry import configure_tracing
 
-log = logging.getLogger(__name__)
-
-
-def acting_user(
-    x_actor_id: Annotated[
-        str | None,
-        Header(description="The acting customer, store owner or rider (until real auth lands)"),
-    ] = None,
-) -> str:
-    if not x_actor_id or not x_actor_id.strip():
-        raise HTTPException(status_code=401, detail="X-Actor-Id header is required")
-    if len(x_actor_id) > 64:
-        raise HTTPException(status_code=422, detail="X-Actor-Id is longer than 64 characters")
-    return x_actor_id.strip()
-
-
-def viewing_user(description: str) -> Callable[..., str | None]:
-    """A dependency for reads anyone may make and the acting user may see more of:
-    X-Actor-Id when it is sent (validated as `acting_user` does), else None."""
-
-    # Header() as the default, not in Annotated: the annotation must resolve
-    # without this function's locals (annotations are strings in this module).
-    def viewer(x_actor_id: str | None = Header(None, description=description)) -> str | None:
-        if x_actor_id is None or not x_actor_id.strip():
-            return None
-        return acting_user(x_actor_id)
-
-    return viewer
+ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
+PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+RegionQuery = Annotated[str, Query(min_length=1, max_length=64, description="e.g. gangnam")]
 
 
-_STATUS: list[tuple[type[DomainError], int]] = [
-    (NotFound, 404),
-    (Forbidden, 403),
-    (Conflict, 409),
-    (InvalidInput, 422),
-    (PaymentDeclined, 402),
-]
+def text(most: int) -> StringConstraints:
+    """Free text, trimmed: 1 to `most` characters, not only whitespace (the pattern
+    says so in the schema; the trim refuses it at run time)."""
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=most, pattern=r"\S")
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
-        body: dict[str, object] = {"detail": str(exc)}
-        if isinstance(exc, Conflict) and exc.current_state:
-            body["current_state"] = exc.current_state
-        if isinstance(exc, InvalidInput) and exc.field:
-            body["detail"] = [
-                {"loc": ["body", *exc.field.split(".")], "msg": str(exc), "type": "value_error"}
-            ]
-        return JSONResponse(status_code=status, content=body)
+# Views render times with isoformat(); the schema says what that string is.
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
-    @app.exception_handler(IntegrityError)
-    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
-        log.warning("integrity conflict: %s", type(exc.orig).__name__)
-        return JSONResponse(
-            status_code=409, content={"detail": "conflicts with a concurrent change; retry"}
-        )
+
+class RequestBody(BaseModel):
+    """Base of every JSON request body: unknown fields are refused, and so is text that
+    is not Unicode. JSON's \\u escapes can carry a lone UTF-16 surrogate, which a plain
+    `str` field accepts and nothing downstream (database, reply) can encode."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_only(cls, data: Any) -> Any:
+        _ensure_unicode(data)
+        return data
+
+
+def _ensure_unicode(value: Any) -> None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _ensure_unicode(key)
+            _ensure_unicode(item)
+    elif isinstance(value, list):
+        for item in value:
+            _ensure_unicode(item)
+
+
+# ----------------------------------------------------------------- the acting user
+# The one place that says who acts: the subject of a verified bearer token with the
+# role the route needs (service_kit.auth). `actor.sub` is the actor id.
+
+Customer = Annotated[Principal, Depends(requires("customer"))]
+Owner = Annotated[Principal, Depends(requires("owner"))]
+Rider = Annotated[Principal, Depends(requires("rider"))]
+
+# --------------------------------------------------------------------------- paging
+MAX_OFFSET = 100_000  # deeper than any screen pages; bounded so SQL never overflows
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int
+
+
+def paging(*, default: int, most: int) -> Any:
+    """The one `limit`/`offset` pair of every paged list: `Annotated[Page, paging(...)]`."""
+
+    def page(limit: int = default, offset: int = 0) -> Page:
+        return Page(limit, offset)
+
+    # Real objects, not the strings of postponed annotations: `most` is local.
+    page.__annotations__ = {
+        "limit": Annotated[int, Query(ge=1, le=most, description="How many at most")],
+        "offset": Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many to skip")],
+        "return": Page,
+    }
+    return Depends(page)
+
+
+# --------------------------------------------------------------------------- health
+
+
+class Live(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, bool]
 
 
 def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
@@ -89,11 +130,15 @@ def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
     (see the health design in runtime.py); the body lists each check."""
     router = APIRouter(tags=["health"])
 
-    @router.get("/health/live")
+    @router.get("/health/live", response_model=Live)
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/health/ready")
+    @router.get(
+        "/health/ready",
+        response_model=Ready,
+        responses={503: {"model": Ready, "description": "A check failed"}},
+    )
     async def ready() -> JSONResponse:
         results = await run_checks(ready_checks)  # a failing check is "not ready", never a 500
         ok = all(results.values())
@@ -105,24 +150,54 @@ def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
     return router
 
 
+# ------------------------------------------------------------------------------ app
+
+
+def offline_app(**kwargs: Any) -> FastAPI:
+    """A FastAPI app whose `/docs` (Swagger UI 5, from the fastapi-offline package) is
+    served by the service itself, so it works with no internet; "Authorize" logs in at
+    the token URL the OpenAPI document names (install_resource_server)."""
+    return FastAPIOffline(redoc_url=None, **kwargs)
+
+
 def service_app(
-    platform: Platform, *, summary: str, resource_server: ResourceServer | None = None
+    platform: Platform,
+    *,
+    summary: str,
+    resource_server: ResourceServer | None = None,
+    media_types: tuple[str, ...] = (JSON,),
 ) -> FastAPI:
     """A service's FastAPI app, titled with the service's name, with what every
-    service has: the lifespan (migrate, outbox relay), the one error shape, the health
-    endpoints, and the bearer-token verifier its routes reach through
-    `service_kit.auth.requires` (from the AUTH_* settings unless given)."""
+    service has: the lifespan (migrate, outbox relay), the one error shape, the body
+    limits, the health endpoints, and the bearer-token verifier its routes reach
+    through `service_kit.auth.requires` (from the AUTH_* settings unless given)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with platform.lifespan():
             yield
 
-    app = FastAPI(title=platform.settings.service, summary=summary, lifespan=lifespan)
-    install_error_handlers(app)
+    app = offline_app(title=platform.settings.service, summary=summary, lifespan=lifespan)
+    install_edge(app, media_types)
+    install_metrics(app, platform)
     install_resource_server(app, resource_server or ResourceServer(AuthSettings.from_env()))
     app.include_router(health_router(platform.ready_checks()))
     return app
+
+
+def install_metrics(app: FastAPI, platform: Platform) -> None:
+    """`/metrics` (Prometheus; not part of the API's contract) and the request counts.
+    The API runs the relay, so its scrape reads the outbox too."""
+    outbox = metrics.outbox_readings(platform.sessions) if platform.relay is not None else {}
+    app.add_middleware(metrics.RequestMetrics)
+    scrape = metrics.metrics_endpoint(lambda: {**platform.readings, **outbox})
+    app.add_route("/metrics", scrape, include_in_schema=False)
+
+
+def install_edge(app: FastAPI, media_types: tuple[str, ...] = (JSON,)) -> None:
+    """The body limits (bodies of `media_types` only) and the one error shape, on any app."""
+    app.add_middleware(BodyGuard, media_types=media_types)
+    install_error_handlers(app)
 
 
 C = TypeVar("C", bound=Container)
@@ -141,16 +216,47 @@ def serve(container: C, create_app: Callable[[C], FastAPI]) -> None:
     container; SIGTERM lets requests in flight and the relay finish."""
     settings = container.settings
     configure_logging(settings.service)
+    app = create_app(container)
+    if configure_tracing(settings.service, "api", [container.platform.engine]):
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        # Server spans named by route template; health probes and the ASGI
+        # receive/send steps would only be noise.
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls="health/.*", exclude_spans=["receive", "send"]
+        )
     # uvicorn re-raises the signal it stopped on once it has shut down gracefully, and
     # the default SIGTERM action would then report the clean stop as a kill (-15).
     signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
-        create_app(container),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         **UVICORN_OPTIONS,
+        log_config=logging_config(settings.service),
+        http=read_timeout_protocol(settings.http_read_timeout_s),
     )
 
 
 def _exit_cleanly(*_: object) -> None:
     raise SystemExit(0)
+
+
+__all__ = [
+    "ID_PATTERN",
+    "Customer",
+    "Id",
+    "Owner",
+    "Page",
+    "PathId",
+    "RegionQuery",
+    "RequestBody",
+    "Rider",
+    "Timestamp",
+    "declare",
+    "install_edge",
+    "paging",
+    "serve",
+    "service_app",
+    "text",
+]

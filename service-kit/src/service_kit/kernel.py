@@ -44,9 +44,12 @@ class ConcurrentChange(Conflict):
 
 
 class InvalidInput(DomainError):
-    def __init__(self, message: str, field: str | None = None) -> None:
+    """422 naming `location` ("body", "header", ...) and the dotted `field` in it."""
+
+    def __init__(self, message: str, field: str | None = None, location: str = "body") -> None:
         super().__init__(message)
         self.field = field
+        self.location = location
 
 
 class PaymentDeclined(DomainError):

@@ -3,7 +3,8 @@
 dispatcher): passes over work that waits in a table, until stop().
 
 * a pass that did something is followed at once by the next one;
-* an idle pass waits for wake() or the poll interval, whichever comes first;
+* an idle pass waits for wake() or `idle_seconds()` (the poll interval, unless the
+  loop knows better: a timer waits until its next deadline), whichever comes first;
 * a failing pass is retried with exponential backoff that wake() does not cut short
   (a burst of new work must not defeat it) but stop() does. Nothing is dropped: the
   work stays in its table until a pass finishes it.
@@ -39,6 +40,10 @@ class WorkLoop(ABC):
     @abstractmethod
     async def on_failure(self, exc: BaseException | None, retry_in: float) -> None:
         """A pass raised `exc` and runs again in `retry_in` seconds: say so."""
+
+    async def idle_seconds(self) -> float:
+        """How long an idle pass waits for wake(): the poll interval by default."""
+        return self._poll_interval
 
     async def close(self) -> None:  # noqa: B027 (optional hook)
         """Let go of what the loop holds, once it has stopped."""
@@ -85,4 +90,4 @@ class WorkLoop(ABC):
 
     async def _idle(self) -> None:
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+            await asyncio.wait_for(self._wake.wait(), timeout=await self.idle_seconds())

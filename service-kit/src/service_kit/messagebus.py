@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
+from service_kit import telemetry
 from service_kit.inbox import apply_once
 from service_kit.kernel import EventMeta
 from service_kit.uow import Trace, UnitOfWork
@@ -91,9 +92,11 @@ class MessageBus(Generic[U]):
         """Apply a consumed event once; False when it was a redelivery."""
         policy = self._policies[type(event)]
         meta = EventMeta.of(envelope)
-        uow = self._uow_factory(Trace.caused_by(meta))
-        applied = await apply_once(uow, envelope, lambda: policy(event, meta, uow))
-        await self._after_commit(uow)
+        name = getattr(policy, "__name__", type(policy).__name__)
+        with telemetry.span(f"policy {name}", event_type=envelope.event_type):
+            uow = self._uow_factory(Trace.caused_by(meta))
+            applied = await apply_once(uow, envelope, lambda: policy(event, meta, uow))
+            await self._after_commit(uow)
         return applied
 
     async def _after_commit(self, uow: U) -> None:

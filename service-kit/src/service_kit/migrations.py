@@ -98,6 +98,22 @@ def create_plumbing_tables() -> None:
     )
 
 
+def add_outbox_traceparent() -> None:
+    """Version 2 of the outbox: the trace its row continues (nullable: rows staged
+    before, or with tracing off, have none)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.add_column("outbox", sa.Column("traceparent", sa.String(length=55), nullable=True))
+
+
+def drop_outbox_traceparent() -> None:
+    from alembic import op
+
+    with op.batch_alter_table("outbox") as batch:  # SQLite drops a column by copying
+        batch.drop_column("traceparent")
+
+
 def drop_plumbing_tables() -> None:
     from alembic import op
 

@@ -6,12 +6,14 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import suppress
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, wait_exponential
 
+from service_kit import telemetry
 from service_kit.loop import WorkLoop
 from service_kit.tables import outbox
 from shared_events.envelope import Envelope, encode, utcnow
@@ -24,6 +26,7 @@ async def stage(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
     """Write events to the outbox inside the caller's (uncommitted) transaction."""
     if not envelopes:
         return
+    traceparent = telemetry.current_traceparent()  # the command's or policy's span
     await session.execute(
         insert(outbox),
         [
@@ -35,6 +38,7 @@ async def stage(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
                 "message_key": env.aggregate_id,
                 "message": encode(env).decode(),
                 "created_at": env.occurred_at,
+                "traceparent": traceparent,
             }
             for env in envelopes
         ],
@@ -90,9 +94,10 @@ class LazyProducer:
 class OutboxRelay(WorkLoop):
     """Publishes unsent outbox rows in id order and marks them sent.
 
-    A batch of rows is sent at once and awaited together; the idempotent producer
-    keeps each partition's rows in id order. While the broker is away the relay
-    keeps retrying the oldest unsent rows; nothing is skipped or dropped.
+    One round (`publish_batch`) sends a batch: the rows of different keys together,
+    the rows of one key (order) strictly in id order, each after the previous one was
+    acknowledged. While the broker is away the relay keeps retrying the oldest unsent
+    rows; nothing is skipped, dropped, or marked sent without an acknowledgement.
     Run exactly one relay per service database (the API's): a worker's commits
     wake it from the other process (`service_kit.wake`).
     """
@@ -137,6 +142,7 @@ class OutboxRelay(WorkLoop):
                         outbox.c.message,
                         outbox.c.event_type,
                         outbox.c.event_version,
+                        outbox.c.traceparent,
                     )
                     .where(outbox.c.published_at.is_(None))
                     .order_by(outbox.c.id)
@@ -146,31 +152,45 @@ class OutboxRelay(WorkLoop):
         if not rows:
             return 0
         producer = await self._producer.get()
-        # The whole batch is handed to the producer, then awaited together. The
-        # producer is idempotent with one request in flight per partition, so the
-        # rows of one key (one partition) are written in id order even when it retries.
-        futures = [
-            await producer.send(
-                row.topic,
-                value=row.message.encode(),
-                key=row.message_key.encode(),
-                headers=message_headers(row.event_type, row.event_version),
-            )
-            for row in rows
-        ]
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        # Whatever was acknowledged is marked, even when another send failed, so no
-        # row is ever published twice; the failed ones go out on the retried pass.
-        sent = [
-            row.id for row, r in zip(rows, results, strict=True) if not isinstance(r, BaseException)
-        ]
+        # One chain per key (order), all chains at once, so the producer still batches
+        # across keys. Within a chain a row is sent only once the previous one was
+        # acknowledged: a row that fails for good ends its chain for this round, and
+        # no later row of its key can overtake it.
+        chains: dict[str, list[Any]] = {}  # rows of the query above, by key
+        for row in rows:
+            chains.setdefault(row.message_key, []).append(row)
+        outcomes = await asyncio.gather(*(self._send_chain(producer, c) for c in chains.values()))
+        sent = [row_id for acked, _ in outcomes for row_id in acked]
+        # Only what was acknowledged is marked; the rest goes out on the next round.
         if sent:
             await self._mark_published(sent)
         self.published += len(sent)
-        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        failed = next((exc for _, exc in outcomes if exc is not None), None)
         if failed is not None:
             raise failed
         return len(sent)
+
+    @staticmethod
+    async def _send_chain(
+        producer: AIOKafkaProducer, rows: list[Any]
+    ) -> tuple[list[int], Exception | None]:
+        """Send one key's rows in id order, each after the previous was acknowledged:
+        the ids acknowledged, and the failure that stopped the chain (if one did)."""
+        acked: list[int] = []
+        for row in rows:
+            try:
+                with telemetry.publishing(row.traceparent, row.topic, row.event_type) as traced:
+                    delivery = await producer.send(
+                        row.topic,
+                        value=row.message.encode(),
+                        key=row.message_key.encode(),
+                        headers=message_headers(row.event_type, row.event_version) + traced,
+                    )
+                    await delivery
+            except Exception as exc:  # reported by publish_batch, after the marking
+                return acked, exc
+            acked.append(row.id)
+        return acked, None
 
     async def pending(self) -> int:
         from sqlalchemy import func

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import logging.config
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from aiokafka.client import AIOKafkaClient
 from sqlalchemy import text
 from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
 
+from service_kit import metrics
 from service_kit.db import create_engine, read_only, session_factory
 from service_kit.messagebus import MessageBus
 from service_kit.migrations import upgrade
 from service_kit.outbox import OutboxRelay, make_producer
 from service_kit.settings import ServiceSettings
+from service_kit.telemetry import log_trace_ids
 from service_kit.uow import SqlAlchemyUnitOfWork, Trace
 from service_kit.wake import WakeSender, listen, wake_address
 
@@ -51,16 +55,68 @@ async def run_checks(checks: Mapping[str, Check]) -> dict[str, bool]:
     return dict(zip(checks, results, strict=True))
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the trace and span ids of the span in flight
+    (telemetry.py), so a log line leads to its trace. The message is the one the code
+    wrote: what must never be logged (phones, addresses, tokens) is kept out there."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self._service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "service": self._service,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        ids = log_trace_ids()
+        if ids:
+            entry["trace_id"], entry["span_id"] = ids
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def logging_config(service: str) -> dict[str, Any]:
+    """The one logging setup (for `logging.config.dictConfig`): JSON lines on stdout.
+    uvicorn and Faust are handed it too, so their own lines come out the same way."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter, "service": service}},
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            }
+        },
+        "root": {"level": os.environ.get("LOG_LEVEL", "INFO").upper(), "handlers": ["stdout"]},
+        "loggers": {
+            # aiokafka logs every lost connection at ERROR; the relay reports retries.
+            "aiokafka": {"level": "CRITICAL"},
+            # aiosqlite logs every statement with its parameters (emails, phone numbers,
+            # addresses) at DEBUG: never, whatever LOG_LEVEL says.
+            "aiosqlite": {"level": "WARNING"},
+            # uvicorn's own handlers give way to the root's JSON one.
+            **{
+                name: {"handlers": [], "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+        },
+    }
+
+
 def configure_logging(service: str) -> None:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
-    )
-    # aiokafka logs every lost connection at ERROR; the relay reports retries itself.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    # aiosqlite logs every statement with its parameters (emails, phone numbers,
-    # addresses) at DEBUG: never, whatever LOG_LEVEL says.
-    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    # dictConfig clears the root's handlers; one already there (a test's log capture)
+    # is kept fed, as logging.basicConfig would have left it.
+    kept = list(logging.root.handlers)
+    logging.config.dictConfig(logging_config(service))
+    for handler in kept:
+        logging.root.addHandler(handler)
 
 
 class BackgroundLoop(Protocol):
@@ -102,16 +158,18 @@ class Platform:
         self.settings = settings
         self.migrations_dir = migrations_dir
         self.engine = create_engine(settings.database_url)
-        self.sessions = session_factory(self.engine)
-        # Views read through these: deferred transactions that never wait on a writer.
-        self.reads = session_factory(read_only(self.engine))
+        # Units of work, the relay and the dispatchers write through `writes`. Views and
+        # gauges read through `sessions`: on SQLite these begin deferred, so a read never
+        # queues behind a writer (WAL gives it a snapshot); a writer must not use them.
+        self.writes = session_factory(self.engine)
+        self.sessions = session_factory(read_only(self.engine))
         self.relay = (
             OutboxRelay(
-                self.sessions,
+                self.writes,
                 lambda: make_producer(
                     settings.kafka_bootstrap_servers, f"{settings.service}-relay"
                 ),
-                reads=self.reads,
+                reads=self.sessions,
             )
             if messaging
             else None
@@ -121,6 +179,8 @@ class Platform:
         self.wake_address = wake_address(settings.http_host, settings.http_port)
         self._relay_here = False  # True in the API process, which runs the relay
         self._wake_sender = WakeSender(self.wake_address)
+        # The gauges `/metrics` reads at each scrape; a service adds its own (pending work).
+        self.readings: dict[metrics.Gauge, metrics.Reading] = metrics.pool_readings(self.engine)
         self.worker_health_url = os.environ.get("WORKER_HEALTH_URL") or (
             f"http://127.0.0.1:{settings.worker_web_port}/health/ready"
         )
@@ -184,7 +244,7 @@ class Platform:
 
         def factory(trace: Trace) -> U:
             return uow_class(
-                self.sessions,
+                self.writes,
                 producer=producer,
                 trace=trace,
                 on_commit=self.wake_relay if self.relay else None,

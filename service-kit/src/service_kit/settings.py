@@ -16,6 +16,8 @@ class ServiceSettings:
     worker_web_port: int
     database_url: str
     kafka_bootstrap_servers: str
+    # A request must arrive whole within this many seconds (see limits.py).
+    http_read_timeout_s: float = 10.0
 
     @classmethod
     def from_env(cls, service: str, *, http_port: int, worker_web_port: int) -> ServiceSettings:
@@ -27,4 +29,5 @@ class ServiceSettings:
             worker_web_port=int(env.get("WORKER_WEB_PORT", worker_web_port)),
             database_url=env.get("DATABASE_URL") or default_sqlite_url(service),
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+            http_read_timeout_s=float(env.get("HTTP_READ_TIMEOUT_S", "10")),
         )

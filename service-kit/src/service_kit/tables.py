@@ -25,6 +25,8 @@ outbox = Table(
     Column("message", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("published_at", DateTime(timezone=True), nullable=True),
+    # The W3C traceparent of the command's span, sent on as a Kafka header (telemetry.py).
+    Column("traceparent", String(55), nullable=True),
     Index("ix_outbox_unpublished", "published_at", "id"),
 )
 

@@ -333,6 +333,17 @@ async def test_openapi_declares_the_scheme_the_token_url_and_the_answers(http):
     scheme = schema["components"]["securitySchemes"]["bearer"]
     assert scheme["flows"]["password"]["tokenUrl"] == SETTINGS.token_url
     mine = schema["paths"]["/mine"]["get"]
-    assert mine["security"] == [{"bearer": []}]
+    # The route's roles are its scopes, each declared in the scheme's flow.
+    assert mine["security"] == [{"bearer": ["owner"]}]
+    assert "owner" in scheme["flows"]["password"]["scopes"]
     assert {"401", "403"} <= set(mine["responses"])
     assert "security" not in schema["paths"]["/public"]["get"]
+
+
+async def test_a_fixed_key_set_verifies_its_tokens_without_fetching(issuer):
+    server = ResourceServer.with_keys(SETTINGS, issuer.jwks())
+    principal = await server.authenticate(issuer.token(sub="acc-9"))
+    assert (principal.sub, principal.role) == ("acc-9", "customer")
+    issuer.add_key("k2", publish=False)  # not in the fixed set: refused, never fetched
+    assert (await refused(server, issuer.token("k2"))).detail == "unknown signing key"
+    assert issuer.requests == 0

@@ -7,7 +7,7 @@ model with the next version beside the old one (see `tests/test_schema_compat.py
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -99,6 +99,9 @@ class OrderAccepted(Payload):
     store_id: Id
 
 
+RejectedBy = Literal["owner", "timeout"]
+
+
 class OrderRejected(Payload):
     event_type: ClassVar[str] = "OrderRejected"
     event_version: ClassVar[int] = 1
@@ -107,6 +110,11 @@ class OrderRejected(Payload):
     order_id: Id
     store_id: Id
     reason: str
+    # Added within version 1, so optional: events published before it say nothing.
+    rejected_by: RejectedBy | None = Field(
+        default=None,
+        description="owner: the store owner rejected; timeout: the acceptance window ended",
+    )
 
 
 class CookStarted(Payload):

@@ -107,3 +107,24 @@ def test_a_change_inside_a_nested_model_is_refused():
     new = json.loads(json.dumps(old).replace('"minimum": 1,\n', ""))
     new["$defs"]["OrderLine"]["properties"]["quantity"] = {"type": "number", "title": "Quantity"}
     assert any("quantity" in p for p in schemas.breaking_changes(old, new))
+
+
+def test_rejected_by_is_an_optional_addition_within_version_1():
+    """OrderRejected as first published (no rejected_by) still holds for today's model,
+    and an event from before the field reads as None."""
+    first_published = committed("OrderRejected.v1.json")
+    del first_published["properties"]["rejected_by"]
+    model = model_for("OrderRejected", 1)
+
+    assert "rejected_by" not in committed("OrderRejected.v1.json").get("required", [])
+    assert schemas.breaking_changes(first_published, schemas.schema_of(model)) == []
+    old_event = model.model_validate({"order_id": "o1", "store_id": "s1", "reason": "sold out"})
+    assert old_event.rejected_by is None  # type: ignore[attr-defined]
+
+
+def test_rejected_by_takes_only_owner_or_timeout():
+    model = model_for("OrderRejected", 1)
+    body = {"order_id": "o1", "store_id": "s1", "reason": "late"}
+    assert model.model_validate({**body, "rejected_by": "timeout"}).rejected_by == "timeout"  # type: ignore[attr-defined]
+    with pytest.raises(ValueError):
+        model.model_validate({**body, "rejected_by": "rider"})

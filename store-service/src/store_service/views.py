@@ -4,12 +4,84 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service_kit.http import Page, Timestamp
 from store_service.adapters.orm import menu_items, store_orders, stores
 from store_service.domain.model import NotStoreOwner, StoreNotFound
 from store_service.domain.store_order import TicketStatus
+
+
+class StoreView(BaseModel):
+    store_id: str
+    owner_id: str
+    name: str
+    region: str
+
+
+class MenuItemView(BaseModel):
+    """A menu item as its owner just set it."""
+
+    store_id: str
+    item_id: str
+    name: str
+    price: int
+    stock: int
+    available: bool
+    revision: int
+
+
+class MenuLine(BaseModel):
+    item_id: str
+    name: str
+    price: int
+    stock: int
+    available: bool
+
+
+class MenuView(BaseModel):
+    store_id: str
+    name: str
+    region: str
+    items: list[MenuLine]
+
+
+class StoreSummary(BaseModel):
+    store_id: str
+    name: str
+
+
+class StoreList(BaseModel):
+    region: str
+    stores: list[StoreSummary]
+
+
+class TicketLine(BaseModel):
+    menu_item_id: str
+    name: str
+    quantity: int
+
+
+class TicketView(BaseModel):
+    """A kitchen ticket as its store owner sees it."""
+
+    order_id: str
+    store_id: str
+    status: TicketStatus
+    reason: str | None
+    accept_by: Timestamp | None = Field(
+        default=None, description="until when the owner may decide, while RECEIVED"
+    )
+    items: list[TicketLine]
+    total_amount: int | None
+    updated_at: Timestamp
+
+
+class InboxView(BaseModel):
+    store_id: str
+    orders: list[TicketView]
 
 
 async def menu(sessions: async_sessionmaker[AsyncSession], store_id: str) -> dict[str, Any] | None:
@@ -39,6 +111,22 @@ async def menu(sessions: async_sessionmaker[AsyncSession], store_id: str) -> dic
         }
 
 
+async def stores_in_region(
+    sessions: async_sessionmaker[AsyncSession], region: str, page: Page
+) -> dict[str, Any]:
+    """The stores a customer can order from in `region` (public: names and ids only)."""
+    query = (
+        select(stores.c.store_id, stores.c.name)
+        .where(stores.c.region == region)
+        .order_by(stores.c.name, stores.c.store_id)
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    async with sessions() as session:
+        rows = await session.execute(query)
+    return {"region": region, "stores": [{"store_id": r.store_id, "name": r.name} for r in rows]}
+
+
 def ticket(row: Any) -> dict[str, Any]:
     """A kitchen ticket as its store owner sees it; `row` is a StoreOrder or a table row."""
     status = TicketStatus(row.status)
@@ -47,6 +135,12 @@ def ticket(row: Any) -> dict[str, Any]:
         "store_id": row.store_id,
         "status": status.value,
         "reason": row.reason if status is TicketStatus.REJECTED else None,
+        # Until when the owner may still decide; only while there is something to decide.
+        "accept_by": (
+            row.accept_by.isoformat()
+            if status is TicketStatus.RECEIVED and row.accept_by is not None
+            else None
+        ),
         "items": [
             {"menu_item_id": line.menu_item_id, "name": line.name, "quantity": line.quantity}
             for line in row.items or ()
@@ -61,9 +155,7 @@ async def store_inbox(
     store_id: str,
     owner_id: str,
     status: TicketStatus | None,
-    *,
-    limit: int,
-    offset: int,
+    page: Page,
 ) -> dict[str, Any]:
     """The owner's inbox, newest order first; tickets whose OrderPlaced has not arrived
     yet are not shown (nothing about them is known)."""
@@ -80,7 +172,7 @@ async def store_inbox(
             query = query.where(store_orders.c.status == status)
         rows = await session.execute(
             query.order_by(store_orders.c.placed_at.desc(), store_orders.c.order_id.desc())
-            .limit(limit)
-            .offset(offset)
+            .limit(page.limit)
+            .offset(page.offset)
         )
         return {"store_id": store_id, "orders": [ticket(row) for row in rows]}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from shared_events.contract import Payload
 from shared_events.envelope import decode
 from store_service.bootstrap import Container, bootstrap
 from store_service.entrypoints.api import create_app
+from testkit import tokens
 
 from ..events import (
     OWNER,
@@ -32,14 +34,25 @@ from ..events import (
 )
 
 ORDER = "0b6f4a8e-0d5e-4d7b-9a53-2f1f0c1e0001"
-AS_OWNER = {"X-Actor-Id": OWNER}
-AS_STRANGER = {"X-Actor-Id": "owner2"}
+AS_OWNER = tokens.owner(OWNER)
+AS_STRANGER = tokens.owner("owner2")
+
+
+class Clock:
+    """The service's clock, moved by the test: the tickets' events happen at T0."""
+
+    def __init__(self) -> None:
+        self.now = at(0)
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 @dataclass
 class Service:
     http: httpx.AsyncClient
     container: Container
+    clock: Clock
 
     async def consume(self, event: Payload, minutes: int = 0) -> bool:
         env = envelope(event, minutes)
@@ -64,20 +77,21 @@ class Service:
 async def service(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Service]:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing listens there
-    container = bootstrap()
-    app = create_app(container)
+    clock = Clock()
+    container = bootstrap(clock=clock)
+    app = create_app(container, resource_server=tokens.resource_server())
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://store-service"
         ) as http,
     ):
-        service = Service(http, container)
+        service = Service(http, container, clock)
         for store, owner in ((STORE, OWNER), ("s2", "owner2")):
             response = await http.put(
                 f"/stores/{store}",
                 json={"name": "Hansik", "region": "gangnam"},
-                headers={"X-Actor-Id": owner},
+                headers=tokens.owner(owner),
             )
             assert response.status_code == 200, response.text
         response = await http.put(
@@ -104,6 +118,7 @@ async def test_the_owner_accepts_cooks_and_finishes_and_each_event_is_in_the_out
         "store_id": STORE,
         "status": "ACCEPTED",
         "reason": None,
+        "accept_by": None,
         "items": [{"menu_item_id": "m1", "name": "dish m1", "quantity": 2}],
         "total_amount": 18000,
     }
@@ -284,3 +299,75 @@ async def test_racing_acceptances_make_one_decision_and_the_losers_are_told_it(s
     # A loser of the version check is decided again: its 409 names the winner's state.
     assert {r.json().get("current_state") for r in responses if r.status_code == 409} == {winner}
     assert len(await service.outbox("OrderAccepted", "OrderRejected")) == 1
+
+
+# ---------------------------------------------------------------- the acceptance window
+
+
+async def test_the_inbox_shows_until_when_each_received_ticket_may_be_decided(service):
+    await service.consume(order_placed("o-waiting"), minutes=1)
+    await service.consume(order_placed("o-decided"), minutes=2)
+    await service.put("o-decided", "acceptance", {"accepted": True})
+
+    inbox = (await service.http.get(f"/stores/{STORE}/orders", headers=AS_OWNER)).json()
+
+    assert {o["order_id"]: o["accept_by"] for o in inbox["orders"]} == {
+        "o-waiting": (at(1) + timedelta(seconds=300)).isoformat(),
+        "o-decided": None,
+    }
+
+
+async def test_a_ticket_left_alone_is_rejected_by_the_timer_once_with_its_event(service):
+    await service.consume(order_placed(ORDER), minutes=0)
+    service.clock.now = at(5)  # the default window, 300 s, has ended
+
+    await service.container.timer.expire_due()  # beside the running timer: one of them fires
+    await service.container.timer.expire_due()
+
+    [row] = await service.outbox("OrderRejected")
+    event = decode(row.message)[1]
+    assert (event.reason, event.rejected_by) == ("not accepted in time", "timeout")
+    inbox = (await service.http.get(f"/stores/{STORE}/orders", headers=AS_OWNER)).json()
+    assert [(o["status"], o["accept_by"]) for o in inbox["orders"]] == [("REJECTED", None)]
+    late = await service.put(ORDER, "acceptance", {"accepted": True})
+    assert (late.status_code, late.json()["current_state"]) == (409, "REJECTED")
+
+
+async def test_an_owner_racing_the_deadline_either_wins_or_is_told_it_lost(service):
+    for n in range(10):
+        order_id = f"race-{n}"
+        await service.consume(order_placed(order_id), minutes=n)
+        service.clock.now = at(n + 5)
+
+        accepted, _ = await asyncio.gather(
+            service.put(order_id, "acceptance", {"accepted": True}),
+            service.container.timer.expire_due(),
+        )
+
+        decisions = [
+            decode(r.message)[1]
+            for r in await service.outbox("OrderAccepted", "OrderRejected")
+            if r.message_key == order_id
+        ]
+        if accepted.status_code == 200:
+            assert [type(e).__name__ for e in decisions] == ["OrderAccepted"]
+        else:
+            assert (accepted.status_code, accepted.json()["current_state"]) == (409, "REJECTED")
+            assert [(type(e).__name__, e.rejected_by) for e in decisions] == [
+                ("OrderRejected", "timeout")
+            ]
+
+
+async def test_the_stores_of_a_region_are_listed_without_a_token(service):
+    await service.http.put(
+        "/stores/s3", json={"name": "Bunsik", "region": "mapo"}, headers=tokens.owner("owner3")
+    )
+
+    listed = await service.http.get("/stores", params={"region": "gangnam"})
+
+    assert listed.status_code == 200
+    assert listed.json() == {
+        "region": "gangnam",
+        "stores": [{"store_id": STORE, "name": "Hansik"}, {"store_id": "s2", "name": "Hansik"}],
+    }
+    assert (await service.http.get("/stores")).status_code == 422  # the region is required

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from datetime import datetime
 
 from service_kit.uow import FakeUnitOfWork as _FakeUnitOfWork
 from service_kit.uow import Repository, Trace
 from store_service.domain.model import MenuItem, Store
-from store_service.domain.store_order import StoreOrder
+from store_service.domain.store_order import StoreOrder, TicketStatus
 from store_service.service_layer.unit_of_work import PRODUCER, UnitOfWork
 
 
@@ -53,6 +54,20 @@ class FakeStoreOrderRepository(Repository):
 
     def add(self, ticket: StoreOrder) -> None:
         self.rows[ticket.order_id] = self._track(ticket)
+
+    def _waiting(self) -> list[StoreOrder]:
+        return sorted(
+            (t for t in self.rows.values() if t.status is TicketStatus.RECEIVED and t.accept_by),
+            key=lambda t: t.accept_by,  # type: ignore[arg-type, return-value]
+        )
+
+    async def claim_due(self, now: datetime, limit: int) -> list[StoreOrder]:
+        due = [t for t in self._waiting() if t.accept_by <= now]  # type: ignore[operator]
+        return [self._track(t) for t in due[:limit]]
+
+    async def next_deadline(self) -> datetime | None:
+        waiting = self._waiting()
+        return waiting[0].accept_by if waiting else None
 
 
 class FakeUnitOfWork(_FakeUnitOfWork, UnitOfWork):

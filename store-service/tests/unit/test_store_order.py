@@ -16,14 +16,14 @@ from store_service.domain.store_order import (
     WrongTicketState,
 )
 
-from ..events import CUSTOMER, ORDER, STORE, at
+from ..events import CUSTOMER, ORDER, STORE, WINDOW, at
 
 S = TicketStatus
 
 
 def placed(lines: tuple[TicketLine, ...] = (TicketLine("m1", "Bibimbap", 2),)) -> StoreOrder:
     ticket = StoreOrder(ORDER, at(0))
-    ticket.place(STORE, CUSTOMER, lines, 18000, at(0))
+    ticket.place(STORE, CUSTOMER, lines, 18000, at(0), WINDOW)
     return ticket
 
 
@@ -155,7 +155,7 @@ def test_a_placeholder_learns_its_order_and_keeps_the_state_it_reached():
     ticket = StoreOrder(ORDER, at(5))
     ticket.cancel(STORE, CUSTOMER, at(5))
 
-    assert ticket.place(STORE, CUSTOMER, [TicketLine("m1", "Bibimbap", 2)], 18000, at(1))
+    assert ticket.place(STORE, CUSTOMER, [TicketLine("m1", "Bibimbap", 2)], 18000, at(1), WINDOW)
 
     assert ticket.is_placed and ticket.status == S.CANCELLED
     assert (ticket.placed_at, ticket.updated_at) == (at(1), at(5))  # times never go back
@@ -164,7 +164,7 @@ def test_a_placeholder_learns_its_order_and_keeps_the_state_it_reached():
 def test_a_second_placement_changes_nothing():
     ticket = ticket_in(S.ACCEPTED)
 
-    assert ticket.place("other", "other", [TicketLine("m9", "x", 9)], 1, at(9)) is False
+    assert ticket.place("other", "other", [TicketLine("m9", "x", 9)], 1, at(9), WINDOW) is False
 
     assert (ticket.store_id, ticket.status, ticket.quantities()) == (STORE, S.ACCEPTED, {"m1": 2})
 

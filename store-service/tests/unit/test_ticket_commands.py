@@ -54,7 +54,9 @@ async def test_the_owner_rejects_with_a_reason(bus, uow):
 
     assert (ticket.status, ticket.reason) == (TicketStatus.REJECTED, "sold out")
     event = uow.published[-1].event()
-    assert event == contract.OrderRejected(order_id=ORDER, store_id=STORE, reason="sold out")
+    assert event == contract.OrderRejected(
+        order_id=ORDER, store_id=STORE, reason="sold out", rejected_by="owner"
+    )
 
 
 async def test_rejecting_without_a_reason_is_invalid_and_changes_nothing(bus, uow):

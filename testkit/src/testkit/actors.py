@@ -7,14 +7,17 @@ so both speak the board's ubiquitous language and the same HTTP contract.
 from __future__ import annotations
 
 import asyncio
+import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 
 T = TypeVar("T")
+REFRESH_MARGIN_S = 60.0  # refresh an access token this long before it expires
 
 
 @dataclass(frozen=True)
@@ -23,30 +26,109 @@ class Endpoints:
     store: str = "http://127.0.0.1:8082"
     delivery: str = "http://127.0.0.1:8083"
     mypage: str = "http://127.0.0.1:8084"
+    identity: str = "http://127.0.0.1:8085"
 
 
 class Actor:
-    def __init__(self, http: httpx.AsyncClient, endpoints: Endpoints, actor_id: str) -> None:
+    """A person with a real account: signed up at identity-service on first use,
+    acting with `Authorization: Bearer`, refreshing the access token before it expires.
+    `name` only makes the account's email readable; `id` is the account id (the
+    token's `sub`), known once the actor has signed up (`await actor.sign_up()`)."""
+
+    role: ClassVar[str]
+
+    def __init__(
+        self, http: httpx.AsyncClient, endpoints: Endpoints, name: str, *, region: str | None = None
+    ) -> None:
         self.http = http
         self.at = endpoints
-        self.id = actor_id
-        self.headers = {"X-Actor-Id": actor_id}
+        self.name = name
+        self.region = region
+        slug = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "actor"
+        self.email = f"{slug[:40]}.{secrets.token_hex(4)}@example.com"
+        self.password = secrets.token_urlsafe(18)
+        self._account_id: str | None = None
+        self._access: str | None = None
+        self._refresh: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+        # Sent with every request besides the token (e.g. a W3C traceparent).
+        self.headers: dict[str, str] = {}
+
+    @property
+    def id(self) -> str:
+        if self._account_id is None:
+            raise RuntimeError(f"{self.name} has not signed up yet")
+        return self._account_id
+
+    async def sign_up(self) -> str:
+        """Create the account (once) and log in; the account id."""
+        await self.auth_headers()
+        return self.id
+
+    async def auth_headers(self) -> dict[str, str]:
+        async with self._lock:  # concurrent requests share one sign-up / refresh
+            if self._account_id is None:
+                await self._create_account()
+            if self._access is None or time.monotonic() > self._expires_at - REFRESH_MARGIN_S:
+                await self._renew()
+        return {"Authorization": f"Bearer {self._access}"}
+
+    async def _create_account(self) -> None:
+        body: dict[str, Any] = {
+            "email": self.email,
+            "password": self.password,
+            "role": self.role,
+            "name": self.name[:100],
+        }
+        if self.region is not None:
+            body["region"] = self.region
+        r = await self.http.post(f"{self.at.identity}/auth/accounts", json=body)
+        r.raise_for_status()
+        self._account_id = r.json()["account_id"]
+
+    async def _renew(self) -> None:
+        form = {"grant_type": "password", "username": self.email, "password": self.password}
+        if self._refresh is not None:  # rotate the refresh token; log in again if refused
+            refreshed = await self._token(
+                {"grant_type": "refresh_token", "refresh_token": self._refresh}
+            )
+            if refreshed:
+                return
+        if not await self._token(form):
+            raise RuntimeError(f"{self.name} could not log in")
+
+    async def _token(self, form: dict[str, str]) -> bool:
+        r = await self.http.post(f"{self.at.identity}/auth/token", data=form)
+        if r.status_code != 200:
+            return False
+        body = r.json()
+        self._access, self._refresh = body["access_token"], body["refresh_token"]
+        self._expires_at = time.monotonic() + body["expires_in"]
+        return True
+
+    async def request(
+        self, method: str, url: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """`method url` as this actor (its bearer token beside `headers`)."""
+        sent = {**self.headers, **(headers or {}), **await self.auth_headers()}
+        return await self.http.request(method, url, headers=sent, **kwargs)
 
 
 class StoreOwner(Actor):
+    role = "owner"
+
     async def register_store(self, store_id: str, name: str, region: str) -> httpx.Response:
-        return await self.http.put(
-            f"{self.at.store}/stores/{store_id}",
-            headers=self.headers,
-            json={"name": name, "region": region},
+        return await self.request(
+            "PUT", f"{self.at.store}/stores/{store_id}", json={"name": name, "region": region}
         )
 
     async def set_menu_item(
         self, store_id: str, item_id: str, name: str, price: int, stock: int
     ) -> httpx.Response:
-        return await self.http.put(
+        return await self.request(
+            "PUT",
             f"{self.at.store}/stores/{store_id}/menu/{item_id}",
-            headers=self.headers,
             json={"name": name, "price": price, "stock": stock},
         )
 
@@ -59,9 +141,7 @@ class StoreOwner(Actor):
 
     async def inbox(self, store_id: str, status: str | None = None) -> httpx.Response:
         params = {"status": status} if status else {}
-        return await self.http.get(
-            f"{self.at.store}/stores/{store_id}/orders", headers=self.headers, params=params
-        )
+        return await self.request("GET", f"{self.at.store}/stores/{store_id}/orders", params=params)
 
     async def accept(self, order_id: str) -> httpx.Response:
         return await self._ticket(order_id, "acceptance", {"accepted": True})
@@ -78,8 +158,8 @@ class StoreOwner(Actor):
     async def _ticket(
         self, order_id: str, action: str, body: dict[str, Any] | None = None
     ) -> httpx.Response:
-        return await self.http.put(
-            f"{self.at.store}/store-orders/{order_id}/{action}", headers=self.headers, json=body
+        return await self.request(
+            "PUT", f"{self.at.store}/store-orders/{order_id}/{action}", json=body
         )
 
     async def ticket_arrived(self, store_id: str, order_id: str) -> bool:
@@ -89,6 +169,8 @@ class StoreOwner(Actor):
 
 
 class Customer(Actor):
+    role = "customer"
+
     async def place_order(
         self,
         store_id: str,
@@ -98,10 +180,9 @@ class Customer(Actor):
         card_token: str = "tok_ok",
         idempotency_key: str | None = None,
     ) -> httpx.Response:
-        headers = dict(self.headers)
-        if idempotency_key:
-            headers["Idempotency-Key"] = idempotency_key
-        return await self.http.post(
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return await self.request(
+            "POST",
             f"{self.at.order}/orders",
             headers=headers,
             json={
@@ -114,55 +195,62 @@ class Customer(Actor):
         )
 
     async def cancel(self, order_id: str) -> httpx.Response:
-        return await self.http.delete(f"{self.at.order}/orders/{order_id}", headers=self.headers)
+        return await self.request("DELETE", f"{self.at.order}/orders/{order_id}")
 
     async def order(self, order_id: str) -> httpx.Response:
-        return await self.http.get(f"{self.at.order}/orders/{order_id}", headers=self.headers)
+        return await self.request("GET", f"{self.at.order}/orders/{order_id}")
 
     async def status_page(self, order_id: str) -> dict[str, Any] | None:
-        r = await self.http.get(f"{self.at.mypage}/mypage/orders/{order_id}", headers=self.headers)
+        r = await self.request("GET", f"{self.at.mypage}/mypage/orders/{order_id}")
         return r.json() if r.status_code == 200 else None
 
+    async def orders(self, **params: Any) -> httpx.Response:
+        """The customer's order list on mypage."""
+        await self.sign_up()
+        url = f"{self.at.mypage}/mypage/customers/{self.id}/orders"
+        return await self.request("GET", url, params=params)
+
     async def notifications(self) -> list[dict[str, Any]]:
-        r = await self.http.get(
-            f"{self.at.mypage}/mypage/customers/{self.id}/notifications", headers=self.headers
-        )
+        await self.sign_up()
+        r = await self.request("GET", f"{self.at.mypage}/mypage/customers/{self.id}/notifications")
         return r.json()["notifications"] if r.status_code == 200 else []
 
 
 class Rider(Actor):
-    async def offers(self, region: str) -> list[dict[str, Any]]:
-        r = await self.http.get(
-            f"{self.at.delivery}/deliveries",
-            headers=self.headers,
-            params={"region": region, "status": "WAITING"},
-        )
+    role = "rider"
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        endpoints: Endpoints,
+        name: str,
+        *,
+        region: str | None = "gangnam",
+    ) -> None:
+        super().__init__(http, endpoints, name, region=region)
+
+    async def offers(self, region: str | None = None) -> list[dict[str, Any]]:
+        """Waiting deliveries in `region` (by default the rider's own, from the token)."""
+        params = {"status": "WAITING", **({"region": region} if region else {})}
+        r = await self.request("GET", f"{self.at.delivery}/deliveries", params=params)
         return r.json()["deliveries"] if r.status_code == 200 else []
 
-    async def is_offered(self, region: str, order_id: str) -> bool:
+    async def is_offered(self, region: str | None, order_id: str) -> bool:
         return any(d["order_id"] == order_id for d in await self.offers(region))
 
     async def pick(self, order_id: str) -> httpx.Response:
-        return await self.http.put(
-            f"{self.at.delivery}/deliveries/{order_id}/pick", headers=self.headers
-        )
+        return await self.request("PUT", f"{self.at.delivery}/deliveries/{order_id}/pick")
 
     async def confirm(self, order_id: str) -> httpx.Response:
-        return await self.http.put(
-            f"{self.at.delivery}/deliveries/{order_id}/confirm", headers=self.headers
-        )
+        return await self.request("PUT", f"{self.at.delivery}/deliveries/{order_id}/confirm")
 
     async def return_food(self, order_id: str, reason: str) -> httpx.Response:
-        return await self.http.put(
-            f"{self.at.delivery}/deliveries/{order_id}/return",
-            headers=self.headers,
-            json={"reason": reason},
+        return await self.request(
+            "PUT", f"{self.at.delivery}/deliveries/{order_id}/return", json={"reason": reason}
         )
 
     async def delivery(self, order_id: str) -> httpx.Response:
-        return await self.http.get(
-            f"{self.at.delivery}/deliveries/{order_id}", headers=self.headers
-        )
+        return await self.request("GET", f"{self.at.delivery}/deliveries/{order_id}")
 
 
 async def wait_for(

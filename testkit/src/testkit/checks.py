@@ -152,9 +152,7 @@ async def _check_order(world: World, plan: Plan, looked: dict[str, Any], v: Verd
     v.expect(all(n["order_id"] == oid for n in notes), "other", f"{what}: foreign notification")
     unsent = [n["status"] for n in notes if n["state"] != "SENT"]
     v.expect(not unsent, "lost", f"{what}: notifications never sent {unsent}")
-    r = await plan.customer.http.get(
-        f"{world.at.mypage}/mypage/customers/{plan.customer.id}/orders"
-    )
+    r = await plan.customer.orders()
     rows = [o["order_id"] for o in r.json()["orders"]]
     v.expect(rows.count(oid) >= 1, "lost", f"{what}: not in the customer's order list")
     v.expect(rows.count(oid) <= 1 and len(rows) <= 1, "duplicated", f"{what}: list {rows}")
@@ -178,9 +176,9 @@ async def tickets(world: World) -> dict[str, dict[str, Any]]:
     for store, owner in world.owners.items():
         offset = 0
         while True:
-            r = await owner.http.get(
+            r = await owner.request(
+                "GET",
                 f"{world.at.store}/stores/{store}/orders",
-                headers=owner.headers,
                 params={"limit": 200, "offset": offset},
             )
             page = r.json()["orders"]
@@ -211,12 +209,11 @@ async def snapshot(world: World) -> dict[str, Any]:
         shot["stock"][store] = await owner.menu(store)
     for plan in world.orders:
         oid = plan.order_id or ""
-        listed = f"{world.at.mypage}/mypage/customers/{plan.customer.id}/orders"
         delivery = await plan.rider.delivery(oid)
         shot[oid] = {
             "mypage": await plan.customer.status_page(oid),
             "notifications": await plan.customer.notifications(),
-            "order list": (await plan.customer.http.get(listed)).json()["orders"],
+            "order list": (await plan.customer.orders()).json()["orders"],
             "order": (await plan.customer.order(oid)).json(),
             "delivery": delivery.json() if delivery.status_code == 200 else None,
         }

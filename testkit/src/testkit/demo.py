@@ -204,8 +204,11 @@ if __name__ == "__main__":
     parser.add_argument("--store", default=Endpoints.store)
     parser.add_argument("--delivery", default=Endpoints.delivery)
     parser.add_argument("--mypage", default=Endpoints.mypage)
+    parser.add_argument("--identity", default=Endpoints.identity)
     args = parser.parse_args()
     try:
-        asyncio.run(main(Endpoints(args.order, args.store, args.delivery, args.mypage)))
+        asyncio.run(
+            main(Endpoints(args.order, args.store, args.delivery, args.mypage, args.identity))
+        )
     except (httpx.ConnectError, TimeoutError) as exc:
         sys.exit(f"demo failed: {exc}\nIs `make run` running in another terminal?")

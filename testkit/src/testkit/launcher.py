@@ -51,6 +51,8 @@ SERVICES = (
     ServiceSpec("mypage-service", "mypage_service", 8084, 6084),
 )
 ALL_SERVICES = (IDENTITY, *SERVICES)
+# The people's front door: started last (it calls all of the above), when asked for.
+WEB = ServiceSpec("web", "web", 8080, 0)
 
 
 def kafka(command: str, port: int, home: Path | None = None) -> None:
@@ -77,10 +79,16 @@ class System:
     port_offset: int = 0
     database_urls: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
+    with_web: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.spec(service).http_port + self.port_offset}"
+
+    def database_url(self, service: str) -> str:
+        """The DATABASE_URL `service` runs on (its SQLite file unless one was given)."""
+        db = (self.data_dir / "db").resolve()
+        return self.database_urls.get(service, f"sqlite+aiosqlite:///{db / (service + '.db')}")
 
     @property
     def log_dir(self) -> Path:
@@ -96,6 +104,8 @@ class System:
             "PYTHONUNBUFFERED": "1",
             # The issuer every service names in and expects of its tokens.
             "AUTH_ISSUER": self.url(IDENTITY.name),
+            # Where the web app finds the services (their usual ports, moved).
+            "SERVICE_PORT_OFFSET": str(self.port_offset),
             **self.extra_env,
         }
         env.pop("DATABASE_URL", None)
@@ -129,6 +139,9 @@ class System:
                 self.start_process(spec, "worker")
         # Ready includes the consumer: callers start once every worker owns its partitions.
         self.wait_ready(timeout)
+        if self.with_web:
+            self.start_process(WEB, "api")
+            self.wait_ready(timeout, services=[WEB.name])
 
     def wait_ready(
         self,
@@ -177,12 +190,18 @@ class System:
         return Endpoints(
             *(
                 self.url(s)
-                for s in ("order-service", "store-service", "delivery-service", "mypage-service")
+                for s in (
+                    "order-service",
+                    "store-service",
+                    "delivery-service",
+                    "mypage-service",
+                    IDENTITY.name,
+                )
             )
         )
 
     def spec(self, service: str) -> ServiceSpec:
-        return next(s for s in ALL_SERVICES if s.name == service)
+        return next(s for s in (*ALL_SERVICES, WEB) if s.name == service)
 
     def stop_process(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
         """Stop one process, e.g. `stop_process("store-service-worker")`."""
@@ -224,7 +243,7 @@ def main() -> None:
     bootstrap = f"127.0.0.1:{args.kafka_port}"
     kafka("up", args.kafka_port)
     ensure_topics(bootstrap)
-    system = System(args.data_dir, bootstrap)
+    system = System(args.data_dir, bootstrap, with_web=True)
     stopping = False
 
     def on_signal(*_: object) -> None:
@@ -235,7 +254,9 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         system.start()
-        print("\nThe food-delivery system is running (Ctrl-C stops everything):\n")
+        print(f"\nopen {system.url(WEB.name)}\n")
+        print("The food-delivery system is running (Ctrl-C stops everything):\n")
+        print(f"  {'web':<17} {system.url(WEB.name)}   the pages for customers, owners, riders")
         for spec in ALL_SERVICES:
             url = system.url(spec.name)
             print(f"  {spec.name:<17} {url}   OpenAPI: {url}/docs")

@@ -291,11 +291,12 @@ def client() -> httpx.AsyncClient:
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
-    endpoints = Endpoints(args.order, args.store, args.delivery, args.mypage)
+    endpoints = Endpoints(args.order, args.store, args.delivery, args.mypage, args.identity)
     async with client() as http:
         world = World(http, endpoints)
         await world.open_stores(max(1, -(-args.orders // ORDERS_PER_STORE)))
         plans = world.plan(args.orders)
+        await world.sign_up(plans)
         driver = Driver(world, concurrency=args.concurrency)
         started = time.monotonic()
         tasks: list[asyncio.Task[Any]] = [asyncio.create_task(driver.run(plans))]
@@ -355,6 +356,7 @@ def main() -> None:
     parser.add_argument("--store", default="http://127.0.0.1:8082")
     parser.add_argument("--delivery", default="http://127.0.0.1:8083")
     parser.add_argument("--mypage", default="http://127.0.0.1:8084")
+    parser.add_argument("--identity", default="http://127.0.0.1:8085")
     parser.add_argument(
         "--report-dir", type=Path, help="where the JSON report goes (default: .local/reports/)"
     )

@@ -1,39 +1,44 @@
 """HTTP edge of the Delivery context: riders see offers near them, pick, confirm
-and return. The rider is the X-Actor-Id."""
+and return. The rider is the subject of the bearer token; offers default to the
+region in it."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Path, Query
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from fastapi import FastAPI, Query
+from fastapi.exceptions import RequestValidationError
 
 from delivery_service import views
 from delivery_service.bootstrap import Container, bootstrap
 from delivery_service.domain import commands
 from delivery_service.domain.model import REASON_MAX, Delivery, DeliveryNotFound, DeliveryStatus
-from service_kit.http import acting_user, serve, service_app, viewing_user
+from service_kit.auth import ResourceServer
+from service_kit.http import (
+    Page,
+    PathId,
+    RegionQuery,
+    RequestBody,
+    Rider,
+    declare,
+    paging,
+    serve,
+    service_app,
+    text,
+)
+from service_kit.problems import ACTOR, BODY
 
-PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Region = Annotated[str, Query(min_length=1, max_length=64, description="e.g. gangnam")]
-Rider = Annotated[str, Depends(acting_user)]
-Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=REASON_MAX)
-]
+Paging = Annotated[Page, paging(default=100, most=200)]
+# A rider's command on a delivery in the state that allows it.
+COMMAND = declare(*ACTOR, 403, 404, 409)
+Reason = Annotated[str, text(REASON_MAX)]
 
 # The states a list may ask for; PENDING is internal and never listed.
 ListedStatus = Literal["WAITING", "PICKED", "DELIVERED", "RETURNED", "CANCELLED"]
 
 
-class ReturnBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReturnBody(RequestBody):
     reason: Reason
-
-
-Viewer = Annotated[
-    str | None,
-    Depends(viewing_user("The viewing rider; the one who picked it also sees the address")),
-]
 
 
 def shown(delivery: Delivery) -> dict[str, Any]:
@@ -47,41 +52,82 @@ def shown(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def create_app(container: Container | None = None) -> FastAPI:
+def create_app(
+    container: Container | None = None, *, resource_server: ResourceServer | None = None
+) -> FastAPI:
+    """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
     container = container or bootstrap()
     bus, platform = container.bus, container.platform
 
     app = service_app(
-        platform, summary="Delivery context: deliveries offered to riders, picked and confirmed"
+        platform,
+        summary="Delivery context: deliveries offered to riders, picked and confirmed",
+        resource_server=resource_server,
     )
 
-    @app.get("/deliveries", tags=["deliveries"])
+    @app.get(
+        "/deliveries",
+        tags=["deliveries"],
+        response_model=views.Offers,
+        responses=declare(*ACTOR),
+    )
     async def list_deliveries(
-        region: Region,
+        rider: Rider,
+        page: Paging,
+        region: RegionQuery | None = None,
         status: Annotated[ListedStatus, Query()] = "WAITING",
-        limit: Annotated[int, Query(ge=1, le=200)] = 100,
     ) -> dict[str, Any]:
-        found = await views.offers(platform.reads, region, DeliveryStatus(status), limit)
+        """Offers in `region`, by default the region in the rider's token."""
+        region = region or rider.region
+        if region is None:
+            missing = {
+                "loc": ("query", "region"),
+                "msg": "the token names no region",
+                "type": "missing",
+            }
+            raise RequestValidationError([missing])
+        found = await views.offers(platform.sessions, region, DeliveryStatus(status), page)
         return {"deliveries": found}
 
-    @app.get("/deliveries/{order_id}", tags=["deliveries"])
-    async def get_delivery(order_id: PathId, viewer: Viewer) -> dict[str, Any]:
-        found = await views.delivery(platform.reads, order_id, viewer)
+    @app.get(
+        "/deliveries/{order_id}",
+        tags=["deliveries"],
+        response_model=views.DeliveryDetail,
+        response_model_exclude_unset=True,  # the address line only for its rider
+        responses=declare(*ACTOR, 404),
+    )
+    async def get_delivery(order_id: PathId, rider: Rider) -> dict[str, Any]:
+        found = await views.delivery(platform.sessions, order_id, rider.sub)
         if found is None:
             raise DeliveryNotFound(order_id)
         return found
 
-    @app.put("/deliveries/{order_id}/pick", tags=["deliveries"])
+    @app.put(
+        "/deliveries/{order_id}/pick",
+        tags=["deliveries"],
+        response_model=views.DeliveryView,
+        responses=COMMAND,
+    )
     async def pick(order_id: PathId, rider: Rider) -> dict[str, Any]:
-        return shown(await bus.handle(commands.PickFood(order_id, rider)))
+        return shown(await bus.handle(commands.PickFood(order_id, rider.sub)))
 
-    @app.put("/deliveries/{order_id}/confirm", tags=["deliveries"])
+    @app.put(
+        "/deliveries/{order_id}/confirm",
+        tags=["deliveries"],
+        response_model=views.DeliveryView,
+        responses=COMMAND,
+    )
     async def confirm(order_id: PathId, rider: Rider) -> dict[str, Any]:
-        return shown(await bus.handle(commands.ConfirmDelivery(order_id, rider)))
+        return shown(await bus.handle(commands.ConfirmDelivery(order_id, rider.sub)))
 
-    @app.put("/deliveries/{order_id}/return", tags=["deliveries"])
+    @app.put(
+        "/deliveries/{order_id}/return",
+        tags=["deliveries"],
+        response_model=views.DeliveryView,
+        responses={**COMMAND, **declare(*BODY)},
+    )
     async def return_food(order_id: PathId, body: ReturnBody, rider: Rider) -> dict[str, Any]:
-        return shown(await bus.handle(commands.ReturnDelivery(order_id, rider, body.reason)))
+        return shown(await bus.handle(commands.ReturnDelivery(order_id, rider.sub, body.reason)))
 
     return app
 

@@ -18,6 +18,7 @@ from identity_service.domain.throttle import TooManyAttempts
 from identity_service.domain.tokens import InvalidGrant
 from identity_service.service_layer.handlers import ResetNotice, TokenResponse, send_reset_notice
 from service_kit.http import serve, service_app
+from service_kit.limits import FORM, JSON
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -102,6 +103,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app = service_app(
         container.platform,
         summary="Identity and access: accounts, OAuth2 tokens, the issuer's keys",
+        media_types=(JSON, FORM),  # the token endpoint is form-encoded (OAuth2)
     )
     # Each service's /docs "Authorize" posts to the token endpoint from its own origin.
     app.add_middleware(

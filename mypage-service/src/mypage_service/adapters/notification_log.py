@@ -33,6 +33,7 @@ class Due:
     text: str
     attempts: int  # made so far, before this one
     phone: str = field(repr=False)
+    traceparent: str | None = None  # the trace that decided it (telemetry.py)
 
 
 class NotificationLog(ABC):
@@ -78,6 +79,7 @@ class SqlNotificationLog(NotificationLog):
                     notifications.c.message,
                     notifications.c.attempts,
                     order_contact.c.phone,
+                    notifications.c.traceparent,
                 )
                 .join(order_contact, order_contact.c.order_id == notifications.c.order_id)
                 .where(_PENDING, _ready(now), ~_EARLIER_PENDING)
@@ -85,7 +87,15 @@ class SqlNotificationLog(NotificationLog):
                 .limit(limit)
             )
             return [
-                Due(r.notification_id, r.order_id, r.status, r.message, r.attempts, r.phone)
+                Due(
+                    r.notification_id,
+                    r.order_id,
+                    r.status,
+                    r.message,
+                    r.attempts,
+                    r.phone,
+                    r.traceparent,
+                )
                 for r in rows
             ]
 

@@ -9,6 +9,7 @@ from sqlalchemy.types import JSON, Integer, String, Text
 from mypage_service.domain.model import OrderStatusView, TimelineEntry
 from mypage_service.domain.notification import Notification, OrderContact
 from service_kit.mapping import map_aggregate, version_column
+from service_kit.telemetry import current_traceparent
 from service_kit.types import UtcDateTime
 
 metadata = MetaData()
@@ -26,6 +27,7 @@ order_status = Table(
     Column("items", JSON, nullable=True),
     Column("placed_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("rejected_by", String(16), nullable=True),
     version_column(),
     # "My orders", newest first.
     Index("ix_order_status_customer_placed", "customer_id", "placed_at"),
@@ -58,6 +60,9 @@ notifications = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime, nullable=True),
     Column("next_attempt_at", UtcDateTime, nullable=True),
+    # The trace of the event that decided the message (filled at insert, inside the
+    # policy's span), so its dispatch joins the order's trace.
+    Column("traceparent", String(55), nullable=True, default=current_traceparent),
     # Whatever is redelivered or replayed, never a second message for one status.
     UniqueConstraint("order_id", "status", name="uq_notifications_order_status"),
     # The customer's list, and the dispatcher's poll of what is still to send.

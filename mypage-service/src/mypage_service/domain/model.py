@@ -17,7 +17,7 @@ from typing import Any
 from mypage_service.domain.notification import Notification, message_for
 from mypage_service.domain.status import Status, rank, status_for
 from service_kit.kernel import Aggregate, EventMeta, Forbidden, NotFound
-from shared_events.contract import OrderPlaced, Payload
+from shared_events.contract import OrderPlaced, OrderRejected, Payload
 
 _TICK = timedelta(microseconds=1)
 
@@ -32,9 +32,9 @@ class NotYourOrder(Forbidden):
         super().__init__("a customer sees only their own orders")
 
 
-def ensure_visible_to(customer_id: str | None, viewer: str | None) -> None:
-    """Until real auth lands the viewer is optional; when given it must be the customer."""
-    if viewer is not None and viewer != customer_id:
+def ensure_visible_to(customer_id: str | None, viewer: str) -> None:
+    """Only the order's own customer sees it."""
+    if viewer != customer_id:
         raise NotYourOrder()
 
 
@@ -64,6 +64,8 @@ class OrderStatusView(Aggregate):
         self.items: list[dict[str, Any]] | None = None
         self.placed_at: datetime | None = None
         self.updated_at: datetime | None = None
+        # Who rejected the order (owner | timeout), once an OrderRejected that says so came.
+        self.rejected_by: str | None = None
         self.timeline: list[TimelineEntry] = []
         self.notifications: list[Notification] = []
 
@@ -131,6 +133,9 @@ class OrderStatusView(Aggregate):
             self.placed_at = cause.occurred_at
             return True
         touched = False
+        if isinstance(event, OrderRejected) and event.rejected_by and not self.rejected_by:
+            self.rejected_by = event.rejected_by
+            touched = True
         for field in ("customer_id", "store_id"):
             known = getattr(event, field, None)
             if known is not None and getattr(self, field) is None:

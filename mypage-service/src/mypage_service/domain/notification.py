@@ -33,10 +33,16 @@ MESSAGES: dict[Status, str] = {
     Status.CANCELLED: "주문이 취소되었습니다.",
     Status.RETURNED: "배달된 음식이 회수되었습니다.",
 }
+# A rejection by the acceptance window: the store never answered in time.
+NOT_ACCEPTED_IN_TIME = (
+    "가게가 제시간에 주문을 수락하지 않아 주문이 거절되었습니다. 결제 금액은 환불됩니다."
+)
 REASON_LIMIT = 200  # a free-text reason is quoted, never a wall of text
 
 
 def message_for(order_id: str, status: Status, event: contract.Payload) -> str:
+    if isinstance(event, contract.OrderRejected) and event.rejected_by == "timeout":
+        return f"[주문 {order_id[:8]}] {NOT_ACCEPTED_IN_TIME}"
     text = f"[주문 {order_id[:8]}] {MESSAGES[status]}"
     reason = getattr(event, "reason", None)  # OrderRejected, DeliveryReturned
     if isinstance(reason, str) and reason.strip():

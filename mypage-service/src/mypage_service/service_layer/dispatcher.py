@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from mypage_service.adapters.notification_log import Due, NotificationLog
 from mypage_service.adapters.notifier import Message, Notifier, NotifierError
+from service_kit import telemetry
 from service_kit.loop import WorkLoop
 from shared_events.envelope import utcnow
 
@@ -91,7 +92,8 @@ class NotificationDispatcher(WorkLoop):
         attempts = row.attempts + 1
         message = Message(row.notification_id, row.order_id, row.status, row.text, row.phone)
         try:
-            await self._notifier.send(message)
+            with telemetry.continued(row.traceparent, "send KakaoTalk", status=row.status):
+                await self._notifier.send(message)
         except Exception as exc:
             self.failures += 1
             error = _describe(exc)

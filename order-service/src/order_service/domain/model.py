@@ -285,5 +285,7 @@ class IdempotencyKeyReused(InvalidInput):
     def __init__(self) -> None:
         super().__init__(
             "Idempotency-Key was already used for a different order request; "
-            "send a new key for a new order"
+            "send a new key for a new order",
+            field="Idempotency-Key",
+            location="header",
         )

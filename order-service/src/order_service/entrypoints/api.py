@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path
+from fastapi import FastAPI, Header
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from order_service import views
 from order_service.bootstrap import Container, bootstrap
 from order_service.domain import commands
 from order_service.domain.menu import RequestedItem
 from order_service.domain.model import DeliveryAddress, normalise_phone
-from service_kit.http import acting_user, serve, service_app
+from service_kit.auth import ResourceServer
+from service_kit.http import Customer, Id, PathId, RequestBody, declare, serve, service_app, text
+from service_kit.problems import ACTOR, BODY
 
-ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
-Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
-PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
-Actor = Annotated[str, Depends(acting_user)]
+# What normalise_phone accepts, for the schema: a Korean mobile number, dashes optional.
+PHONE_PATTERN = r"^\s*(010-?[0-9]{4}|01[16789]-?[0-9]{3,4})-?[0-9]{4}\s*$"
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -32,23 +32,18 @@ MAX_QUANTITY = 100
 MAX_LINES = 50
 
 
-class ItemBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ItemBody(RequestBody):
     menu_item_id: Id
     quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
 
 
-class AddressBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    line: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    region: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+class AddressBody(RequestBody):
+    line: Annotated[str, text(200)]
+    region: Annotated[str, text(64)]
 
 
-class PaymentBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    card_token: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)
-    ]
+class PaymentBody(RequestBody):
+    card_token: Annotated[str, text(128)]
 
 
 def _distinct_items(items: list[ItemBody]) -> list[ItemBody]:
@@ -62,16 +57,20 @@ def _distinct_items(items: list[ItemBody]) -> list[ItemBody]:
     return items
 
 
-class PlaceOrderBody(BaseModel):
+class PlaceOrderBody(RequestBody):
     """No prices: the server prices every line from its menu replica."""
 
-    model_config = ConfigDict(extra="forbid")
     store_id: Id
     items: Annotated[
         list[ItemBody], Field(min_length=1, max_length=MAX_LINES), AfterValidator(_distinct_items)
     ]
     delivery_address: AddressBody
-    phone: Annotated[str, StringConstraints(max_length=20), AfterValidator(normalise_phone)]
+    phone: Annotated[
+        str,
+        StringConstraints(max_length=20),
+        Field(json_schema_extra={"pattern": PHONE_PATTERN}, examples=["010-1234-5678"]),
+        AfterValidator(normalise_phone),  # its message says what a valid number is
+    ]
     payment: PaymentBody
 
     def command(self, customer_id: str, idempotency_key: str | None) -> commands.PlaceOrder:
@@ -88,49 +87,62 @@ class PlaceOrderBody(BaseModel):
         )
 
 
-def create_app(container: Container | None = None) -> FastAPI:
+def create_app(
+    container: Container | None = None, *, resource_server: ResourceServer | None = None
+) -> FastAPI:
+    """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
     container = container or bootstrap()
     bus, platform = container.bus, container.platform
 
-    app = service_app(platform, summary="Ordering context: orders, their payment, the menu replica")
+    app = service_app(
+        platform,
+        summary="Ordering context: orders, their payment, the menu replica",
+        resource_server=resource_server,
+    )
 
     @app.post(
         "/orders",
         tags=["orders"],
         status_code=201,
-        responses={200: {"description": "Idempotency-Key replay: the existing order"}},
+        response_model=views.OrderView,
+        responses={
+            200: {"model": views.OrderView, "description": "Idempotency-Key replay: the order"},
+            **declare(*ACTOR, *BODY, 402, 409),
+        },
     )
     async def place_order(
         body: PlaceOrderBody,
-        actor: Actor,
+        actor: Customer,
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
-        placed = await bus.handle(body.command(actor, idempotency_key))
-        order = await views.order_for_customer(platform.reads, placed.order_id, actor)
+        placed = await bus.handle(body.command(actor.sub, idempotency_key))
+        order = await views.order_for_customer(platform.sessions, placed.order_id, actor.sub)
         return JSONResponse(
             status_code=201 if placed.created else 200,
             content=order,
             headers={"Location": f"/orders/{placed.order_id}"},
         )
 
-    @app.get("/orders/{order_id}", tags=["orders"])
-    async def get_order(order_id: PathId, actor: Actor) -> dict[str, Any]:
-        return await views.order_for_customer(platform.reads, order_id, actor)
+    @app.get(
+        "/orders/{order_id}",
+        tags=["orders"],
+        response_model=views.OrderView,
+        responses=declare(*ACTOR, 403, 404),
+    )
+    async def get_order(order_id: PathId, actor: Customer) -> dict[str, Any]:
+        return await views.order_for_customer(platform.sessions, order_id, actor.sub)
 
     @app.delete(
         "/orders/{order_id}",
         tags=["orders"],
-        responses={
-            403: {"description": "The order belongs to another customer"},
-            404: {"description": "Unknown order"},
-            409: {"description": "Too late to cancel; `current_state` names the status"},
-        },
+        response_model=views.OrderView,
+        responses=declare(*ACTOR, 403, 404, 409),
     )
-    async def cancel_order(order_id: PathId, actor: Actor) -> dict[str, Any]:
+    async def cancel_order(order_id: PathId, actor: Customer) -> dict[str, Any]:
         """CancelOrder, while the order is PLACED or ACCEPTED: the order as GET shows it,
         now CANCELLED with its payment REFUND_PENDING (or already REFUNDED)."""
-        await bus.handle(commands.CancelOrder(order_id, actor))
-        return await views.order_for_customer(platform.reads, order_id, actor)
+        await bus.handle(commands.CancelOrder(order_id, actor.sub))
+        return await views.order_for_customer(platform.sessions, order_id, actor.sub)
 
     return app
 

@@ -48,6 +48,7 @@ store_orders = Table(
     Column("total_amount", BigInteger, nullable=True),
     Column("reason", String(MAX_REASON), nullable=True),
     Column("placed_at", UtcDateTime, nullable=True),
+    Column("accept_by", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("delivered", Boolean, nullable=False),
     Column("returned", Boolean, nullable=False),
@@ -56,6 +57,8 @@ store_orders = Table(
     version_column(),
     # The owner's inbox: one store's tickets by status, newest first.
     Index("ix_store_orders_store_status_placed", "store_id", "status", "placed_at"),
+    # The acceptance timer: the earliest deadlines of RECEIVED tickets, without a scan.
+    Index("ix_store_orders_status_accept_by", "status", "accept_by"),
 )
 
 mapper_registry = registry()

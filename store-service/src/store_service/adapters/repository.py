@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from service_kit.uow import SqlRepository
-from store_service.adapters.orm import menu_items
+from store_service.adapters.orm import menu_items, store_orders
 from store_service.domain.model import MenuItem, Store
-from store_service.domain.store_order import StoreOrder
+from store_service.domain.store_order import StoreOrder, TicketStatus
 
 
 class StoreRepository(SqlRepository[Store]):
@@ -40,3 +41,28 @@ class MenuItemRepository(SqlRepository[MenuItem]):
 
 class StoreOrderRepository(SqlRepository[StoreOrder]):
     entity = StoreOrder  # the kitchen ticket, by order id
+
+    async def claim_due(self, now: datetime, limit: int) -> list[StoreOrder]:
+        """Up to `limit` RECEIVED tickets whose deadline has passed, earliest first,
+        through the (status, accept_by) index. On PostgreSQL they stay locked until the
+        transaction ends and rows another transaction holds are skipped, never waited
+        for; SQLite has no row locks but serialises writers (BEGIN IMMEDIATE)."""
+        rows = await self._session.scalars(
+            select(StoreOrder)
+            .where(
+                store_orders.c.status == TicketStatus.RECEIVED,
+                store_orders.c.accept_by <= now,
+            )
+            .order_by(store_orders.c.accept_by)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [self._track(ticket) for ticket in rows]
+
+    async def next_deadline(self) -> datetime | None:
+        """The earliest deadline of a RECEIVED ticket (one index lookup), or None."""
+        return await self._session.scalar(
+            select(func.min(store_orders.c.accept_by)).where(
+                store_orders.c.status == TicketStatus.RECEIVED
+            )
+        )

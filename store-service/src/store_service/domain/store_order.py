@@ -1,6 +1,7 @@
 """Kitchen context: the StoreOrder, the kitchen ticket of one order at one store.
 
-RECEIVED -> ACCEPTED | REJECTED; ACCEPTED -> COOKING -> COOKED;
+RECEIVED -> ACCEPTED | REJECTED (by the owner, or by the acceptance window);
+ACCEPTED -> COOKING -> COOKED;
 RECEIVED | ACCEPTED | COOKING | COOKED -> CANCELLED (cancellation wins, even over a
 kitchen that finished before the cancel arrived; a REJECTED ticket stays REJECTED).
 
@@ -10,6 +11,12 @@ exists as a placeholder that learns its store and items when OrderPlaced comes. 
 owner never sees a placeholder. Delivery facts are kept as flags, and whether the
 order holds stock is derived from them (see `holds_stock`), so every arrival order
 ends in the same state.
+
+Time enters the domain through the acceptance window: a placed ticket stores its
+deadline (`accept_by`), so a later change of the window never moves it. When the
+deadline has passed and the ticket is still RECEIVED, `time_out` rejects it by the
+same state rule as the owner's decision; whichever of the two commits first wins
+and the other finds the ticket no longer RECEIVED.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from service_kit.kernel import Aggregate, Conflict, InvalidInput, NotFound
@@ -47,6 +54,16 @@ class WrongTicketState(Conflict):
 
 
 MAX_REASON = 200
+TIMEOUT_REASON = "not accepted in time"
+
+
+@dataclass(frozen=True)
+class AcceptanceDeadlineSet:
+    """Internal (never published): a ticket now waits for its owner until `accept_by`,
+    so an in-process acceptance timer can re-plan its sleep."""
+
+    order_id: str
+    accept_by: datetime
 
 
 def clean_reason(reason: str | None) -> str:
@@ -68,10 +85,12 @@ class TicketLine:
     quantity: int
 
 
-# The owner's actions and the state each needs.
+# The decisions on a placed ticket: the state each needs and the state it leads to.
+# The acceptance window's "time out" needs the same state as the owner's decision.
 _ACTIONS: dict[str, tuple[TicketStatus, TicketStatus]] = {
     "accept": (TicketStatus.RECEIVED, TicketStatus.ACCEPTED),
     "reject": (TicketStatus.RECEIVED, TicketStatus.REJECTED),
+    "time out": (TicketStatus.RECEIVED, TicketStatus.REJECTED),
     "start cooking": (TicketStatus.ACCEPTED, TicketStatus.COOKING),
     "finish cooking": (TicketStatus.COOKING, TicketStatus.COOKED),
 }
@@ -101,6 +120,8 @@ class StoreOrder(Aggregate):
         self.items: tuple[TicketLine, ...] | None = None
         self.total_amount: int | None = None
         self.placed_at: datetime | None = None
+        # The end of the acceptance window, set once when the ticket is placed RECEIVED.
+        self.accept_by: datetime | None = None
         self.reason: str | None = None
         # Delivery facts, in whatever order they came.
         self.delivered = False
@@ -127,9 +148,11 @@ class StoreOrder(Aggregate):
         lines: Iterable[TicketLine],
         total_amount: int,
         at: datetime,
+        acceptance_window: timedelta,
     ) -> bool:
         """OrderPlaced: the ticket enters the owner's inbox as RECEIVED (or keeps the
-        state it already reached). A replay of an earlier placement changes nothing."""
+        state it already reached), to be decided within `acceptance_window` of the
+        placement. A replay of an earlier placement changes nothing."""
         if self.is_placed:
             return False
         self.store_id = store_id
@@ -137,6 +160,9 @@ class StoreOrder(Aggregate):
         self.items = tuple(lines)
         self.total_amount = total_amount
         self.placed_at = at
+        if self.status is TicketStatus.RECEIVED:  # a placeholder already cancelled waits for no one
+            self.accept_by = at + acceptance_window
+            self.record(AcceptanceDeadlineSet(self.order_id, self.accept_by))
         self._touch(at)
         return True
 
@@ -199,9 +225,28 @@ class StoreOrder(Aggregate):
     def reject(self, reason: str | None, at: datetime) -> None:
         reason = clean_reason(reason)
         self._move("reject", at)
+        self._rejected(reason, "owner")
+
+    def is_due(self, at: datetime) -> bool:
+        """Whether the acceptance window has ended undecided at `at`."""
+        return self.accept_by is not None and at >= self.accept_by and self._allows("time out")
+
+    def time_out(self, at: datetime) -> bool:
+        """The acceptance window ended: a ticket still RECEIVED is rejected, "not
+        accepted in time". False, and no event, when the owner decided first (or a
+        cancellation came), or when the window is still open."""
+        if not self.is_due(at):
+            return False
+        self._move("time out", at)
+        self._rejected(TIMEOUT_REASON, "timeout")
+        return True
+
+    def _rejected(self, reason: str, by: contract.RejectedBy) -> None:
         self.reason = reason
         self.record(
-            contract.OrderRejected(order_id=self.order_id, store_id=self._store(), reason=reason)
+            contract.OrderRejected(
+                order_id=self.order_id, store_id=self._store(), reason=reason, rejected_by=by
+            )
         )
 
     def start_cooking(self, at: datetime) -> None:
@@ -211,6 +256,9 @@ class StoreOrder(Aggregate):
     def finish_cooking(self, at: datetime) -> None:
         self._move("finish cooking", at)
         self.record(contract.CookFinished(order_id=self.order_id, store_id=self._store()))
+
+    def _allows(self, action: str) -> bool:
+        return self.is_placed and self.status in TRANSITIONS[action][0]
 
     def _move(self, action: str, at: datetime) -> None:
         if not self.is_placed:

@@ -5,44 +5,63 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Path, Query
+from fastapi import FastAPI, HTTPException, Query
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationInfo,
     field_validator,
 )
 
-from service_kit.http import acting_user, serve, service_app
+from service_kit.auth import ResourceServer
+from service_kit.http import (
+    Owner,
+    Page,
+    PathId,
+    RegionQuery,
+    RequestBody,
+    declare,
+    paging,
+    serve,
+    service_app,
+    text,
+)
 from service_kit.kernel import InvalidInput
+from service_kit.problems import ACTOR, BODY, PARAMS
 from store_service import views
 from store_service.bootstrap import Container, bootstrap
 from store_service.domain import commands
 from store_service.domain.store_order import MAX_REASON, TicketStatus, clean_reason
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Actor = Annotated[str, Depends(acting_user)]
+Name = Annotated[str, text(100)]
+Region = Annotated[str, text(64)]
+Paging = Annotated[Page, paging(default=100, most=200)]
+# A command on a kitchen ticket: the acting owner's, in the state that allows it.
+TICKET = declare(*ACTOR, 403, 404, 409)
 
 
-class StoreBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StoreBody(RequestBody):
     name: Name
     region: Region
 
 
-class MenuItemBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MenuItemBody(RequestBody):
     name: Name
     price: Annotated[int, Field(strict=True, ge=0, le=10_000_000, description="won")]
     stock: Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
 
 
-class AcceptanceBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AcceptanceBody(RequestBody):
+    # The rule "a reason when rejecting", for the schema too (JSON Schema if/then).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"accepted": {"const": False}}},
+            "then": {
+                "required": ["reason"],
+                "properties": {"reason": {"type": "string", "pattern": r"\S"}},
+            },
+        },
+    )
     accepted: Annotated[bool, Field(strict=True)]
     reason: Annotated[
         str | None,
@@ -64,15 +83,29 @@ class AcceptanceBody(BaseModel):
             raise ValueError(str(exc)) from None  # 422 naming body.reason
 
 
-def create_app(container: Container | None = None) -> FastAPI:
+def create_app(
+    container: Container | None = None, *, resource_server: ResourceServer | None = None
+) -> FastAPI:
+    """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
     container = container or bootstrap()
     bus, platform = container.bus, container.platform
 
-    app = service_app(platform, summary="Kitchen context: stores, menus, kitchen tickets")
+    app = service_app(
+        platform,
+        summary="Kitchen context: stores, menus, kitchen tickets",
+        resource_server=resource_server,
+    )
 
-    @app.put("/stores/{store_id}", tags=["stores"])
-    async def register_store(store_id: PathId, body: StoreBody, actor: Actor) -> dict[str, Any]:
-        store = await bus.handle(commands.RegisterStore(store_id, actor, body.name, body.region))
+    @app.put(
+        "/stores/{store_id}",
+        tags=["stores"],
+        response_model=views.StoreView,
+        responses=declare(*ACTOR, *BODY, 403, 409),
+    )
+    async def register_store(store_id: PathId, body: StoreBody, actor: Owner) -> dict[str, Any]:
+        store = await bus.handle(
+            commands.RegisterStore(store_id, actor.sub, body.name, body.region)
+        )
         return {
             "store_id": store.store_id,
             "owner_id": store.owner_id,
@@ -80,12 +113,17 @@ def create_app(container: Container | None = None) -> FastAPI:
             "region": store.region,
         }
 
-    @app.put("/stores/{store_id}/menu/{item_id}", tags=["menu"])
+    @app.put(
+        "/stores/{store_id}/menu/{item_id}",
+        tags=["menu"],
+        response_model=views.MenuItemView,
+        responses=declare(*ACTOR, *BODY, 403, 404, 409),
+    )
     async def set_menu_item(
-        store_id: PathId, item_id: PathId, body: MenuItemBody, actor: Actor
+        store_id: PathId, item_id: PathId, body: MenuItemBody, actor: Owner
     ) -> dict[str, Any]:
         item = await bus.handle(
-            commands.SetMenuItem(store_id, item_id, actor, body.name, body.price, body.stock)
+            commands.SetMenuItem(store_id, item_id, actor.sub, body.name, body.price, body.stock)
         )
         return {
             "store_id": item.store_id,
@@ -97,37 +135,71 @@ def create_app(container: Container | None = None) -> FastAPI:
             "revision": item.revision,
         }
 
-    @app.get("/stores/{store_id}/menu", tags=["menu"])
+    @app.get(
+        "/stores",
+        tags=["stores"],
+        response_model=views.StoreList,
+        responses=declare(*PARAMS),
+    )
+    async def list_stores(region: RegionQuery, page: Paging) -> dict[str, Any]:
+        """The stores in a region, by name: public, for customers choosing where to order."""
+        return await views.stores_in_region(platform.sessions, region, page)
+
+    @app.get(
+        "/stores/{store_id}/menu",
+        tags=["menu"],
+        response_model=views.MenuView,
+        responses=declare(*PARAMS, 404),
+    )
     async def get_menu(store_id: PathId) -> dict[str, Any]:
-        found = await views.menu(platform.reads, store_id)
+        found = await views.menu(platform.sessions, store_id)
         if found is None:
             raise HTTPException(status_code=404, detail=f"store {store_id} not found")
         return found
 
-    @app.put("/store-orders/{order_id}/acceptance", tags=["store orders"])
-    async def decide(order_id: PathId, body: AcceptanceBody, actor: Actor) -> dict[str, Any]:
-        ticket = await bus.handle(commands.DecideOrder(order_id, actor, body.accepted, body.reason))
+    @app.put(
+        "/store-orders/{order_id}/acceptance",
+        tags=["store orders"],
+        response_model=views.TicketView,
+        responses={**TICKET, **declare(*BODY)},
+    )
+    async def decide(order_id: PathId, body: AcceptanceBody, actor: Owner) -> dict[str, Any]:
+        ticket = await bus.handle(
+            commands.DecideOrder(order_id, actor.sub, body.accepted, body.reason)
+        )
         return views.ticket(ticket)
 
-    @app.put("/store-orders/{order_id}/cooking-start", tags=["store orders"])
-    async def start_cooking(order_id: PathId, actor: Actor) -> dict[str, Any]:
-        return views.ticket(await bus.handle(commands.StartCooking(order_id, actor)))
+    @app.put(
+        "/store-orders/{order_id}/cooking-start",
+        tags=["store orders"],
+        response_model=views.TicketView,
+        responses=TICKET,
+    )
+    async def start_cooking(order_id: PathId, actor: Owner) -> dict[str, Any]:
+        return views.ticket(await bus.handle(commands.StartCooking(order_id, actor.sub)))
 
-    @app.put("/store-orders/{order_id}/cooking-finish", tags=["store orders"])
-    async def finish_cooking(order_id: PathId, actor: Actor) -> dict[str, Any]:
-        return views.ticket(await bus.handle(commands.FinishCooking(order_id, actor)))
+    @app.put(
+        "/store-orders/{order_id}/cooking-finish",
+        tags=["store orders"],
+        response_model=views.TicketView,
+        responses=TICKET,
+    )
+    async def finish_cooking(order_id: PathId, actor: Owner) -> dict[str, Any]:
+        return views.ticket(await bus.handle(commands.FinishCooking(order_id, actor.sub)))
 
-    @app.get("/stores/{store_id}/orders", tags=["store orders"])
+    @app.get(
+        "/stores/{store_id}/orders",
+        tags=["store orders"],
+        response_model=views.InboxView,
+        responses=declare(*ACTOR, 403, 404),
+    )
     async def store_inbox(
         store_id: PathId,
-        actor: Actor,
+        actor: Owner,
+        page: Paging,
         status: Annotated[TicketStatus | None, Query()] = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict[str, Any]:
-        return await views.store_inbox(
-            platform.reads, store_id, actor, status, limit=limit, offset=offset
-        )
+        return await views.store_inbox(platform.sessions, store_id, actor.sub, status, page)
 
     return app
 

@@ -11,7 +11,8 @@ the ticket as a placeholder when there is none yet.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 from service_kit.kernel import EventMeta
 from shared_events.contract import (
@@ -21,29 +22,49 @@ from shared_events.contract import (
     OrderPlaced,
 )
 from store_service.domain.stock import reconcile_stock, stock_move_needed
-from store_service.domain.store_order import StoreOrder, TicketLine
+from store_service.domain.store_order import AcceptanceDeadlineSet, StoreOrder, TicketLine
 from store_service.service_layer.unit_of_work import UnitOfWork
 
 # Ids, counts and states only: tickets hold nothing personal, and nothing personal is logged.
 log = logging.getLogger(__name__)
 
 
-async def register_store_order(event: OrderPlaced, meta: EventMeta, uow: UnitOfWork) -> None:
-    """Whenever OrderPlaced: the ticket enters the store owner's inbox as RECEIVED."""
+async def register_store_order(
+    event: OrderPlaced, meta: EventMeta, uow: UnitOfWork, *, acceptance_window: timedelta
+) -> None:
+    """Whenever OrderPlaced: the ticket enters the store owner's inbox as RECEIVED, to
+    be decided within the acceptance window counted from the placement (the event's
+    time, so a redelivery or a late arrival computes the same deadline)."""
     at = meta.occurred_at  # the ticket's times follow the facts, not their arrival
     ticket = await _ticket(event.order_id, at, uow)
     lines = [TicketLine(i.menu_item_id, i.name, i.quantity) for i in event.items]
-    if ticket.place(event.store_id, event.customer_id, lines, event.total_amount, at):
+    placed = ticket.place(
+        event.store_id, event.customer_id, lines, event.total_amount, at, acceptance_window
+    )
+    if placed:
         if await uow.stores.get(event.store_id) is None:
             log.warning("store order %s: store %s is unknown here", ticket.order_id, event.store_id)
         log.info(
-            "store order %s received at store %s: %d line(s), now %s",
+            "store order %s received at store %s: %d line(s), now %s, accept by %s",
             ticket.order_id,
             event.store_id,
             len(lines),
             ticket.status,
+            ticket.accept_by.isoformat() if ticket.accept_by else "-",
         )
     await _follow_stock(ticket, uow)
+
+
+def wake_timer(
+    wake: Callable[[], None],
+) -> Callable[[AcceptanceDeadlineSet, UnitOfWork], Awaitable[None]]:
+    """Internal-event handler: after the commit, an acceptance timer in this process
+    re-plans its sleep for the new deadline instead of waiting out its current one."""
+
+    async def handler(event: AcceptanceDeadlineSet, uow: UnitOfWork) -> None:
+        wake()
+
+    return handler
 
 
 async def cancel_store_order(event: OrderCancelled, meta: EventMeta, uow: UnitOfWork) -> None:

@@ -118,7 +118,10 @@ def _service(name: str, package: str, port: int) -> Service:
     app = api.create_app(container)
     context, _, owns = (app.summary or "").partition(": ")
     commands = _command_names(package)
-    routes = tuple(_route(r, commands) for r in app.routes if isinstance(r, APIRoute))
+    # The documented routes: not the /docs pages, which are no part of the contract.
+    routes = tuple(
+        _route(r, commands) for r in app.routes if isinstance(r, APIRoute) and r.include_in_schema
+    )
     routed = [r.command for r in routes if r.command]
     if sorted(routed) != sorted(commands):
         raise LookupError(f"{name}: commands {sorted(commands)} but routes send {sorted(routed)}")

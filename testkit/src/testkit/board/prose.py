@@ -116,7 +116,11 @@ POLICIES = {
         "keep the order's local status: COOKING (cooking implies acceptance), so it can "
         "no longer be cancelled"
     ),
-    ("store-service", "OrderPlaced"): "put a RECEIVED ticket into the store owner's inbox",
+    ("store-service", "OrderPlaced"): (
+        "put a RECEIVED ticket into the store owner's inbox, to be decided by its "
+        "`accept_by` (placement + ACCEPTANCE_WINDOW_S); the acceptance timer rejects it "
+        "after that → OrderRejected (`rejected_by: timeout`)"
+    ),
     ("store-service", "OrderCancelled"): (
         "cancel the ticket (unless it was REJECTED) → CookingCancelled"
     ),
@@ -137,13 +141,15 @@ POLICIES = {
 }
 
 IDENTITY = (
-    "Every command has an actor: a customer, a store owner or a rider, whose id the "
-    "request carries (today the `X-Actor-Id` header; signed access tokens replace it).",
+    "Every command has an actor: a customer, a store owner or a rider, the subject of a "
+    "signed access token from identity-service (`Authorization: Bearer`); a missing or "
+    "invalid token is 401, a token of the wrong role 403.",
     "A customer sees and cancels only their own orders, and mypage refuses (403) to show "
     "one customer's orders or notifications to another.",
     "A store owner registers stores, sets their menus and works only their own store's "
-    "tickets; browsing menus needs no actor.",
-    "A rider sees the offers in a region, picks, and confirms or returns only what they picked.",
+    "tickets; browsing the stores of a region and their menus needs no token.",
+    "A rider sees the offers in a region (by default the one in their token), picks, and "
+    "confirms or returns only what they picked.",
     "`order_id` is a UUID that the order-service generates; money is a whole number of "
     "won; times are UTC ISO-8601.",
 )

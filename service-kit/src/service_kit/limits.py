@@ -1,0 +1,113 @@
+"""The edge's limits on what a client may send, and how long it may take sending it.
+
+- A body larger than MAX_BODY_BYTES is refused with 413: from its Content-Length
+  before a byte of it is read, or, for a chunked body, as soon as the bytes read
+  pass the limit. A body that is not `application/json` is refused with 415.
+  Both by `BodyGuard`, a small ASGI middleware, so the answer has the edge's one
+  error shape (Starlette's own body limit answers in plain text).
+- A request must arrive whole (headers and body) within the read timeout of its
+  first byte, or of the connection being opened; otherwise the connection is
+  closed. uvicorn has no such setting (only a keep-alive timeout between
+  requests), so `read_timeout_protocol` adds it to uvicorn's h11 protocol.
+  Headers are limited in size by h11 (16 KiB); beyond, uvicorn itself answers
+  400 in plain text, before any application code runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import h11
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from service_kit.problems import problem
+
+MAX_BODY_BYTES = 256 * 1024
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"  # OAuth2's token endpoint (RFC 6749 4.3.2)
+
+
+class BodyGuard:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, media_types: tuple[str, ...] = (JSON,)
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.media_types = media_types
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        length = headers.get("content-length")
+        if "transfer-encoding" not in headers and length in (None, "0"):
+            await self.app(scope, receive, send)  # no body
+            return
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await problem(413, self._too_large)(scope, receive, send)
+            return
+        if headers.get("content-type", "").split(";")[0].strip().lower() not in self.media_types:
+            accepted = " or ".join(self.media_types)
+            await problem(415, f"a request body must be {accepted}")(scope, receive, send)
+            return
+        await self.app(scope, self._counting(receive), send)
+
+    @property
+    def _too_large(self) -> str:
+        return f"the body is larger than {self.max_bytes} bytes"
+
+    def _counting(self, receive: Receive) -> Receive:
+        """`receive` that refuses a streamed body once it passes the limit."""
+        read = 0
+
+        async def counted() -> Message:
+            nonlocal read
+            message = await receive()
+            read += len(message.get("body", b""))
+            if read > self.max_bytes:
+                raise HTTPException(413, self._too_large)  # answered by the error handler
+            return message
+
+        return counted
+
+
+def read_timeout_protocol(seconds: float) -> type[H11Protocol]:
+    """uvicorn's h11 protocol, closing a connection whose request has not arrived
+    whole `seconds` after the connection opened or the request's first byte."""
+
+    class ReadTimeoutH11Protocol(H11Protocol):
+        _read_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            self._arm()
+            super().data_received(data)
+            if self.conn.their_state not in (h11.IDLE, h11.SEND_BODY):
+                self._disarm()  # the request is in; the handler may take its time
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            if self._read_timer is None:
+                self._read_timer = self.loop.call_later(seconds, self._timed_out)
+
+        def _disarm(self) -> None:
+            if self._read_timer is not None:
+                self._read_timer.cancel()
+                self._read_timer = None
+
+        def _timed_out(self) -> None:
+            self._read_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return ReadTimeoutH11Protocol

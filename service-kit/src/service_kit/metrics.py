@@ -1,0 +1,202 @@
+"""Prometheus metrics of every API and worker, named as `metric_names.METRICS` says.
+
+Counters and the request histogram move as work happens; the gauges that are a
+state of the database (outbox backlog, pending refunds and notifications) or of
+the process (pool, consumer lag) are read when `/metrics` is scraped, so nothing
+polls for them in between.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import Table, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service_kit.metric_names import METRICS
+from service_kit.tables import outbox
+from shared_events.envelope import utcnow
+
+
+def _declared(name: str, kind: str) -> tuple[str, str, tuple[str, ...]]:
+    """Name, help and labels of a metric as metric_names.py declares it."""
+    spec = next(m for m in METRICS if m.name == name)
+    assert spec.kind == kind, f"{name} is a {spec.kind}"
+    return spec.name, spec.meaning, spec.labels
+
+
+HTTP_REQUESTS = Counter(*_declared("fooddelivery_http_requests_total", "counter"))
+HTTP_DURATION = Histogram(*_declared("fooddelivery_http_request_duration_seconds", "histogram"))
+OUTBOX_BACKLOG = Gauge(*_declared("fooddelivery_outbox_backlog", "gauge"))
+OUTBOX_OLDEST_AGE = Gauge(*_declared("fooddelivery_outbox_oldest_unsent_age_seconds", "gauge"))
+CONSUMER_LAG = Gauge(*_declared("fooddelivery_consumer_lag", "gauge"))
+EVENTS_HANDLED = Counter(*_declared("fooddelivery_events_handled_total", "counter"))
+EVENTS_RETRIED = Counter(*_declared("fooddelivery_events_retried_total", "counter"))
+EVENTS_PARKED = Counter(*_declared("fooddelivery_events_parked_total", "counter"))
+REFUNDS_PENDING = Gauge(*_declared("fooddelivery_refunds_pending", "gauge"))
+NOTIFICATIONS_PENDING = Gauge(*_declared("fooddelivery_notifications_pending", "gauge"))
+DB_POOL_IN_USE = Gauge(*_declared("fooddelivery_db_pool_in_use", "gauge"))
+DB_POOL_SIZE = Gauge(*_declared("fooddelivery_db_pool_size", "gauge"))
+
+# What a scrape refreshes first: a gauge and how to read its value now.
+Reading = Callable[[], Awaitable[float]]
+
+
+def exposition() -> tuple[bytes, str]:
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+async def refresh(readings: Mapping[Gauge, Reading]) -> None:
+    for gauge, read in readings.items():
+        gauge.set(await read())
+
+
+# ------------------------------------------------------------------ consumer side
+
+
+def event_outcome(status: str, event_type: str | None, retries: int) -> None:
+    """Count what the consumer did with one message (consumer.Outcome.status)."""
+    kind = event_type or "unknown"
+    if retries:
+        EVENTS_RETRIED.labels(kind).inc(retries)
+    if status in ("applied", "duplicate"):
+        EVENTS_HANDLED.labels(kind).inc()
+    elif status == "dead-lettered":
+        EVENTS_PARKED.labels(kind).inc()
+
+
+def consumer_lag(lags: Mapping[tuple[str, int], int]) -> None:
+    CONSUMER_LAG.clear()  # partitions this worker no longer owns are not reported
+    for (topic, partition), lag in lags.items():
+        CONSUMER_LAG.labels(topic, str(partition)).set(lag)
+
+
+# ------------------------------------------------------------------ database
+
+
+def pool_readings(engine: AsyncEngine) -> dict[Gauge, Reading]:
+    pool = engine.sync_engine.pool
+
+    async def in_use() -> float:
+        checkedout = getattr(pool, "checkedout", None)
+        return float(checkedout()) if checkedout else 0.0
+
+    async def size() -> float:
+        size, overflow = getattr(pool, "size", None), getattr(pool, "_max_overflow", 0)
+        return float(size() + max(overflow, 0)) if size else 0.0
+
+    return {DB_POOL_IN_USE: in_use, DB_POOL_SIZE: size}
+
+
+def row_count(
+    sessions: async_sessionmaker[AsyncSession], table: Table, *where: ColumnElement[bool]
+) -> Reading:
+    """How many rows of a table are in a state: a service's pending work."""
+
+    async def count() -> float:
+        async with sessions() as session:
+            query = select(func.count()).select_from(table).where(*where)
+            return float((await session.execute(query)).scalar_one())
+
+    return count
+
+
+def outbox_readings(sessions: async_sessionmaker[AsyncSession]) -> dict[Gauge, Reading]:
+    state: dict[str, float] = {}
+
+    async def backlog() -> float:
+        async with sessions() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(outbox.c.created_at)).where(
+                        outbox.c.published_at.is_(None)
+                    )
+                )
+            ).one()
+        state["age"] = _age(oldest)
+        return float(count)
+
+    async def oldest_age() -> float:  # read with the backlog, one query for both
+        return state.get("age", 0.0)
+
+    return {OUTBOX_BACKLOG: backlog, OUTBOX_OLDEST_AGE: oldest_age}
+
+
+def _age(oldest: datetime | None) -> float:
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:  # SQLite hands naive UTC back
+        oldest = oldest.replace(tzinfo=utcnow().tzinfo)
+    return max((utcnow() - oldest).total_seconds(), 0.0)
+
+
+# ------------------------------------------------------------------ HTTP side
+
+
+class RequestMetrics:
+    """ASGI middleware: requests and their latency by route template (never the raw
+    path, whose ids would make a series per order)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client sees when the app raises before answering
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            method, route = scope["method"], _route(scope)
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)
+
+
+def _route(scope: Scope) -> str:
+    for route in scope["app"].router.routes:
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return str(getattr(route, "path", "<unnamed>"))
+    return "<unmatched>"
+
+
+def metrics_endpoint(
+    readings: Callable[[], Mapping[Gauge, Reading]],
+) -> Callable[[Request], Awaitable[Response]]:
+    async def scrape(_: Request) -> Response:
+        await refresh(readings())
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
+
+    return scrape
+
+
+__all__ = [
+    "Gauge",
+    "RequestMetrics",
+    "consumer_lag",
+    "event_outcome",
+    "exposition",
+    "metrics_endpoint",
+    "outbox_readings",
+    "pool_readings",
+    "refresh",
+    "row_count",
+]
