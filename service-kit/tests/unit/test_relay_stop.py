@@ -5,9 +5,7 @@ import asyncio
 
 import pytest
 
-from service_kit.db import create_engine, session_factory
 from service_kit.outbox import OutboxRelay, stage
-from service_kit.tables import plumbing_metadata
 from shared_events import wrap
 from shared_events.contract import CookStarted
 from testkit import eventually
@@ -41,16 +39,12 @@ class FakeProducer:
 
 
 @pytest.fixture
-async def sessions(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}")
-    async with engine.begin() as conn:
-        await conn.run_sync(plumbing_metadata.create_all)
-    sessions = session_factory(engine)
+async def sessions(outbox_sessions):
+    sessions = outbox_sessions
     events = [CookStarted(order_id=f"o{i}", store_id="s1") for i in range(3)]
     async with sessions() as session, session.begin():
         await stage(session, [wrap(e, producer="store-service") for e in events])
-    yield sessions
-    await engine.dispose()
+    return sessions
 
 
 async def test_stop_lets_the_batch_in_flight_finish_and_marks_it(sessions):
