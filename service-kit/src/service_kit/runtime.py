@@ -26,7 +26,7 @@ from service_kit.outbox import OutboxRelay, make_producer
 from service_kit.settings import ServiceSettings
 from service_kit.telemetry import log_trace_ids
 from service_kit.uow import SqlAlchemyUnitOfWork, Trace
-from service_kit.wake import WakeSender, listen, wake_address
+from service_kit.wake import relay_wake
 
 U = TypeVar("U", bound=SqlAlchemyUnitOfWork)
 
@@ -175,10 +175,11 @@ class Platform:
             else None
         )
         self.background: list[BackgroundLoop] = [self.relay] if self.relay else []
-        # Where the relay listens for wakes from the worker (service_kit.wake).
-        self.wake_address = wake_address(settings.http_host, settings.http_port)
+        # How a commit in the worker reaches the API's relay (service_kit.wake).
+        self.wake = relay_wake(
+            settings.database_url, settings.service, settings.http_host, settings.http_port
+        )
         self._relay_here = False  # True in the API process, which runs the relay
-        self._wake_sender = WakeSender(self.wake_address)
         # The gauges `/metrics` reads at each scrape; a service adds its own (pending work).
         self.readings: dict[metrics.Gauge, metrics.Reading] = metrics.pool_readings(self.engine)
         self.worker_health_url = os.environ.get("WORKER_HEALTH_URL") or (
@@ -195,7 +196,7 @@ class Platform:
                 await upgrade(self.migrations_dir, self.settings.database_url)
 
     async def dispose(self) -> None:
-        self._wake_sender.close()
+        self.wake.close()
         await self.engine.dispose()
 
     def wake_relay(self) -> None:
@@ -205,7 +206,7 @@ class Platform:
         if self._relay_here:
             self.relay.wake()
         else:
-            self._wake_sender()
+            self.wake.committed()
 
     def ready_checks(self) -> dict[str, Check]:
         checks: dict[str, Check] = {"database": self.database_ready}
@@ -248,6 +249,7 @@ class Platform:
                 producer=producer,
                 trace=trace,
                 on_commit=self.wake_relay if self.relay else None,
+                on_stage=self.wake.staged if self.relay else None,
             )
 
         return factory
@@ -257,16 +259,16 @@ class Platform:
         """API process life: migrate, the relay (and any other background loop) beside
         the requests, dispose on the way out."""
         await self.migrate()
-        listener = None
+        stop_listening = None
         if self.relay is not None:
             self._relay_here = True
-            listener = await listen(self.wake_address, self.relay.wake)
+            stop_listening = await self.wake.listen(self.relay.wake)
         try:
             async with running(*self.background):
                 yield
         finally:
-            if listener is not None:
-                listener.close()
+            if stop_listening is not None:
+                await stop_listening()
             await self.dispose()
 
 

@@ -9,7 +9,7 @@ attributes (`orders: OrderRepository`), then `SqlAlchemyUnitOfWork` (or
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic, Self, TypeVar, get_type_hints
@@ -148,12 +148,15 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         producer: str,
         trace: Trace | None = None,
         on_commit: Callable[[], None] | None = None,
+        on_stage: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__()
         self._sessions = sessions
         self.producer = producer
         self.trace = trace or Trace()
+        # Told of staged events: inside the transaction (on_stage), after it (on_commit).
         self._on_commit = on_commit
+        self._on_stage = on_stage
         self.session: AsyncSession | None = None
 
     def bind(self, session: AsyncSession) -> None:
@@ -185,6 +188,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             await self.session.flush()  # version checks run here, before events are staged
             envelopes = self._take_envelopes()
             await stage(self.session, envelopes)
+            if envelopes and self._on_stage is not None:
+                await self._on_stage(self.session)
             await self.session.commit()
         except StaleDataError as exc:
             # The optimistic version check lost: said in the kernel's words, so the

@@ -1,11 +1,12 @@
 """SQLite readers never queue behind a writer; a worker's commit wakes the API's relay."""
 
 import asyncio
+import socket
 
 from sqlalchemy import text
 
 from service_kit.db import create_engine, read_only, session_factory
-from service_kit.wake import WakeSender, listen
+from service_kit.wake import UdpWake, WakeSender, listen, relay_wake
 
 
 async def test_a_read_goes_on_while_a_writer_holds_the_lock(tmp_path):
@@ -45,3 +46,19 @@ def test_a_wake_nobody_listens_to_is_no_error():
     send()
     send()
     send.close()
+
+
+async def test_on_sqlite_the_wake_is_a_datagram_after_the_commit(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # a free UDP port for the relay's side
+    wake = relay_wake(f"sqlite:///{tmp_path / 'x.db'}", "order-service", "127.0.0.1", port)
+    assert isinstance(wake, UdpWake)
+    woken = asyncio.Event()
+    stop = await wake.listen(woken.set)
+    try:
+        wake.committed()
+        await asyncio.wait_for(woken.wait(), timeout=10)
+    finally:
+        wake.close()
+        await stop()
