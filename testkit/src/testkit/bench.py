@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +67,7 @@ MODES = {
 }
 PAYLOAD = b"x" * 600  # about one encoded envelope
 BARE_PORT_OFFSET = 7000  # the bare app beside the system's ports
+SINK_PORT_OFFSET = 7001  # the trace sink beside it
 STAGES = ("broker", "transport", "bare app", "system start", "hop", "saturation", "GETs")
 
 
@@ -378,13 +381,19 @@ async def gets(system: System, plans: list[Any], seconds: int) -> dict[str, Any]
 # ------------------------------------------------------------------ the run
 
 
-async def system_part(system: System, mode: Mode, bar: tqdm, broker: int | None) -> dict[str, Any]:
+async def system_part(
+    system: System, mode: Mode, bar: tqdm, broker: int | None, *, saturation_only: bool = False
+) -> dict[str, Any]:
     pids = process_table(system)
     if broker:
         pids["kafka"] = broker
     async with client() as http:
         world = World(http, system.endpoints)
         await world.open_stores(max(1, -(-(mode.lifecycles + mode.hops) // 50)))
+        if saturation_only:
+            sat, _ = await saturation(world, mode, pids, bar)
+            bar.update()
+            return {"saturation": sat}
         hop = await hops(world, mode)
         bar.update()
         sat, plans = await saturation(world, mode, pids, bar)
@@ -392,6 +401,52 @@ async def system_part(system: System, mode: Mode, bar: tqdm, broker: int | None)
         get = await gets(system, plans, mode.wrk_seconds)
         bar.update()
     return {"hop": hop, "saturation": sat, "gets": get}
+
+
+@contextmanager
+def trace_sink(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """testkit.trace_sink on `port`: OTLP/HTTP traces accepted and discarded."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "testkit.trace_sink", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.post(f"http://127.0.0.1:{port}/v1/traces", content=b"", timeout=2)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the trace sink never answered") from None
+                time.sleep(0.1)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def tracing_comparison(
+    off: dict[str, Any], on: dict[str, Any], sink_cpu_s: float
+) -> dict[str, Any]:
+    """The same saturation stage without and with tracing (every span exported)."""
+
+    def summary(sat: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "lifecycles_per_s": sat["lifecycles_per_s"],
+            "services_cpu_ms_per_lifecycle": sat["services_cpu_ms_per_lifecycle"],
+        }
+
+    return {
+        "off": summary(off),
+        "on": {**summary(on), "sink_cpu_s": round(sink_cpu_s, 2)},
+        "ratio_lifecycles_per_s": round(on["lifecycles_per_s"] / off["lifecycles_per_s"], 3),
+        "ratio_cpu_per_lifecycle": round(
+            on["services_cpu_ms_per_lifecycle"] / off["services_cpu_ms_per_lifecycle"], 3
+        ),
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -403,26 +458,49 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "database": "postgresql" if args.postgres else "sqlite",
         "machine": machine(),
     }
-    bar = tqdm(total=len(STAGES), desc="bench", unit="stage", file=sys.stderr)
+    stages = len(STAGES) + (2 if args.tracing == "both" else 0)
+    bar = tqdm(total=stages, desc="bench", unit="stage", file=sys.stderr)
     broker_gen = fresh_broker(args.kafka_port)
     broker = next(broker_gen)
     bar.update()
+    sink_port = args.port_offset + 8080 + SINK_PORT_OFFSET
+    traced = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}"}
+
+    def system_run(data: Path, env: dict[str, str], saturation_only: bool) -> dict[str, Any]:
+        urls = postgres_urls() if args.postgres else {}  # fresh databases each time
+        system = System(
+            data,
+            broker.bootstrap,
+            port_offset=args.port_offset,
+            database_urls=urls,
+            extra_env=env,
+        )
+        try:
+            system.start(timeout=180)
+            bar.update()
+            part = system_part(
+                system, mode, bar, broker_pid(broker.home), saturation_only=saturation_only
+            )
+            return asyncio.run(part)
+        finally:
+            system.stop()
+
     try:
         report["transport"] = asyncio.run(transport(broker.bootstrap, mode))
         bar.update()
         report["bare_app"] = bare_app(args.port_offset + 8080 + BARE_PORT_OFFSET, mode.wrk_seconds)
         bar.update()
-        with tempfile.TemporaryDirectory(prefix="bench-") as data:
-            urls = postgres_urls() if args.postgres else {}
-            system = System(
-                Path(data), broker.bootstrap, port_offset=args.port_offset, database_urls=urls
-            )
-            try:
-                system.start(timeout=180)
-                bar.update()
-                report.update(asyncio.run(system_part(system, mode, bar, broker_pid(broker.home))))
-            finally:
-                system.stop()
+        sink_context = trace_sink(sink_port) if args.tracing != "off" else nullcontext()
+        with tempfile.TemporaryDirectory(prefix="bench-") as data, sink_context as sink:
+            report["tracing_mode"] = args.tracing
+            first_env = traced if args.tracing == "on" else {}
+            report.update(system_run(Path(data) / "first", first_env, saturation_only=False))
+            if args.tracing == "both" and sink is not None:
+                sink_before = cpu_seconds(sink.pid)
+                again = system_run(Path(data) / "traced", traced, saturation_only=True)
+                report["tracing"] = tracing_comparison(
+                    report["saturation"], again["saturation"], cpu_seconds(sink.pid) - sink_before
+                )
     finally:
         bar.close()
         next(broker_gen, None)  # stops the broker
@@ -488,6 +566,24 @@ def table(r: dict[str, Any]) -> list[dict[str, Any]]:
             row(f"{path} req/s (limit: bare FastAPI)", got["req_per_s"], bare["req_per_s"], "/s")
         )
         rows.append(row(f"{path} p99 (limit: bare FastAPI)", got["p99_ms"], bare["p99_ms"], "ms"))
+    if "tracing" in r:
+        off, on = r["tracing"]["off"], r["tracing"]["on"]
+        rows.append(
+            row(
+                "lifecycles/s with tracing exported (limit: the same without)",
+                on["lifecycles_per_s"],
+                off["lifecycles_per_s"],
+                "/s",
+            )
+        )
+        rows.append(
+            row(
+                "services CPU per lifecycle with tracing (limit: the same without)",
+                on["services_cpu_ms_per_lifecycle"],
+                off["services_cpu_ms_per_lifecycle"],
+                "ms",
+            )
+        )
     rows.append(
         row(
             "memory, all services, after saturation (before)",
@@ -523,6 +619,14 @@ def render(report: dict[str, Any]) -> str:
         f"{sat['elapsed_s']} s, halves {sat['per_s_first_half_second_half']} /s; CPU ms per "
         f"lifecycle {sat['cpu_ms_per_lifecycle']}"
     )
+    if "tracing" in report:
+        tr = report["tracing"]
+        lines.append(
+            f"tracing: lifecycles/s {tr['off']['lifecycles_per_s']} off, "
+            f"{tr['on']['lifecycles_per_s']} on ({tr['ratio_lifecycles_per_s']}x); services CPU "
+            f"ms per lifecycle {tr['off']['services_cpu_ms_per_lifecycle']} off, "
+            f"{tr['on']['services_cpu_ms_per_lifecycle']} on ({tr['ratio_cpu_per_lifecycle']}x)"
+        )
     return "\n".join(lines)
 
 
@@ -535,7 +639,15 @@ def main() -> None:
     parser.add_argument("--port-offset", type=int, default=E2E_PORT_OFFSET + 1000)
     parser.add_argument("--postgres", action="store_true", help="the services on PostgreSQL")
     parser.add_argument("--report-dir", type=Path, help="default: .local/reports/")
+    parser.add_argument(
+        "--tracing",
+        choices=("off", "on", "both"),
+        help="traces exported to a discarding sink: off, on, or both (the saturation stage "
+        "again with tracing on, beside the run without); default both in full mode, else off",
+    )
     args = parser.parse_args()
+    if args.tracing is None:
+        args.tracing = "both" if args.mode == "full" else "off"
     report = run(args)
     stamp = report["measured_at"][:19].replace(":", "")
     path = write_report(f"bench-{args.mode}-{stamp}", report, args.report_dir)
