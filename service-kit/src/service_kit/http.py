@@ -205,6 +205,7 @@ C = TypeVar("C", bound=Container)
 # How every API (and the bench's bare app, its yardstick) is served.
 # No access log: a log line per request costs more than a read view (errors still log).
 UVICORN_OPTIONS: dict[str, Any] = {
+    "loop": "uvloop",  # libuv's event loop: less CPU per request than asyncio's own
     "log_level": "info",
     "access_log": False,
     "timeout_graceful_shutdown": 10,

@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from service_kit.http import UVICORN_OPTIONS
+from service_kit.limits import read_timeout_protocol
 
 app = FastAPI()
 
@@ -32,4 +33,10 @@ async def order(order_id: str) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), **UVICORN_OPTIONS)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        http=read_timeout_protocol(10.0),  # as the services' (HTTP_READ_TIMEOUT_S)
+        **UVICORN_OPTIONS,
+    )
