@@ -80,6 +80,7 @@ def create_worker_app(
         assert isinstance(stream, faust.Stream)  # what an agent is given; it has noack_take()
         if "processor" not in state:
             state["processor"] = await processor_factory()
+            _ack_current_generation_only(app)
         processor = state["processor"]
         # Batches of what already arrived (up to BATCH_MAX, waiting at most BATCH_WITHIN
         # for more), applied in one transaction. Acks are ours: noack_take never acks,
@@ -201,6 +202,25 @@ async def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
         if done is not None and end is not None:
             lags[(tp.topic, tp.partition)] = max(end - done, 0)
     return lags
+
+
+def _ack_current_generation_only(app: faust.App) -> None:
+    """After a rebalance Faust skips the messages of the old generation still in its
+    buffers, and acks them though nothing applied them: it seeks back to the committed
+    offset and fetches them again. A commit before they are applied again would move
+    the group's offset past them, and a kill in that window loses them. So an ack of
+    an old generation's message is ignored here: only the copy fetched again, once
+    applied, makes its offset committable."""
+    consumer = app.consumer
+    ack = consumer.ack
+
+    def current_only(message: Message) -> bool:
+        generation = message.generation_id
+        if generation is not None and generation != app.consumer_generation_id:
+            return False
+        return ack(message)
+
+    consumer.ack = current_only  # type: ignore[method-assign]
 
 
 def _at(message: Message) -> tuple[str, int, int]:
