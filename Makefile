@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 KAFKA_PORT ?= 9092
 REPLICAS ?= 1
 
-.PHONY: help setup run test unit demo dlq dlq-replay rebuild-mypage kafka-up kafka-down kafka-cli k8s-render lint fmt schemas board postgres-up postgres-down clean
+.PHONY: help setup bench bench-quick run test unit demo dlq dlq-replay rebuild-mypage kafka-up kafka-down kafka-cli k8s-render lint fmt schemas board postgres-up postgres-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -19,6 +19,15 @@ setup:  ## install uv (if missing), the Python workspace and the Kafka jars
 run: setup  ## Kafka, identity-service and the four services; REPLICAS=2: two of each on PostgreSQL; Ctrl-C stops all
 	@echo "open http://127.0.0.1:8080 once the system below is up"
 	@$(UV) run python -m testkit.launcher --kafka-port $(KAFKA_PORT) --replicas $(REPLICAS)
+
+BENCH ?= full
+
+bench: setup  ## throughput and latency beside the box's limits, one run (BENCH=quick|full|long)
+	@command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
+	@$(UV) run python -m testkit.bench --mode $(BENCH)
+
+bench-quick:  ## the bench in about two minutes (what CI may run)
+	@$(MAKE) --no-print-directory bench BENCH=quick
 
 test: setup  ## the whole suite: unit, integration (real Kafka, SQLite and PostgreSQL), end to end
 	$(UV) run pytest

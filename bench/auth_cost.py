@@ -43,7 +43,7 @@ async def seed(container) -> str:  # type: ignore[no-untyped-def]
         "01000000000", "tok_ok",
     )  # fmt: skip
     order_id = (await container.bus.handle(place)).order_id
-    async with container.platform.sessions.begin() as session:  # no relay retries as noise
+    async with container.platform.writes.begin() as session:  # no relay retries as noise
         await session.execute(delete(outbox))
     return order_id
 

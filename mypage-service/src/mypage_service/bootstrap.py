@@ -43,7 +43,7 @@ def bootstrap(
 
     uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
     # The worker decides notifications; the API process sends them, beside its relay.
-    dispatcher = NotificationDispatcher(SqlNotificationLog(platform.sessions), notifier, dispatch)
+    dispatcher = NotificationDispatcher(SqlNotificationLog(platform.writes), notifier, dispatch)
     platform.background.append(dispatcher)
     platform.readings[metrics.NOTIFICATIONS_PENDING] = metrics.row_count(
         platform.sessions, notifications, notifications.c.state == NotificationState.PENDING

@@ -27,6 +27,7 @@ from typing import Annotated, Any, Protocol
 
 import httpx
 import jwt
+from cachetools import TLRUCache
 from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.security import OAuth2PasswordBearer
 
@@ -161,12 +162,28 @@ def _unauthorized(description: str) -> HTTPException:
     )
 
 
+VERIFIED_TOKENS = 10_000  # verified tokens remembered at once, per process
+
+
 class ResourceServer:
     """Turns a bearer token into a `Principal`, or refuses it with a 401."""
 
-    def __init__(self, settings: AuthSettings, jwks: KeySource | None = None) -> None:
+    def __init__(
+        self,
+        settings: AuthSettings,
+        jwks: KeySource | None = None,
+        *,
+        clock: Callable[[], float] = time.time,  # wall time, as `exp` is
+    ) -> None:
         self.settings = settings
         self.jwks: KeySource = jwks or JwksCache(settings.jwks_url)
+        # The signature check is the costliest step of a request, and a client sends
+        # the same token for minutes: a token verified once is taken at its word until
+        # it would be refused as expired (its `exp` plus the leeway), never longer.
+        # Only verified tokens are remembered; the least recently used go first.
+        self._verified: TLRUCache[str, tuple[Principal, float]] = TLRUCache(
+            maxsize=VERIFIED_TOKENS, ttu=lambda _token, entry, _now: entry[1], timer=clock
+        )
 
     @classmethod
     def with_keys(cls, settings: AuthSettings, jwks: Mapping[str, Any]) -> ResourceServer:
@@ -174,6 +191,15 @@ class ResourceServer:
         return cls(settings, StaticKeys(jwks))
 
     async def authenticate(self, token: str) -> Principal:
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            return remembered[0]
+        principal, expires = await self._verify(token)
+        self._verified[token] = (principal, expires)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
+        """The token's principal and the moment it stops being valid, or a 401."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -203,7 +229,7 @@ class ResourceServer:
             raise _unauthorized("token expired") from None
         except jwt.PyJWTError:
             raise _unauthorized("invalid token") from None
-        return self._principal(claims)
+        return self._principal(claims), float(claims["exp"]) + self.settings.leeway_s
 
     def _principal(self, claims: Mapping[str, Any]) -> Principal:
         value: Any = claims

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from tenacity import (
     AsyncRetrying,
@@ -38,7 +38,11 @@ class EventDispatch(Protocol):
 
     def handles(self, event: Payload) -> bool: ...
 
+    def handles_type(self, event_type: str) -> bool: ...
+
     async def handle_event(self, envelope: Envelope, event: Payload) -> bool: ...
+
+    async def handle_batch(self, items: Sequence[tuple[Envelope, Payload]]) -> list[bool]: ...
 
 
 class DeadLetters(Protocol):
@@ -55,6 +59,20 @@ class RawMessage:
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]] = field(default_factory=tuple)
+
+    @classmethod
+    def of(cls, record: Any) -> RawMessage:
+        """From what a consumer hands out: an aiokafka record or a Faust message."""
+        raw = record.headers
+        items = raw.items() if isinstance(raw, Mapping) else (raw or ())
+        return cls(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers=tuple((str(k), bytes(v) if v is not None else b"") for k, v in items),
+        )
 
 
 @dataclass(frozen=True)
@@ -138,6 +156,61 @@ class EventProcessor:
             await self._dead_letters.park(message, exc, attempts=1)
             return Outcome("dead-lettered", error=describe(exc))
 
+    async def process_batch(self, messages: Sequence[RawMessage]) -> list[Outcome]:
+        """Process messages in order, as `process` would one by one, but apply all the
+        handled ones in one transaction (one commit, their inbox rows with it). A type
+        the consumer does not handle is skipped from its `event_type` header, undecoded.
+        If the batch's transaction fails, nothing of it was committed and every message
+        goes through `process` one by one: the failing one is retried and parked as
+        always, the others applied exactly once. Never raises (but for cancellation)."""
+        outcomes: list[Outcome | None] = [None] * len(messages)
+        batch: list[tuple[int, Envelope, Payload]] = []
+        for i, message in enumerate(messages):
+            kind = _header(message, "event_type")
+            if kind is not None and not self._dispatch.handles_type(kind):
+                outcomes[i] = Outcome("skipped", kind)
+                continue
+            try:
+                envelope, event = decode(message.value)
+            except ContractError:
+                # Parked in its place: what came before it is applied (or parked) first.
+                await self._apply(messages, batch, outcomes)
+                batch = []
+                outcomes[i] = await self.process(message)
+                continue
+            if not self._dispatch.handles(event):
+                outcomes[i] = Outcome("skipped", envelope.event_type)
+                continue
+            batch.append((i, envelope, event))
+        await self._apply(messages, batch, outcomes)
+        return [o for o in outcomes if o is not None]
+
+    async def _apply(
+        self,
+        messages: Sequence[RawMessage],
+        batch: list[tuple[int, Envelope, Payload]],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        if len(batch) == 1:
+            outcomes[batch[0][0]] = await self.process(messages[batch[0][0]])
+        elif batch:
+            try:
+                applied = await self._dispatch.handle_batch([(e, ev) for _, e, ev in batch])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "%s: a batch of %d failed (%s); applying it one by one",
+                    self.consumer,
+                    len(batch),
+                    describe(exc),
+                )
+                for i, _, _ in batch:
+                    outcomes[i] = await self.process(messages[i])
+            else:
+                for (i, envelope, _), done in zip(batch, applied, strict=True):
+                    outcomes[i] = Outcome("applied" if done else "duplicate", envelope.event_type)
+
     async def _process(self, message: RawMessage) -> Outcome:
         try:
             envelope, event = decode(message.value)
@@ -176,6 +249,13 @@ class EventProcessor:
         # The bus returns False for an event its inbox had already seen.
         status = "duplicate" if applied is False else "applied"
         return Outcome(status, envelope.event_type, retries=attempts - 1)
+
+
+def _header(message: RawMessage, name: str) -> str | None:
+    for key, value in message.headers:
+        if key == name:
+            return value.decode(errors="replace")
+    return None
 
 
 def _origin(message: RawMessage) -> str:

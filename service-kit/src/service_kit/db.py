@@ -39,7 +39,13 @@ def create_engine(url: str) -> AsyncEngine:
     # hide_parameters: a database error's message (which may reach a log or a
     # traceback) names the statement but never its values (emails, phones, hashes).
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        # A pool big enough for the requests in flight and no overflow: an overflow
+        # connection is opened (and its PRAGMAs run) and closed per request under load.
+        in_memory = make_url(url).database in (None, "", ":memory:")  # one static connection
+        pool = {} if in_memory else {"pool_size": 20, "max_overflow": 0, "pool_timeout": 30}
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, hide_parameters=True, **pool
+        )
         _tune_sqlite(engine)
         return engine
     return create_async_engine(
@@ -51,8 +57,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: object) -> None:  # the driver's connection
         # WAL lets the API, the relay and the consumer read while one writes;
-        # the driver's own BEGIN handling is replaced by an explicit BEGIN IMMEDIATE
-        # so a read-then-write transaction cannot deadlock on lock upgrade.
+        # the driver's own BEGIN handling is replaced by an explicit BEGIN (below).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -63,7 +68,20 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front, so a read-then-write transaction cannot
+        # deadlock on lock upgrade; readers (`read_only`) begin deferred and never
+        # queue behind a writer: WAL gives them a snapshot.
+        read = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+
+
+READ_ONLY = "fooddelivery_read_only"
+
+
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool for transactions that only read (views, health):
+    on SQLite they begin deferred instead of taking the write lock."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

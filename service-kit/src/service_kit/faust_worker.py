@@ -1,10 +1,12 @@
 """Faust entrypoint: one agent (concurrency 1) over a service's subscribed topics.
 
-The agent hands every raw message to `EventProcessor.process`, which never
-raises, and acknowledges its offset only after the message was applied, skipped
-or parked on the dead-letter topic: never for a handler cut off mid-way. On
-SIGTERM Faust waits for the message in flight, commits, then stops; whatever the
-broker does, the process is gone within WORKER_STOP_GRACE_S (BoundedWorker).
+The agent takes the messages in batches and hands each batch to
+`EventProcessor.process_batch` (one transaction for the batch, one by one if it
+fails), which never raises, and acknowledges their offsets only after each was
+applied, skipped or parked on the dead-letter topic: never for a batch cut off
+mid-way. On SIGTERM Faust waits for the batch in flight, commits, then stops;
+whatever the broker does, the process is gone within WORKER_STOP_GRACE_S
+(BoundedWorker).
 
 The worker serves `/health/live` and `/health/ready` on its web port: ready when its
 consumer owns partitions and its database and the broker answer (runtime.py has
@@ -35,6 +37,12 @@ from service_kit.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
 
+# A batch is what arrived while the previous one was applied, up to BATCH_MAX; an idle
+# worker waits at most BATCH_WITHIN for a second message, so a lone event's hop grows
+# by at most that much.
+BATCH_MAX = int(os.environ.get("CONSUMER_BATCH_MAX", "200"))
+BATCH_WITHIN = float(os.environ.get("CONSUMER_BATCH_WITHIN_MS", "10")) / 1000
+
 
 def create_worker_app(
     service: str,
@@ -58,7 +66,9 @@ def create_worker_app(
         web_bind=web_bind,
         web_enabled=True,
         consumer_auto_offset_reset="earliest",
-        broker_commit_every=1,  # commit right after each acknowledged message
+        # Offsets are committed after each batch (the agent asks); these are backstops.
+        broker_commit_every=BATCH_MAX,
+        broker_commit_interval=1.0,
         stream_wait_empty=True,  # on stop, let the in-flight message finish
         producer_acks=-1,
     )
@@ -72,37 +82,44 @@ def create_worker_app(
 
     @app.agent(channel, concurrency=1, name=f"{service}.policies")
     async def policies(stream: faust.StreamT[Any]) -> None:
-        assert isinstance(stream, faust.Stream)  # what an agent is given; it has noack()
+        assert isinstance(stream, faust.Stream)  # what an agent is given; it has noack_take()
         if "processor" not in state:
             state["processor"] = await processor_factory()
+            _ack_current_generation_only(app)
         processor = state["processor"]
-        # Acks are ours: a Faust stream acks its current event when iteration ends,
-        # even by a cancellation mid-handler, and so would commit an unapplied message.
-        acked = stream.noack()
-        async for event in acked.events():
-            message = event.message
-            if message.tp in held:
-                app.consumer.unacked.discard(message)  # untracked: a stop must not wait
+        # Batches of what already arrived (up to BATCH_MAX, waiting at most BATCH_WITHIN
+        # for more), applied in one transaction. Acks are ours: noack_take never acks,
+        # so a batch cut off mid-way is never committed.
+        async for events in stream.noack_take(BATCH_MAX, within=BATCH_WITHIN):
+            batch = []
+            for event in events:
+                message = event.message
+                if message.tp in held:
+                    app.consumer.unacked.discard(message)  # untracked: a stop must not wait
+                else:
+                    batch.append(event)
+            if not batch:
                 continue
             try:
-                outcome = await processor.process(
-                    RawMessage(
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                        key=message.key,
-                        value=message.value,
-                        headers=_headers(message.headers),
-                    )
-                )
+                outcomes = await processor.process_batch([RawMessage.of(e.message) for e in batch])
             except asyncio.CancelledError:
-                held.add(message.tp)
-                app.consumer.unacked.discard(message)
-                log.error("%s[%s]@%s cut off; its partition waits for a restart", *_at(message))
+                for event in batch:
+                    held.add(event.message.tp)
+                    app.consumer.unacked.discard(event.message)
+                log.error("a batch of %d cut off; its partitions wait for a restart", len(batch))
                 raise
-            kind = outcome.event_type or "?"
-            log.info("%s %s[%s]@%s -> %s", kind, *_at(message), outcome.status)
-            await acked.ack(event)  # applied, skipped or parked: now it may be committed
+            for event, outcome in zip(batch, outcomes, strict=True):
+                # Per message, so at debug (off the hot path); a redelivery is rare and
+                # worth seeing, so at info.
+                log.log(
+                    logging.INFO if outcome.status == "duplicate" else logging.DEBUG,
+                    "%s %s[%s]@%s -> %s",
+                    outcome.event_type,
+                    *_at(event.message),
+                    outcome.status,
+                )
+                await stream.ack(event)  # applied, skipped or parked: now it may be committed
+            await app.consumer.commit()  # the batch's offsets, at once
 
     _health_views(app, ready_checks or {}, held)
     _metrics_view(app, readings or {})
@@ -192,17 +209,27 @@ async def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
     return lags
 
 
+def _ack_current_generation_only(app: faust.App) -> None:
+    """After a rebalance Faust skips the messages of the old generation still in its
+    buffers, and acks them though nothing applied them: it seeks back to the committed
+    offset and fetches them again. A commit before they are applied again would move
+    the group's offset past them, and a kill in that window loses them. So an ack of
+    an old generation's message is ignored here: only the copy fetched again, once
+    applied, makes its offset committable."""
+    consumer = app.consumer
+    ack = consumer.ack
+
+    def current_only(message: Message) -> bool:
+        generation = message.generation_id
+        if generation is not None and generation != app.consumer_generation_id:
+            return False
+        return ack(message)
+
+    consumer.ack = current_only  # type: ignore[method-assign]
+
+
 def _at(message: Message) -> tuple[str, int, int]:
     return message.topic, message.partition, message.offset
-
-
-def _headers(
-    raw: Mapping[str, bytes | None] | Iterable[tuple[str, bytes | None]] | None,
-) -> tuple[tuple[str, bytes], ...]:
-    if not raw:
-        return ()
-    items = raw.items() if isinstance(raw, Mapping) else raw
-    return tuple((str(k), bytes(v) if v is not None else b"") for k, v in items)
 
 
 STOP_GRACE_S = 15.0

@@ -244,6 +244,16 @@ def install_edge(app: FastAPI, media_types: tuple[str, ...] = (JSON,)) -> None:
     install_error_handlers(app)
 
 
+# How every API (and the bench's bare app, its yardstick) is served.
+# No access log: a log line per request costs more than a read view (errors still log).
+UVICORN_OPTIONS: dict[str, Any] = {
+    "loop": "uvloop",  # libuv's event loop: less CPU per request than asyncio's own
+    "log_level": "info",
+    "access_log": False,
+    "timeout_graceful_shutdown": 10,
+}
+
+
 def serve(container: C, create_app: Callable[[C], FastAPI]) -> None:
     """The body of every service's API main(): run the app on the bootstrapped
     container; SIGTERM lets requests in flight and the relay finish."""
@@ -265,9 +275,8 @@ def serve(container: C, create_app: Callable[[C], FastAPI]) -> None:
         app,
         host=settings.http_host,
         port=settings.http_port,
-        log_level="info",
+        **UVICORN_OPTIONS,
         log_config=logging_config(settings.service),
-        timeout_graceful_shutdown=10,
         http=read_timeout_protocol(settings.http_read_timeout_s),
     )
 

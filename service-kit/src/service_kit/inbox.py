@@ -50,7 +50,9 @@ class MemoryInbox:
         self._staged: set[str] = set()
 
     async def seen(self, envelope: Envelope) -> bool:
-        return str(envelope.event_id) in self.processed
+        # Like a transaction, it sees what it recorded itself before committing.
+        event_id = str(envelope.event_id)
+        return event_id in self.processed or event_id in self._staged
 
     async def record(self, envelope: Envelope) -> None:
         self._staged.add(str(envelope.event_id))

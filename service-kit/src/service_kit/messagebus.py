@@ -44,6 +44,7 @@ class MessageBus(Generic[U]):
         self._commands = dict(commands)
         self._policies = dict(policies or {})
         self._internal = {kind: list(handlers) for kind, handlers in (internal or {}).items()}
+        self._handled_names = frozenset(model.event_type for model in self._policies)
 
     async def handle(self, command: Any, trace: Trace | None = None) -> Any:
         uow = self._uow_factory(trace or Trace())
@@ -61,6 +62,31 @@ class MessageBus(Generic[U]):
 
     def handles(self, event: Payload) -> bool:
         return type(event) in self._policies
+
+    def handles_type(self, event_type: str) -> bool:
+        """From a message's `event_type` header, before anything is decoded."""
+        return event_type in self._handled_names
+
+    async def handle_batch(self, items: Sequence[tuple[Envelope, Payload]]) -> list[bool]:
+        """Apply consumed events in order in ONE unit of work, each with its inbox row,
+        and commit once; per event False when it was a redelivery. If any policy
+        raises, nothing of the batch is committed (the caller then goes one by one)."""
+        uow = self._uow_factory(Trace())
+        applied: list[bool] = []
+        async with uow:
+            for envelope, event in items:
+                if await uow.inbox.seen(envelope):
+                    applied.append(False)
+                    continue
+                meta = EventMeta.of(envelope)
+                uow.trace = Trace.caused_by(meta)
+                await self._policies[type(event)](event, meta, uow)
+                await uow.inbox.record(envelope)
+                uow.checkpoint()
+                applied.append(True)
+            await uow.commit()
+        await self._after_commit(uow)
+        return applied
 
     async def handle_event(self, envelope: Envelope, event: Payload) -> bool:
         """Apply a consumed event once; False when it was a redelivery."""

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
 
 from service_kit import metrics
-from service_kit.db import create_engine, session_factory
+from service_kit.db import create_engine, read_only, session_factory
 from service_kit.lease import lease_for
 from service_kit.messagebus import MessageBus
 from service_kit.migrations import upgrade
@@ -27,6 +27,7 @@ from service_kit.outbox import OutboxRelay, make_producer
 from service_kit.settings import ServiceSettings
 from service_kit.telemetry import log_trace_ids
 from service_kit.uow import SqlAlchemyUnitOfWork, Trace
+from service_kit.wake import relay_wake
 
 U = TypeVar("U", bound=SqlAlchemyUnitOfWork)
 
@@ -158,19 +159,29 @@ class Platform:
         self.settings = settings
         self.migrations_dir = migrations_dir
         self.engine = create_engine(settings.database_url)
-        self.sessions = session_factory(self.engine)
+        # Units of work, the relay and the dispatchers write through `writes`. Views and
+        # gauges read through `sessions`: on SQLite these begin deferred, so a read never
+        # queues behind a writer (WAL gives it a snapshot); a writer must not use them.
+        self.writes = session_factory(self.engine)
+        self.sessions = session_factory(read_only(self.engine))
         self.relay = (
             OutboxRelay(
-                self.sessions,
+                self.writes,
                 lambda: make_producer(
                     settings.kafka_bootstrap_servers, f"{settings.service}-relay"
                 ),
                 lease=lease_for(self.engine, settings.service),
+                reads=self.sessions,
             )
             if messaging
             else None
         )
         self.background: list[BackgroundLoop] = [self.relay] if self.relay else []
+        # How a commit in the worker reaches the API's relay (service_kit.wake).
+        self.wake = relay_wake(
+            settings.database_url, settings.service, settings.http_host, settings.http_port
+        )
+        self._relay_here = False  # True in the API process, which runs the relay
         # The gauges `/metrics` reads at each scrape; a service adds its own (pending work).
         self.readings: dict[metrics.Gauge, metrics.Reading] = metrics.pool_readings(self.engine)
         self.worker_health_url = os.environ.get("WORKER_HEALTH_URL") or (
@@ -187,7 +198,17 @@ class Platform:
                 await upgrade(self.migrations_dir, self.settings.database_url)
 
     async def dispose(self) -> None:
+        self.wake.close()
         await self.engine.dispose()
+
+    def wake_relay(self) -> None:
+        """After a commit that staged events: wake the relay, here or in the API."""
+        if self.relay is None:
+            return
+        if self._relay_here:
+            self.relay.wake()
+        else:
+            self.wake.committed()
 
     def ready_checks(self) -> dict[str, Check]:
         checks: dict[str, Check] = {"database": self.database_ready}
@@ -197,7 +218,7 @@ class Platform:
         return checks
 
     async def database_ready(self) -> bool:
-        async with self.engine.connect() as conn:
+        async with read_only(self.engine).connect() as conn:
             await conn.execute(text("SELECT 1"))
         return True
 
@@ -226,10 +247,11 @@ class Platform:
 
         def factory(trace: Trace) -> U:
             return uow_class(
-                self.sessions,
+                self.writes,
                 producer=producer,
                 trace=trace,
-                on_commit=self.relay.wake if self.relay else None,
+                on_commit=self.wake_relay if self.relay else None,
+                on_stage=self.wake.staged if self.relay else None,
             )
 
         return factory
@@ -239,10 +261,16 @@ class Platform:
         """API process life: migrate, the relay (and any other background loop) beside
         the requests, dispose on the way out."""
         await self.migrate()
+        stop_listening = None
+        if self.relay is not None:
+            self._relay_here = True
+            stop_listening = await self.wake.listen(self.relay.wake)
         try:
             async with running(*self.background):
                 yield
         finally:
+            if stop_listening is not None:
+                await stop_listening()
             await self.dispose()
 
 

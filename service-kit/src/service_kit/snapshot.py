@@ -93,14 +93,7 @@ class TopicSnapshot:
                     if record.offset >= self.end[tp]:
                         break
                     last_progress = time.monotonic()
-                    yield RawMessage(
-                        topic=record.topic,
-                        partition=record.partition,
-                        offset=record.offset,
-                        key=record.key,
-                        value=record.value,
-                        headers=tuple((k, bytes(v or b"")) for k, v in record.headers or ()),
-                    )
+                    yield RawMessage.of(record)
             for tp in list(remaining):
                 if await consumer.position(tp) >= self.end[tp]:
                     remaining.discard(tp)

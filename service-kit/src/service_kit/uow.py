@@ -9,7 +9,7 @@ attributes (`orders: OrderRepository`), then `SqlAlchemyUnitOfWork` (or
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic, Self, TypeVar, get_type_hints
@@ -88,11 +88,22 @@ class UnitOfWork(ABC):
     def __init__(self) -> None:
         self.internal_events: list[Any] = []
         self.staged: list[Envelope] = []
+        self._collected: list[Envelope] = []
 
     async def __aenter__(self) -> Self:
         self.internal_events = []
         self.staged = []
+        self._collected = []
         return self
+
+    def checkpoint(self) -> None:
+        """Wrap the events raised so far under the current trace: a batch of consumed
+        events shares one unit of work, and each follow-up carries its own cause."""
+        self._collected.extend(self._envelopes())
+
+    def _take_envelopes(self) -> list[Envelope]:
+        envelopes, self._collected = [*self._collected, *self._envelopes()], []
+        return envelopes
 
     async def __aexit__(self, *exc: object) -> None:
         await self.rollback()
@@ -137,12 +148,15 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         producer: str,
         trace: Trace | None = None,
         on_commit: Callable[[], None] | None = None,
+        on_stage: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__()
         self._sessions = sessions
         self.producer = producer
         self.trace = trace or Trace()
+        # Told of staged events: inside the transaction (on_stage), after it (on_commit).
         self._on_commit = on_commit
+        self._on_stage = on_stage
         self.session: AsyncSession | None = None
 
     def bind(self, session: AsyncSession) -> None:
@@ -172,8 +186,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         assert self.session is not None, "use the unit of work in `async with`"
         try:
             await self.session.flush()  # version checks run here, before events are staged
-            envelopes = self._envelopes()
+            envelopes = self._take_envelopes()
             await stage(self.session, envelopes)
+            if envelopes and self._on_stage is not None:
+                await self._on_stage(self.session)
             await self.session.commit()
         except StaleDataError as exc:
             # The optimistic version check lost: said in the kernel's words, so the
@@ -199,7 +215,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.published: list[Envelope] = []
 
     async def commit(self) -> None:
-        envelopes = self._envelopes()
+        envelopes = self._take_envelopes()
         self.staged.extend(envelopes)
         self.published.extend(envelopes)
         if isinstance(self.inbox, MemoryInbox):

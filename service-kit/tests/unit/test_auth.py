@@ -347,3 +347,42 @@ async def test_a_fixed_key_set_verifies_its_tokens_without_fetching(issuer):
     issuer.add_key("k2", publish=False)  # not in the fixed set: refused, never fetched
     assert (await refused(server, issuer.token("k2"))).detail == "unknown signing key"
     assert issuer.requests == 0
+
+
+class CountingKeys:
+    """A key source that counts the lookups: one per signature actually checked."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.lookups = 0
+
+    async def get(self, kid: str) -> Any:
+        self.lookups += 1
+        return await self.inner.get(kid)
+
+
+async def test_a_verified_token_is_remembered_until_it_expires_and_no_longer(issuer, clock):
+    keys = CountingKeys(JwksCache(SETTINGS.jwks_url, clock=clock, transport=issuer.transport()))
+    wall = Clock()
+    wall.now = time.time()
+    server = ResourceServer(SETTINGS, keys, clock=wall)
+    token = issuer.token(exp=int(wall.now) + 60)
+
+    first = await server.authenticate(token)
+    assert await server.authenticate(token) == first
+    assert keys.lookups == 1  # the second request checked no signature
+
+    wall.now = int(wall.now) + 60 + SETTINGS.leeway_s  # where jwt would call it expired
+    await server.authenticate(token)  # (jwt's own clock has not moved: still valid)
+    assert keys.lookups == 2  # not taken from memory past its expiry
+
+
+async def test_a_refused_token_is_not_remembered(issuer, clock):
+    keys = CountingKeys(JwksCache(SETTINGS.jwks_url, clock=clock, transport=issuer.transport()))
+    server = ResourceServer(SETTINGS, keys)
+    issuer.add_key("k2", publish=False)
+    token = issuer.token(kid="k2")
+    await refused(server, token)
+    issuer.published.append("k2")  # the issuer rotates the key in
+    clock.now += 60  # past the refetch guard
+    assert (await server.authenticate(token)).sub == "acc-1"

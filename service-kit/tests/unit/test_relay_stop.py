@@ -5,16 +5,14 @@ import asyncio
 
 import pytest
 
-from service_kit.db import create_engine, session_factory
 from service_kit.outbox import OutboxRelay, stage
-from service_kit.tables import plumbing_metadata
 from shared_events import wrap
 from shared_events.contract import CookStarted
 from testkit import eventually
 
 
 class FakeProducer:
-    """Stands in for the aiokafka producer: fails, or blocks each send until released."""
+    """Stands in for the aiokafka producer: fails, or holds each ack until released."""
 
     def __init__(self, *, fail: bool = False) -> None:
         self.fail = fail
@@ -29,23 +27,24 @@ class FakeProducer:
     async def stop(self) -> None:
         pass
 
-    async def send_and_wait(self, topic, value, key, headers) -> None:
+    async def send(self, topic, value, key, headers) -> asyncio.Future:
+        """Like aiokafka: the record is queued now, the returned future is its ack."""
         self.sending.set()
-        await self.release.wait()
-        self.sent.append(value)
+
+        async def acknowledged() -> None:
+            await self.release.wait()
+            self.sent.append(value)
+
+        return asyncio.ensure_future(acknowledged())
 
 
 @pytest.fixture
-async def sessions(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}")
-    async with engine.begin() as conn:
-        await conn.run_sync(plumbing_metadata.create_all)
-    sessions = session_factory(engine)
+async def sessions(outbox_sessions):
+    sessions = outbox_sessions
     events = [CookStarted(order_id=f"o{i}", store_id="s1") for i in range(3)]
     async with sessions() as session, session.begin():
         await stage(session, [wrap(e, producer="store-service") for e in events])
-    yield sessions
-    await engine.dispose()
+    return sessions
 
 
 async def test_stop_lets_the_batch_in_flight_finish_and_marks_it(sessions):

@@ -1,0 +1,165 @@
+"""Waking the outbox relay when a commit staged events, in any process of a service.
+
+The relay runs in the API process only (one relay per database, so every row is
+published exactly once), but the worker commits events too. A `RelayWake` carries
+the news from the committing process to the relay's:
+
+* SQLite (`UdpWake`): the database is a file, so the worker is on the API's
+  machine by construction. After such a commit the worker sends one UDP datagram
+  to the API's HTTP port number (the TCP and UDP port spaces are separate);
+  RELAY_WAKE_ADDR=host:port points a worker elsewhere.
+* PostgreSQL (`NotifyWake`): `NOTIFY` inside the staging transaction (delivered
+  at commit, never for a rollback) and `LISTEN` on a connection of the relay's,
+  so it reaches the relay in another pod.
+
+A wake may be lost (the API restarting, the listening connection dropped): the
+relay's idle poll is the backstop, so a lost wake only delays, never loses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+log = logging.getLogger(__name__)
+
+WAKE = b"wake"
+
+
+def wake_address(host: str, http_port: int) -> tuple[str, int]:
+    configured = os.environ.get("RELAY_WAKE_ADDR")
+    if configured:
+        name, _, port = configured.rpartition(":")
+        return name, int(port)
+    return ("127.0.0.1" if host in ("0.0.0.0", "") else host), http_port
+
+
+class _Listener(asyncio.DatagramProtocol):
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self._wake = wake
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        if data == WAKE:
+            self._wake()
+
+
+async def listen(address: tuple[str, int], wake: Callable[[], None]) -> asyncio.BaseTransport:
+    """Call `wake` for every wake datagram to `address`; close the transport to stop."""
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(lambda: _Listener(wake), local_addr=address)
+    return transport
+
+
+class WakeSender:
+    """Non-blocking and fire-and-forget: a commit never waits on, nor fails by, a wake."""
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self._address = address
+        self._socket: socket.socket | None = None
+
+    def __call__(self) -> None:
+        if self._socket is None:
+            self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._socket.setblocking(False)
+        with contextlib.suppress(OSError):  # nobody listening: the poll catches up
+            self._socket.sendto(WAKE, self._address)
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+
+Stop = Callable[[], Awaitable[None]]
+
+
+class RelayWake(Protocol):
+    """How a commit that staged events reaches the relay of its service."""
+
+    async def staged(self, session: AsyncSession) -> None:
+        """In the staging transaction, before its commit."""
+
+    def committed(self) -> None:
+        """After that commit, from a process that does not run the relay."""
+
+    async def listen(self, wake: Callable[[], None]) -> Stop:
+        """In the relay's process: call `wake` for every wake; the result stops it."""
+
+    def close(self) -> None:
+        """Let go of what sending holds."""
+
+
+class UdpWake:
+    """SQLite: a datagram after the commit (`WakeSender`), heard by `listen`."""
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.address = address
+        self._send = WakeSender(address)
+
+    async def staged(self, session: AsyncSession) -> None:
+        pass
+
+    def committed(self) -> None:
+        self._send()
+
+    async def listen(self, wake: Callable[[], None]) -> Stop:
+        transport = await listen(self.address, wake)
+
+        async def stop() -> None:
+            transport.close()
+
+        return stop
+
+    def close(self) -> None:
+        self._send.close()
+
+
+class NotifyWake:
+    """PostgreSQL: `NOTIFY channel` in the staging transaction (PostgreSQL delivers
+    it at commit, once per transaction), `LISTEN channel` on an asyncpg connection
+    of the relay's own."""
+
+    def __init__(self, database_url: str, channel: str) -> None:
+        self._dsn = make_url(database_url).set(drivername="postgresql")
+        self.channel = channel
+
+    async def staged(self, session: AsyncSession) -> None:
+        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+
+    def committed(self) -> None:
+        pass  # the NOTIFY went with the commit
+
+    async def listen(self, wake: Callable[[], None]) -> Stop:
+        dsn = self._dsn.render_as_string(hide_password=False)
+        connection = await asyncpg.connect(dsn)
+
+        def notified(*_: Any) -> None:
+            wake()
+
+        await connection.add_listener(self.channel, notified)
+
+        async def stop() -> None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.close(), timeout=5)
+
+        return stop
+
+    def close(self) -> None:
+        pass
+
+
+def relay_wake(database_url: str, service: str, host: str, http_port: int) -> RelayWake:
+    """The wake that suits the database: NOTIFY on PostgreSQL, a datagram on SQLite."""
+    if make_url(database_url).get_backend_name() == "postgresql":
+        return NotifyWake(database_url, f"outbox_{service.replace('-', '_')}")
+    return UdpWake(wake_address(host, http_port))

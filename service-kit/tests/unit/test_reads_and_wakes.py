@@ -1,0 +1,64 @@
+"""SQLite readers never queue behind a writer; a worker's commit wakes the API's relay."""
+
+import asyncio
+import socket
+
+from sqlalchemy import text
+
+from service_kit.db import create_engine, read_only, session_factory
+from service_kit.wake import UdpWake, WakeSender, listen, relay_wake
+
+
+async def test_a_read_goes_on_while_a_writer_holds_the_lock(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'locks.db'}")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        await conn.execute(text("INSERT INTO t VALUES (1)"))
+    writes, reads = session_factory(engine), session_factory(read_only(engine))
+    try:
+        async with writes() as writer, writer.begin():
+            await writer.execute(text("UPDATE t SET n = 2"))  # BEGIN IMMEDIATE: the lock held
+            async with reads() as reader:
+                # Deferred: answers from its snapshot at once (the busy timeout is 30 s).
+                found = await asyncio.wait_for(reader.execute(text("SELECT n FROM t")), 5)
+                assert found.scalar_one() == 1
+        async with reads() as reader:
+            assert (await reader.execute(text("SELECT n FROM t"))).scalar_one() == 2
+    finally:
+        await engine.dispose()
+
+
+async def test_a_wake_datagram_reaches_the_listener():
+    woken = asyncio.Event()
+    transport = await listen(("127.0.0.1", 0), woken.set)
+    port = transport.get_extra_info("sockname")[1]
+    send = WakeSender(("127.0.0.1", port))
+    try:
+        send()
+        await asyncio.wait_for(woken.wait(), timeout=10)
+    finally:
+        send.close()
+        transport.close()
+
+
+def test_a_wake_nobody_listens_to_is_no_error():
+    send = WakeSender(("127.0.0.1", 9))  # discard port: nothing listens
+    send()
+    send()
+    send.close()
+
+
+async def test_on_sqlite_the_wake_is_a_datagram_after_the_commit(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # a free UDP port for the relay's side
+    wake = relay_wake(f"sqlite:///{tmp_path / 'x.db'}", "order-service", "127.0.0.1", port)
+    assert isinstance(wake, UdpWake)
+    woken = asyncio.Event()
+    stop = await wake.listen(woken.set)
+    try:
+        wake.committed()
+        await asyncio.wait_for(woken.wait(), timeout=10)
+    finally:
+        wake.close()
+        await stop()
