@@ -9,7 +9,7 @@ from contextlib import suppress
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, wait_exponential
 
@@ -200,8 +200,6 @@ class OutboxRelay(WorkLoop):
         return acked, None
 
     async def pending(self) -> int:
-        from sqlalchemy import func
-
         async with self._sessions() as session:
             return (
                 await session.execute(
