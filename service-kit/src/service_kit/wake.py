@@ -83,6 +83,16 @@ class WakeSender:
 Stop = Callable[[], Awaitable[None]]
 
 
+def _deaf(exc: OSError) -> Stop:
+    """A relay that cannot listen still polls (see above): slower, never lost."""
+    log.warning("relay wake: not listening (%s); the relay polls instead", exc)
+
+    async def stop() -> None:
+        pass
+
+    return stop
+
+
 class RelayWake(Protocol):
     """How a commit that staged events reaches the relay of its service."""
 
@@ -113,7 +123,10 @@ class UdpWake:
         self._send()
 
     async def listen(self, wake: Callable[[], None]) -> Stop:
-        transport = await listen(self.address, wake)
+        try:
+            transport = await listen(self.address, wake)
+        except OSError as exc:  # the port taken (another process on this host)
+            return _deaf(exc)
 
         async def stop() -> None:
             transport.close()
@@ -141,7 +154,10 @@ class NotifyWake:
 
     async def listen(self, wake: Callable[[], None]) -> Stop:
         dsn = self._dsn.render_as_string(hide_password=False)
-        connection = await asyncpg.connect(dsn)
+        try:
+            connection = await asyncpg.connect(dsn)
+        except OSError as exc:  # the database unreachable for a moment
+            return _deaf(exc)
 
         def notified(*_: Any) -> None:
             wake()

@@ -62,3 +62,14 @@ async def test_on_sqlite_the_wake_is_a_datagram_after_the_commit(tmp_path):
     finally:
         wake.close()
         await stop()
+
+
+async def test_a_relay_whose_wake_port_is_taken_still_starts(caplog):
+    # Another process on this host holds the UDP port (a second system, a test run):
+    # the relay cannot listen, says so, and falls back on its poll.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        wake = UdpWake(("127.0.0.1", holder.getsockname()[1]))
+        stop = await wake.listen(lambda: None)
+        await stop()
+    assert "not listening" in caplog.text
