@@ -39,6 +39,8 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     saturation = report["saturation"]
     assert saturation["lifecycles"] > 0 and saturation["failed"] == 0
     assert saturation["driver_cpu_s"] > 0
+    # Every lifecycle polls at least once: the status page until it shows PLACED.
+    assert saturation["driver_polls_per_lifecycle"] >= 1
     assert set(saturation["cpu_s"]) >= {"order-service-api", "mypage-service-worker"}
     assert all(v > 0 for v in saturation["rss_mb_after"].values())
     assert report["hop"]["p50_ms"] > 0 and report["hop"]["p99_ms"] > 0

@@ -7,14 +7,17 @@ so both speak the board's ubiquitous language and the same HTTP contract.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 import httpx
+from httpx_sse import aconnect_sse
 
 from testkit.waiting import eventually
 
@@ -205,6 +208,23 @@ class Customer(Actor):
     async def status_page(self, order_id: str) -> dict[str, Any] | None:
         r = await self.request("GET", f"{self.at.mypage}/mypage/orders/{order_id}")
         return r.json() if r.status_code == 200 else None
+
+    async def follow(self, order_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The status page as the web page watches it: the order's view now and after
+        every change, from mypage's live feed. A feed ends after its `max_s`; the next
+        one resumes from the last event's id, as a browser's EventSource does."""
+        url = f"{self.at.mypage}/mypage/orders/{order_id}/stream"
+        last: str | None = None
+        while True:
+            headers = {**self.headers, **await self.auth_headers()}
+            if last is not None:
+                headers["Last-Event-ID"] = last
+            async with aconnect_sse(self.http, "GET", url, headers=headers) as feed:
+                feed.response.raise_for_status()
+                async for event in feed.aiter_sse():
+                    if event.event == "order":
+                        last = event.id
+                        yield json.loads(event.data)
 
     async def orders(self, **params: Any) -> httpx.Response:
         """The customer's order list on mypage."""

@@ -318,7 +318,7 @@ async def saturation(
         + len(p.scenario.delivery_events)
         for p in plans
     ) / len(plans)
-    driver = Driver(world, concurrency=mode.concurrency)
+    driver = Driver(world, concurrency=mode.concurrency, follow=True)
     await world.sign_up(plans)  # accounts ahead: the CPU measured is the orders'
     cpu_before = {n: cpu_seconds(p) for n, p in pids.items()}
     rss_before = {n: rss_mb(p) for n, p in pids.items()}
@@ -361,6 +361,9 @@ async def saturation(
         "cpu_ms_per_lifecycle": {k: round(1000 * v / max(n, 1), 1) for k, v in cpu.items()},
         "driver_cpu_s": round(driver_cpu, 2),
         "driver_cpu_ms_per_lifecycle": round(1000 * driver_cpu / max(n, 1), 1),
+        # The driver's polls cost the APIs CPU too (the owner's inbox, the rider's
+        # offer, the status page before its live feed opens): so many per lifecycle.
+        "driver_polls_per_lifecycle": round(driver.polls / max(n, 1), 1),
         "rss_mb_before": rss_before,
         "rss_mb_after": {name: rss_mb(pid) for name, pid in pids.items()},
     }, plans
@@ -617,7 +620,8 @@ def render(report: dict[str, Any]) -> str:
     lines.append(
         f"saturation: {sat['lifecycles']} lifecycles ({sat['failed']} failed) in "
         f"{sat['elapsed_s']} s, halves {sat['per_s_first_half_second_half']} /s; CPU ms per "
-        f"lifecycle {sat['cpu_ms_per_lifecycle']}"
+        f"lifecycle {sat['cpu_ms_per_lifecycle']}; the driver's polls per lifecycle "
+        f"{sat['driver_polls_per_lifecycle']}"
     )
     if "tracing" in report:
         tr = report["tracing"]

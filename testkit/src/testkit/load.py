@@ -64,12 +64,20 @@ class Driver:
     # Every lane polls while it waits: on a small machine faster polling only
     # steals the CPU the services need to get there.
     poll_interval: float = 0.25
+    # Watch mypage through the status page's live feed (one stream per order in
+    # flight, as the web's status page does) rather than by polling it: the bench's
+    # way, so that the services' CPU per lifecycle is not mostly the driver's polls.
+    follow: bool = False
     lanes_in: Counter[str] = field(default_factory=Counter)  # "acting", "waiting": how many
     placed: int = 0
     commands: int = 0  # commands that got their 2xx
     _queue: list[Plan] = field(default_factory=list)
     _lanes: list[asyncio.Task[None]] = field(default_factory=list)
     transport_retries: int = 0  # requests sent again after a lost connection
+    polls: int = 0  # GETs sent to see whether the next step is possible yet
+    _shown: dict[str, str] = field(default_factory=dict)  # order id -> status its feed shows
+    _feed_failed: dict[str, str] = field(default_factory=dict)  # order id -> why its feed ended
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     @property
     def stalled(self) -> bool:
@@ -100,11 +108,16 @@ class Driver:
         each once what it acts on is visible; `watch`: wait for mypage after each.
         A failure is recorded on the plan, never raised."""
         plan.watched = plan.watched and watch
+        feed: asyncio.Task[None] | None = None
         try:
             if plan.order_id is None:
                 await self._place(plan)
                 if watch:
-                    await self._watch(plan, "PLACED")
+                    await self._watch(plan, "PLACED")  # polled: the feed needs the order there
+            if watch and self.follow:
+                assert plan.order_id is not None
+                self._shown[plan.order_id] = ""  # nothing on its feed yet
+                feed = asyncio.create_task(self._feed(plan))
             for step in plan.scenario.steps if steps is None else steps:
                 await self.wait_until_ready(plan, step)
                 await self._command(plan, step)
@@ -113,6 +126,9 @@ class Driver:
             plan.finished_at = time.monotonic()
         except (StepFailed, TimeoutError, httpx.HTTPError) as exc:
             plan.error = f"after {plan.done}: {type(exc).__name__}: {exc}"[:300]
+        finally:
+            if feed is not None:
+                feed.cancel()
 
     async def _place(self, plan: Plan) -> None:
         key = f"load-{plan.index}"  # a retried POST finds the same order
@@ -197,6 +213,10 @@ class Driver:
         """The customer watches mypage until it shows `status`."""
         order_id = plan.order_id
         assert order_id is not None
+        if order_id in self._shown or order_id in self._feed_failed:  # its feed is open
+            on_feed = self._shown_on_feed(order_id, status)
+            await self._in_state("waiting", asyncio.wait_for(on_feed, self.step_timeout))
+            return
 
         async def shown() -> bool:
             page = await plan.customer.status_page(order_id)
@@ -204,8 +224,39 @@ class Driver:
 
         await self._until(shown, f"mypage to show {status}")
 
+    async def _feed(self, plan: Plan) -> None:
+        """Follow the order's live feed, telling the lane every status it shows."""
+        order_id = plan.order_id
+        assert order_id is not None
+        try:
+            while True:
+                try:
+                    async for view in plan.customer.follow(order_id):
+                        async with self._changed:
+                            self._shown[order_id] = view["status"]
+                            self._changed.notify_all()
+                except httpx.TransportError:
+                    # Reconnect, as a browser's EventSource does after its retry delay.
+                    self.transport_retries += 1
+                    await asyncio.sleep(self.poll_interval)
+        except httpx.HTTPStatusError as exc:
+            async with self._changed:
+                self._feed_failed[order_id] = f"the live feed answered {exc.response.status_code}"
+                self._changed.notify_all()
+        finally:
+            self._shown.pop(order_id, None)
+
+    async def _shown_on_feed(self, order_id: str, status: str) -> None:
+        async with self._changed:
+            await self._changed.wait_for(
+                lambda: self._shown.get(order_id) == status or order_id in self._feed_failed
+            )
+        if order_id in self._feed_failed:
+            raise StepFailed(self._feed_failed[order_id])
+
     async def _until(self, probe: Callable[[], Awaitable[bool]], what: str) -> None:
         async def tolerant() -> bool:
+            self.polls += 1
             try:
                 return await probe()
             except httpx.TransportError:
