@@ -35,6 +35,7 @@ REGION = String(64)  # `DeliveryAddress.region`, and a rider's or a store's regi
 ADDRESS_LINE = String(200)  # `DeliveryAddress.line`: personal data
 # What a service makes itself.
 UUID = String(36)  # an id: a UUID's text
+EVENT_TYPE = String(64)  # an event type's name, as the registry knows it
 DIGEST = String(64)  # a SHA-256, in hex
 TRACEPARENT = String(55)  # a W3C traceparent header's value
 
@@ -59,16 +60,22 @@ def references(*names: str) -> list[Column[Any]]:
     return optional(ID, *names)
 
 
+def listed_by(*names: str) -> list[Column[Any]]:
+    """Ids of other contexts' things that every row names and the rows are looked up by."""
+    return [Column(name, ID, nullable=False, index=True) for name in names]
+
+
 def belongs_to(parent: Column[Any], **options: Any) -> Column[Any]:
     """The column naming this row's parent row: the parent key's name and type, with
     its foreign key (`options`: primary_key, nullable, index)."""
     return Column(parent.name, parent.type, ForeignKey(parent), **options)
 
 
-def serial(name: str) -> Column[Any]:
-    """A primary key the database counts up (BigInteger; SQLite counts only an Integer)."""
+def serial() -> Column[Any]:
+    """`id`, a primary key the database counts up (BigInteger; SQLite counts only an
+    Integer)."""
     return Column(
-        name, BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
 
 
@@ -80,9 +87,9 @@ outbox = Table(
     plumbing_metadata,
     # The id orders the rows; one aggregate's changes are serialised by the
     # aggregate's version check, so their ids follow their commit order.
-    serial("id"),
+    serial(),
     Column("event_id", UUID, nullable=False, unique=True),
-    Column("event_type", String(64), nullable=False),
+    Column("event_type", EVENT_TYPE, nullable=False),
     Column("event_version", Integer, nullable=False),
     *required(String(128), "topic", "message_key"),
     Column("message", Text, nullable=False),
@@ -99,13 +106,14 @@ inbox = Table(
     plumbing_metadata,
     key("consumer"),
     key("event_id", UUID),
-    Column("event_type", String(64), nullable=False),
+    Column("event_type", EVENT_TYPE, nullable=False),
     Column("processed_at", DateTime(timezone=True), nullable=False),
 )
 
 __all__ = [
     "ADDRESS_LINE",
     "DIGEST",
+    "EVENT_TYPE",
     "ID",
     "REGION",
     "TRACEPARENT",
@@ -113,6 +121,7 @@ __all__ = [
     "belongs_to",
     "inbox",
     "key",
+    "listed_by",
     "optional",
     "outbox",
     "plumbing_metadata",

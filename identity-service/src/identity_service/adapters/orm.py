@@ -63,7 +63,7 @@ reset_tokens = Table(
 login_failures = Table(
     "login_failures",
     metadata,
-    serial("id"),
+    serial(),
     Column("key", String(80), nullable=False),
     Column("failed_at", UtcDateTime, nullable=False),
     Index("ix_login_failures_key_failed_at", "key", "failed_at"),

@@ -9,7 +9,7 @@ from sqlalchemy.types import JSON, Integer, String, Text
 from mypage_service.domain.model import OrderStatusView, TimelineEntry
 from mypage_service.domain.notification import Notification, OrderContact
 from service_kit.mapping import map_aggregate, version_column
-from service_kit.tables import TRACEPARENT, UUID, belongs_to, key, optional, references
+from service_kit.tables import EVENT_TYPE, TRACEPARENT, UUID, belongs_to, key, optional, references
 from service_kit.telemetry import current_traceparent
 from service_kit.types import UtcDateTime
 
@@ -42,7 +42,7 @@ order_timeline = Table(
     belongs_to(order_status.c.order_id, primary_key=True),
     key("status", STATUS),
     Column("at", UtcDateTime, nullable=False),
-    Column("event_type", String(64), nullable=False),
+    Column("event_type", EVENT_TYPE, nullable=False),
     Column("event_id", UUID, nullable=False),
 )
 

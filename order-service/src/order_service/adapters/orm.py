@@ -12,7 +12,16 @@ from order_service.domain.menu import MenuItemReplica
 from order_service.domain.model import DeliveryAddress, Order, OrderLine, OrderStatus
 from order_service.domain.payment import Payment, PaymentStatus
 from service_kit.mapping import JsonLines, map_aggregate, states, version_column
-from service_kit.tables import ADDRESS_LINE, DIGEST, ID, REGION, UUID, belongs_to, key, optional
+from service_kit.tables import (
+    ADDRESS_LINE,
+    DIGEST,
+    REGION,
+    UUID,
+    belongs_to,
+    key,
+    listed_by,
+    optional,
+)
 from service_kit.types import UtcDateTime
 
 metadata = MetaData()
@@ -21,8 +30,7 @@ orders = Table(
     "orders",
     metadata,
     key("order_id", UUID),
-    Column("customer_id", ID, nullable=False, index=True),
-    Column("store_id", ID, nullable=False, index=True),
+    *listed_by("customer_id", "store_id"),
     Column("status", states(OrderStatus), nullable=False),
     Column("lines", JsonLines(OrderLine), nullable=False),
     Column("total_amount", BigInteger, nullable=False),

@@ -7,7 +7,7 @@ from sqlalchemy.orm import registry
 from sqlalchemy.types import JSON, BigInteger, Boolean, Integer, String
 
 from service_kit.mapping import JsonLines, map_aggregate, states, version_column
-from service_kit.tables import ID, REGION, belongs_to, key, optional, references, required
+from service_kit.tables import REGION, belongs_to, key, listed_by, optional, references, required
 from service_kit.types import UtcDateTime
 from store_service.domain.model import MenuItem, Store
 from store_service.domain.store_order import MAX_REASON, StoreOrder, TicketLine, TicketStatus
@@ -18,7 +18,7 @@ stores = Table(
     "stores",
     metadata,
     key("store_id"),
-    Column("owner_id", ID, nullable=False, index=True),
+    *listed_by("owner_id"),
     Column("name", String(100), nullable=False),
     Column("region", REGION, nullable=False),
     version_column(),
