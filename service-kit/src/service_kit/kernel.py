@@ -1,7 +1,9 @@
 """Shared kernel of the domain layers: the aggregate base and the refusal kinds.
 
-Pure Python, no I/O. Each context subclasses these with its own words; the
-HTTP edge maps the kinds to status codes (404, 403, 409, 422) in one place.
+Pure Python, no I/O. Each context subclasses these with its own words, given as
+class keywords (`class OrderNotFound(NotFound, what="order")`), so a subclass
+without its words fails when it is defined, not when it is first raised; the HTTP
+edge maps the kinds to status codes (404, 403, 409, 422) in one place.
 """
 
 from __future__ import annotations
@@ -19,19 +21,27 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    """A subclass names the kind of thing (`what = "order"`) and is raised with its id."""
+    """A subclass names the kind of thing (`what="order"`) and is raised with its id."""
 
     what: ClassVar[str]
+
+    def __init_subclass__(cls, *, what: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.what = what
 
     def __init__(self, key: str, where: str = "") -> None:
         super().__init__(f"{self.what} {key} not found{where}")
 
 
 class Forbidden(DomainError):
-    """Someone else's: a subclass words the refusal (`refusal = "order {key} belongs to
+    """Someone else's: a subclass words the refusal (`refusal="order {key} belongs to
     another customer"`) and is raised with the key it names."""
 
     refusal: ClassVar[str]
+
+    def __init_subclass__(cls, *, refusal: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.refusal = refusal
 
     def __init__(self, key: str = "") -> None:
         super().__init__(self.refusal.format(key=key))
@@ -47,10 +57,14 @@ class Conflict(DomainError):
 
 class StateConflict(Conflict):
     """The aggregate's state refuses the command. A subclass words the refusal over the
-    aggregate's `key`, its `state` and the words it is raised with (`refusal =
+    aggregate's `key`, its `state` and the words it is raised with (`refusal=
     "delivery {key} is {state}, not {wanted}"`); the 409 names the state."""
 
     refusal: ClassVar[str]
+
+    def __init_subclass__(cls, *, refusal: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.refusal = refusal
 
     def __init__(self, key: str, state: StrEnum, **words: object) -> None:
         super().__init__(

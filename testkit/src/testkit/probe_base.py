@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import faust
-from sqlalchemy import Column, MetaData, String, Table, insert
+from sqlalchemy import Column, MetaData, Table, insert
 
 from service_kit.consumer import DeadLetterPublisher, EventProcessor
 from service_kit.db import create_engine, session_factory
@@ -18,7 +18,7 @@ from service_kit.faust_worker import BoundedWorker, create_worker_app, stop_grac
 from service_kit.kernel import EventMeta
 from service_kit.messagebus import MessageBus, Policy
 from service_kit.runtime import Check
-from service_kit.tables import plumbing_metadata
+from service_kit.tables import ID, UUID, key, plumbing_metadata
 from service_kit.uow import SqlAlchemyUnitOfWork, Trace
 from shared_events.contract import Payload
 
@@ -29,8 +29,8 @@ metadata = MetaData()
 applied = Table(
     "applied",
     metadata,
-    Column("event_id", String(36), primary_key=True),
-    Column("order_id", String(64), nullable=False),
+    key("event_id", UUID),
+    Column("order_id", ID, nullable=False),
 )
 engine = create_engine(f"sqlite+aiosqlite:///{os.environ['PROBE_DB']}")
 sessions = session_factory(engine)

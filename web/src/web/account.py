@@ -24,9 +24,14 @@ async def home(request: Request) -> Response:
     return RedirectResponse(HOME.get(me.role, "/login"), status_code=303)
 
 
-class SignUpForm(PageForm):
+class Credentials(PageForm):
+    """What logging in takes, and signing up starts with."""
+
     email: FormText = ""
     password: FormText = ""
+
+
+class SignUpForm(Credentials):
     name: FormText = ""
     role: FormText = "customer"
     region: FormText = ""
@@ -46,7 +51,7 @@ async def signup(request: Request, api: Api, form: Annotated[SignUpForm, Form()]
     if not reply.ok:
         shown = form.model_dump(exclude={"password"})  # a refused form comes back filled in
         return render(request, "signup.html", 400, form=shown, messages=[("error", refused(reply))])
-    return await _sign_in(request, api, form.email, form.password, form_page="login.html")
+    return await _sign_in(request, api, form, form_page="login.html")
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -55,19 +60,20 @@ async def login_form(request: Request) -> Response:
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, api: Api, email: Text = "", password: Text = "") -> Response:
-    return await _sign_in(request, api, email, password, form_page="login.html")
+async def login(request: Request, api: Api, form: Annotated[Credentials, Form()]) -> Response:
+    return await _sign_in(request, api, form, form_page="login.html")
 
 
 async def _sign_in(
-    request: Request, api: Api, email: str, password: str, *, form_page: str
+    request: Request, api: Api, credentials: Credentials, *, form_page: str
 ) -> Response:
-    found = await api.log_in(email, password)
+    found = await api.log_in(credentials.email, credentials.password)
     if isinstance(found, Reply):
         message = (
             i18n.gettext_("Wrong email or password.") if found.status == 400 else refused(found)
         )
-        return render(request, form_page, 400, form={"email": email}, messages=[("error", message)])
+        shown = {"email": credentials.email}
+        return render(request, form_page, 400, form=shown, messages=[("error", message)])
     sessions = store(request)
     sessions.remove(request.session.get("sid"))
     request.session["sid"] = sessions.add(found)

@@ -1,6 +1,7 @@
 """What a page's form posts: each text field up to MAX_TEXT characters, read either as
 a parameter of its own (`name: Text = ""`) or, where a form has more fields than a
-signature reads well, as one model (`form: Annotated[SomeForm, Form()]`)."""
+signature reads well or shares them with another form, as one model
+(`form: Annotated[SomeForm, Form()]`)."""
 
 from __future__ import annotations
 

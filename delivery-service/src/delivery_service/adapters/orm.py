@@ -7,6 +7,7 @@ from sqlalchemy.orm import registry
 
 from delivery_service.domain.model import Delivery, DeliveryStatus
 from service_kit.mapping import map_aggregate, states, version_column
+from service_kit.tables import ADDRESS_LINE, REGION, key, optional, references
 from service_kit.types import UtcDateTime
 
 metadata = MetaData()
@@ -16,21 +17,24 @@ metadata = MetaData()
 deliveries = Table(
     "deliveries",
     metadata,
-    Column("order_id", String(64), primary_key=True),
+    key("order_id"),
     Column("status", states(DeliveryStatus), nullable=False),
-    Column("store_id", String(64), nullable=True),
-    Column("customer_id", String(64), nullable=True),
-    Column("region", String(64), nullable=True),
-    Column("address_line", String(200), nullable=True),  # personal data
-    Column("rider_id", String(64), nullable=True),
+    *references("store_id", "customer_id"),
+    Column("region", REGION, nullable=True),
+    Column("address_line", ADDRESS_LINE, nullable=True),
+    *references("rider_id"),
     Column("return_reason", String(200), nullable=True),
-    Column("placed_at", UtcDateTime, nullable=True),
-    Column("cook_started_at", UtcDateTime, nullable=True),
-    Column("cancelled_at", UtcDateTime, nullable=True),
-    Column("ready_at", UtcDateTime, nullable=True),
-    Column("picked_at", UtcDateTime, nullable=True),
-    Column("delivered_at", UtcDateTime, nullable=True),
-    Column("returned_at", UtcDateTime, nullable=True),
+    # The facts, each the time of the event that told it.
+    *optional(
+        UtcDateTime,
+        "placed_at",
+        "cook_started_at",
+        "cancelled_at",
+        "ready_at",
+        "picked_at",
+        "delivered_at",
+        "returned_at",
+    ),
     Column("updated_at", UtcDateTime, nullable=False),
     version_column(),
     # Offers near a rider: one region and status, oldest first.

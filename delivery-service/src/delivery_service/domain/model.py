@@ -48,16 +48,16 @@ TRANSITIONS: dict[str, tuple[frozenset[DeliveryStatus], DeliveryStatus]] = {
 REASON_MAX = 200
 
 
-class DeliveryNotFound(NotFound):
-    what = "delivery"
+class DeliveryNotFound(NotFound, what="delivery"):
+    """No delivery is offered for the order (yet)."""
 
 
-class NotYourDelivery(Forbidden):
-    refusal = "delivery {key} was picked by another rider"
+class NotYourDelivery(Forbidden, refusal="delivery {key} was picked by another rider"):
+    """Only the rider who picked a delivery confirms or returns it."""
 
 
-class WrongState(StateConflict):
-    refusal = "delivery {key} is {state}, not {wanted}"
+class WrongState(StateConflict, refusal="delivery {key} is {state}, not {wanted}"):
+    """The delivery's state machine refuses the rider's command."""
 
 
 @dataclass(eq=False)

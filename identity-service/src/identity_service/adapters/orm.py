@@ -3,34 +3,27 @@ Opaque tokens are stored only as their SHA-256 digests."""
 
 from functools import cache
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-)
+from sqlalchemy import Column, Index, MetaData, String, Table
 from sqlalchemy.orm import registry
 
 from identity_service.domain.model import Account, Role
 from identity_service.domain.tokens import RefreshFamily, ResetToken
 from service_kit.mapping import map_aggregate, states, version_column
+from service_kit.tables import DIGEST, REGION, UUID, belongs_to, key, required, serial
 from service_kit.types import UtcDateTime
 
 metadata = MetaData()
 
+
 accounts = Table(
     "accounts",
     metadata,
-    Column("account_id", String(36), primary_key=True),
+    key("account_id", UUID),
     Column("email", String(254), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("role", states(Role), nullable=False),
     Column("name", String(100), nullable=False),
-    Column("region", String(64), nullable=True),
+    Column("region", REGION, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     version_column(),
 )
@@ -39,11 +32,10 @@ accounts = Table(
 refresh_families = Table(
     "refresh_families",
     metadata,
-    Column("family_id", String(36), primary_key=True),
-    Column("account_id", String(36), ForeignKey("accounts.account_id"), nullable=False, index=True),
-    Column("current_hash", String(64), nullable=False),
-    Column("expires_at", UtcDateTime, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
+    key("family_id", UUID),
+    belongs_to(accounts.c.account_id, nullable=False, index=True),
+    Column("current_hash", DIGEST, nullable=False),
+    *required(UtcDateTime, "expires_at", "created_at"),
     Column("revoked_at", UtcDateTime, nullable=True),
     version_column(),
 )
@@ -52,22 +44,16 @@ refresh_families = Table(
 refresh_tokens = Table(
     "refresh_tokens",
     metadata,
-    Column("token_hash", String(64), primary_key=True),
-    Column(
-        "family_id",
-        String(36),
-        ForeignKey("refresh_families.family_id"),
-        nullable=False,
-        index=True,
-    ),
+    key("token_hash", DIGEST),
+    belongs_to(refresh_families.c.family_id, nullable=False, index=True),
     Column("issued_at", UtcDateTime, nullable=False),
 )
 
 reset_tokens = Table(
     "reset_tokens",
     metadata,
-    Column("token_hash", String(64), primary_key=True),
-    Column("account_id", String(36), ForeignKey("accounts.account_id"), nullable=False, index=True),
+    key("token_hash", DIGEST),
+    belongs_to(accounts.c.account_id, nullable=False, index=True),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("used_at", UtcDateTime, nullable=True),
     version_column(),
@@ -77,9 +63,7 @@ reset_tokens = Table(
 login_failures = Table(
     "login_failures",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    serial(),
     Column("key", String(80), nullable=False),
     Column("failed_at", UtcDateTime, nullable=False),
     Index("ix_login_failures_key_failed_at", "key", "failed_at"),

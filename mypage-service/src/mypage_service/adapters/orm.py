@@ -2,27 +2,29 @@
 
 from functools import cache
 
-from sqlalchemy import Column, ForeignKey, Index, MetaData, Table, UniqueConstraint
+from sqlalchemy import Column, Index, MetaData, Table, UniqueConstraint
 from sqlalchemy.orm import registry, relationship
 from sqlalchemy.types import JSON, Integer, String, Text
 
 from mypage_service.domain.model import OrderStatusView, TimelineEntry
 from mypage_service.domain.notification import Notification, OrderContact
 from service_kit.mapping import map_aggregate, version_column
+from service_kit.tables import EVENT_TYPE, TRACEPARENT, UUID, belongs_to, key, optional, references
 from service_kit.telemetry import current_traceparent
 from service_kit.types import UtcDateTime
 
 metadata = MetaData()
+
+STATUS = String(16)  # an order status's name, as the events carry it
 
 # One row per order. Every column but the id and status may be filled late,
 # because any event of the order may be the first to arrive.
 order_status = Table(
     "order_status",
     metadata,
-    Column("order_id", String(64), primary_key=True),
-    Column("customer_id", String(64), nullable=True),
-    Column("store_id", String(64), nullable=True),
-    Column("status", String(16), nullable=False),
+    key("order_id"),
+    *references("customer_id", "store_id"),
+    Column("status", STATUS, nullable=False),
     Column("total_amount", Integer, nullable=True),
     Column("items", JSON, nullable=True),
     Column("placed_at", UtcDateTime, nullable=True),
@@ -37,11 +39,11 @@ order_status = Table(
 order_timeline = Table(
     "order_timeline",
     metadata,
-    Column("order_id", String(64), ForeignKey("order_status.order_id"), primary_key=True),
-    Column("status", String(16), primary_key=True),
+    belongs_to(order_status.c.order_id, primary_key=True),
+    key("status", STATUS),
     Column("at", UtcDateTime, nullable=False),
-    Column("event_type", String(64), nullable=False),
-    Column("event_id", String(36), nullable=False),
+    Column("event_type", EVENT_TYPE, nullable=False),
+    Column("event_id", UUID, nullable=False),
 )
 
 # The notification log: one message per order and status, decided with the status
@@ -49,20 +51,19 @@ order_timeline = Table(
 notifications = Table(
     "notifications",
     metadata,
-    Column("notification_id", String(36), primary_key=True),
-    Column("order_id", String(64), ForeignKey("order_status.order_id"), nullable=False),
-    Column("customer_id", String(64), nullable=True),
-    Column("status", String(16), nullable=False),
+    key("notification_id", UUID),
+    belongs_to(order_status.c.order_id, nullable=False),
+    *references("customer_id"),
+    Column("status", STATUS, nullable=False),
     Column("message", Text, nullable=False),
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
-    Column("sent_at", UtcDateTime, nullable=True),
-    Column("next_attempt_at", UtcDateTime, nullable=True),
+    *optional(UtcDateTime, "sent_at", "next_attempt_at"),
     # The trace of the event that decided the message (filled at insert, inside the
     # policy's span), so its dispatch joins the order's trace.
-    Column("traceparent", String(55), nullable=True, default=current_traceparent),
+    Column("traceparent", TRACEPARENT, nullable=True, default=current_traceparent),
     # Whatever is redelivered or replayed, never a second message for one status.
     UniqueConstraint("order_id", "status", name="uq_notifications_order_status"),
     # The customer's list, and the dispatcher's poll of what is still to send.
@@ -74,7 +75,7 @@ notifications = Table(
 order_contact = Table(
     "order_contact",
     metadata,
-    Column("order_id", String(64), primary_key=True),
+    key("order_id"),
     Column("phone", Text, nullable=False),
 )
 

@@ -23,12 +23,12 @@ from shared_events.contract import OrderPlaced, OrderRejected, Payload
 _TICK = timedelta(microseconds=1)
 
 
-class OrderNotFound(NotFound):
-    what = "order"
+class OrderNotFound(NotFound, what="order"):
+    """No event of the order has arrived here (yet)."""
 
 
-class NotYourOrder(Forbidden):
-    refusal = "a customer sees only their own orders"
+class NotYourOrder(Forbidden, refusal="a customer sees only their own orders"):
+    """Another customer's orders or notifications."""
 
 
 def ensure_visible_to(customer_id: str | None, viewer: str) -> None:

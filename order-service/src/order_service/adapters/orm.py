@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import Column, ForeignKey, MetaData, Table, UniqueConstraint
+from sqlalchemy import Column, MetaData, Table, UniqueConstraint
 from sqlalchemy.orm import composite, registry
 from sqlalchemy.types import BigInteger, Boolean, Integer, String, Text
 
@@ -12,6 +12,16 @@ from order_service.domain.menu import MenuItemReplica
 from order_service.domain.model import DeliveryAddress, Order, OrderLine, OrderStatus
 from order_service.domain.payment import Payment, PaymentStatus
 from service_kit.mapping import JsonLines, map_aggregate, states, version_column
+from service_kit.tables import (
+    ADDRESS_LINE,
+    DIGEST,
+    REGION,
+    UUID,
+    belongs_to,
+    key,
+    listed_by,
+    optional,
+)
 from service_kit.types import UtcDateTime
 
 metadata = MetaData()
@@ -19,18 +29,18 @@ metadata = MetaData()
 orders = Table(
     "orders",
     metadata,
-    Column("order_id", String(36), primary_key=True),
-    Column("customer_id", String(64), nullable=False, index=True),
-    Column("store_id", String(64), nullable=False, index=True),
+    key("order_id", UUID),
+    *listed_by("customer_id", "store_id"),
     Column("status", states(OrderStatus), nullable=False),
     Column("lines", JsonLines(OrderLine), nullable=False),
     Column("total_amount", BigInteger, nullable=False),
-    Column("address_line", String(200), nullable=False),
-    Column("address_region", String(64), nullable=False),
+    # Personal data: the delivery address and the phone number.
+    Column("address_line", ADDRESS_LINE, nullable=False),
+    Column("address_region", REGION, nullable=False),
     Column("phone", String(16), nullable=False),
     Column("placed_at", UtcDateTime, nullable=False),
     Column("idempotency_key", String(128), nullable=True),
-    Column("request_fingerprint", String(64), nullable=True),
+    Column("request_fingerprint", DIGEST, nullable=True),
     version_column(),
     # One order per customer and key, even for two requests racing with one key.
     # NULL keys never collide, on SQLite and PostgreSQL alike.
@@ -40,22 +50,21 @@ orders = Table(
 payments = Table(
     "payments",
     metadata,
-    Column("order_id", String(36), ForeignKey("orders.order_id"), primary_key=True),
+    belongs_to(orders.c.order_id, primary_key=True),
     Column("reference", String(128), nullable=False, unique=True),
     Column("amount", BigInteger, nullable=False),
     # Indexed for the refund dispatcher, which polls for REFUND_PENDING rows.
     Column("status", states(PaymentStatus), nullable=False, index=True),
     Column("charged_at", UtcDateTime, nullable=False),
-    Column("refund_requested_at", UtcDateTime, nullable=True),
-    Column("refunded_at", UtcDateTime, nullable=True),
+    *optional(UtcDateTime, "refund_requested_at", "refunded_at"),
     version_column(),
 )
 
 menu_replica = Table(
     "menu_replica",
     metadata,
-    Column("store_id", String(64), primary_key=True),
-    Column("menu_item_id", String(64), primary_key=True),
+    key("store_id"),
+    key("menu_item_id"),
     Column("name", Text, nullable=False),  # the contract does not bound it
     Column("price", BigInteger, nullable=False),
     Column("stock", Integer, nullable=False),

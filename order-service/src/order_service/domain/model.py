@@ -44,16 +44,19 @@ class RefundDue:
     reason: str  # "rejected" | "cancelled"
 
 
-class OrderNotFound(NotFound):
-    what = "order"
+class OrderNotFound(NotFound, what="order"):
+    """No order was placed with the id."""
 
 
-class NotOrderOwner(Forbidden):
-    refusal = "order {key} belongs to another customer"
+class NotOrderOwner(Forbidden, refusal="order {key} belongs to another customer"):
+    """Only the customer who placed an order cancels it."""
 
 
-class OrderNotCancellable(StateConflict):
-    refusal = "order {key} can no longer be cancelled: {reason}"
+class OrderNotCancellable(
+    StateConflict, refusal="order {key} can no longer be cancelled: {reason}"
+):
+    """Cancelling is refused once cooking started, or the order was rejected or
+    cancelled already; the refusal says which."""
 
     def __init__(self, order_id: str, status: OrderStatus) -> None:
         reason = {
@@ -64,12 +67,12 @@ class OrderNotCancellable(StateConflict):
         super().__init__(order_id, status, reason=reason)
 
 
-class ContradictoryStoreEvent(StateConflict):
+class ContradictoryStoreEvent(
+    StateConflict, refusal="order {key} is {state}; {event_type} contradicts it"
+):
     """A kitchen fact that the kitchen's own state machine cannot produce for this
     order (e.g. CookStarted after OrderRejected). Never applied: the consumer retries
     it and then parks it on the dead-letter topic for a human to look at."""
-
-    refusal = "order {key} is {state}; {event_type} contradicts it"
 
 
 @dataclass(frozen=True)

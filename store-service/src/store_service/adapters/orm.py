@@ -2,11 +2,12 @@
 
 from functools import cache
 
-from sqlalchemy import Column, ForeignKey, Index, MetaData, Table
+from sqlalchemy import Column, Index, MetaData, Table
 from sqlalchemy.orm import registry
 from sqlalchemy.types import JSON, BigInteger, Boolean, Integer, String
 
 from service_kit.mapping import JsonLines, map_aggregate, states, version_column
+from service_kit.tables import REGION, belongs_to, key, listed_by, optional, references, required
 from service_kit.types import UtcDateTime
 from store_service.domain.model import MenuItem, Store
 from store_service.domain.store_order import MAX_REASON, StoreOrder, TicketLine, TicketStatus
@@ -16,22 +17,20 @@ metadata = MetaData()
 stores = Table(
     "stores",
     metadata,
-    Column("store_id", String(64), primary_key=True),
-    Column("owner_id", String(64), nullable=False, index=True),
+    key("store_id"),
+    *listed_by("owner_id"),
     Column("name", String(100), nullable=False),
-    Column("region", String(64), nullable=False),
+    Column("region", REGION, nullable=False),
     version_column(),
 )
 
 menu_items = Table(
     "menu_items",
     metadata,
-    Column("store_id", String(64), ForeignKey("stores.store_id"), primary_key=True),
-    Column("item_id", String(64), primary_key=True),
+    belongs_to(stores.c.store_id, primary_key=True),
+    key("item_id"),
     Column("name", String(100), nullable=False),
-    Column("price", Integer, nullable=False),
-    Column("stock", Integer, nullable=False),
-    Column("revision", Integer, nullable=False),
+    *required(Integer, "price", "stock", "revision"),
     version_column(),
 )
 
@@ -40,18 +39,17 @@ menu_items = Table(
 store_orders = Table(
     "store_orders",
     metadata,
-    Column("order_id", String(64), primary_key=True),
+    key("order_id"),
     Column("status", states(TicketStatus), nullable=False),
-    Column("store_id", String(64), nullable=True),
-    Column("customer_id", String(64), nullable=True),
+    *references("store_id", "customer_id"),
     Column("items", JsonLines(TicketLine), nullable=True),
     Column("total_amount", BigInteger, nullable=True),
     Column("reason", String(MAX_REASON), nullable=True),
-    Column("placed_at", UtcDateTime, nullable=True),
-    Column("accept_by", UtcDateTime, nullable=True),
+    *optional(UtcDateTime, "placed_at", "accept_by"),
     Column("updated_at", UtcDateTime, nullable=False),
-    Column("delivered", Boolean, nullable=False),
-    Column("returned", Boolean, nullable=False),
+    # Delivery facts, in whatever order they came.
+    *required(Boolean, "delivered", "returned"),
+    # The stock this order took off the menu, per item, exactly once.
     Column("stock_taken", Boolean, nullable=False),
     Column("taken", JSON, nullable=False),
     version_column(),

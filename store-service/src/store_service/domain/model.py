@@ -8,19 +8,19 @@ from service_kit.kernel import Aggregate, Forbidden, NotFound
 from shared_events.contract import MenuItemChanged
 
 
-class StoreNotFound(NotFound):
-    what = "store"
+class StoreNotFound(NotFound, what="store"):
+    """No store was registered with the id."""
 
 
-class MenuItemNotFound(NotFound):
-    what = "menu item"
+class MenuItemNotFound(NotFound, what="menu item"):
+    """The store sells no item with the id."""
 
     def __init__(self, store_id: str, item_id: str) -> None:
         super().__init__(item_id, where=f" in store {store_id}")
 
 
-class NotStoreOwner(Forbidden):
-    refusal = "only the owner of store {key} may do this"
+class NotStoreOwner(Forbidden, refusal="only the owner of store {key} may do this"):
+    """Only the owner who registered a store changes it, its menu and its tickets."""
 
 
 @dataclass(eq=False)

@@ -41,12 +41,12 @@ class TicketStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
-class StoreOrderNotFound(NotFound):
-    what = "store order"
+class StoreOrderNotFound(NotFound, what="store order"):
+    """No ticket the owner can see: unknown, or its OrderPlaced has not arrived."""
 
 
-class WrongTicketState(StateConflict):
-    refusal = "cannot {action} store order {key}: it is {state}"
+class WrongTicketState(StateConflict, refusal="cannot {action} store order {key}: it is {state}"):
+    """The ticket's state machine refuses the owner's decision."""
 
 
 MAX_REASON = 200

@@ -37,17 +37,17 @@ async def register_store(cmd: commands.RegisterStore, uow: UnitOfWork) -> Store:
 
 @decided_again_when_stale
 async def set_menu_item(cmd: commands.SetMenuItem, uow: UnitOfWork) -> MenuItem:
+    """PUT semantics, by the store's owner only: afterwards the item is as the command
+    describes it, whether it was new or not."""
     async with uow:
         store = await uow.stores.get(cmd.store_id)
         if store is None:
             raise StoreNotFound(cmd.store_id)
         store.ensure_owned_by(cmd.owner_id)
-        item = await uow.menu_items.get(cmd.store_id, cmd.item_id)
-        if item is None:
-            item = MenuItem(cmd.store_id, cmd.item_id, cmd.name, cmd.price, cmd.stock)
-            uow.menu_items.add(item)
-        else:
-            item.change(cmd.name, cmd.price, cmd.stock)
+        found = await uow.menu_items.get(cmd.store_id, cmd.item_id)
+        item = found or MenuItem(cmd.store_id, cmd.item_id, cmd.name, cmd.price, cmd.stock)
+        item.change(cmd.name, cmd.price, cmd.stock)  # a new item is so already: no event
+        uow.menu_items.add(item)  # a no-op for an item that was already there
         await uow.commit()
         return item
 

@@ -131,7 +131,8 @@ def _policies(facts: Facts) -> str:
 
 
 def _policy(service: Service, event_type: str) -> str:
-    return prose.POLICIES.get((service.name, event_type)) or prose.POLICIES[(service.name, "*")]
+    said = prose.POLICIES[service.name]
+    return said.get(event_type) or said["*"]
 
 
 def _machines(facts: Facts) -> str:
@@ -200,14 +201,11 @@ def _check_prose(facts: Facts) -> None:
     policies = {(s.name, e.event_type) for s in facts.services for e in s.handles}
     problems = [f"command {c} has no prose" for c in commands - set(prose.COMMANDS)]
     problems += [f"prose for unknown command {c}" for c in set(prose.COMMANDS) - commands]
+    said = {(name, event) for name, events in prose.POLICIES.items() for event in events}
     problems += [
-        f"policy {p} has no prose"
-        for p in policies
-        if p not in prose.POLICIES and (p[0], "*") not in prose.POLICIES
+        f"policy {p} has no prose" for p in policies if p not in said and (p[0], "*") not in said
     ]
-    problems += [
-        f"prose for unknown policy {p}" for p in prose.POLICIES if p[1] != "*" and p not in policies
-    ]
+    problems += [f"prose for unknown policy {p}" for p in said if p[1] != "*" and p not in policies]
     problems += [
         f"newcomer's path names a missing file {path}"
         for _, path, _ in prose.NEWCOMER

@@ -104,40 +104,44 @@ COMMANDS = {
     ),
 }
 
-# (subscriber, event type) -> what its policy does; "*" covers every event it handles.
+# subscriber -> event type -> what its policy does; "*" covers every event it handles.
 POLICIES = {
-    ("order-service", "MenuItemChanged"): (
-        "keep the replica of the store's menu (latest revision wins) that prices and "
-        "validates new orders"
-    ),
-    ("order-service", "OrderAccepted"): "keep the order's local status: ACCEPTED",
-    ("order-service", "OrderRejected"): "mark the order REJECTED and refund the payment",
-    ("order-service", "CookStarted"): (
-        "keep the order's local status: COOKING (cooking implies acceptance), so it can "
-        "no longer be cancelled"
-    ),
-    ("store-service", "OrderPlaced"): (
-        "put a RECEIVED ticket into the store owner's inbox, to be decided by its "
-        "`accept_by` (placement + ACCEPTANCE_WINDOW_S); the acceptance timer rejects it "
-        "after that → OrderRejected (`rejected_by: timeout`)"
-    ),
-    ("store-service", "OrderCancelled"): (
-        "cancel the ticket (unless it was REJECTED) → CookingCancelled"
-    ),
-    ("store-service", "DeliveryConfirmed"): "take the ordered quantities off the menu stock",
-    ("store-service", "DeliveryReturned"): "put those quantities back",
-    ("delivery-service", "OrderPlaced"): "keep a local copy of the address and region",
-    ("delivery-service", "CookStarted"): (
-        "offer the delivery (WAITING) to riders in the customer's region once the address "
-        "is known too"
-    ),
-    ("delivery-service", "OrderCancelled"): (
-        "cancel the delivery, or never open it → DeliveryCancelled"
-    ),
-    ("mypage-service", "*"): (
-        "create or update the customer's `order_status` row and timeline; when the "
-        "visible status changes, queue one notification"
-    ),
+    "order-service": {
+        "MenuItemChanged": (
+            "keep the replica of the store's menu (latest revision wins) that prices and "
+            "validates new orders"
+        ),
+        "OrderAccepted": "keep the order's local status: ACCEPTED",
+        "OrderRejected": "mark the order REJECTED and refund the payment",
+        "CookStarted": (
+            "keep the order's local status: COOKING (cooking implies acceptance), so it can "
+            "no longer be cancelled"
+        ),
+    },
+    "store-service": {
+        "OrderPlaced": (
+            "put a RECEIVED ticket into the store owner's inbox, to be decided by its "
+            "`accept_by` (placement + ACCEPTANCE_WINDOW_S); the acceptance timer rejects it "
+            "after that → OrderRejected (`rejected_by: timeout`)"
+        ),
+        "OrderCancelled": "cancel the ticket (unless it was REJECTED) → CookingCancelled",
+        "DeliveryConfirmed": "take the ordered quantities off the menu stock",
+        "DeliveryReturned": "put those quantities back",
+    },
+    "delivery-service": {
+        "OrderPlaced": "keep a local copy of the address and region",
+        "CookStarted": (
+            "offer the delivery (WAITING) to riders in the customer's region once the address "
+            "is known too"
+        ),
+        "OrderCancelled": "cancel the delivery, or never open it → DeliveryCancelled",
+    },
+    "mypage-service": {
+        "*": (
+            "create or update the customer's `order_status` row and timeline; when the "
+            "visible status changes, queue one notification"
+        ),
+    },
 }
 
 IDENTITY = (
