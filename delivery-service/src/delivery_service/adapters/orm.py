@@ -1,12 +1,9 @@
 """Tables of the Delivery context, mapped onto the plain domain classes."""
 
-from functools import cache
-
 from sqlalchemy import Column, Index, MetaData, String, Table
-from sqlalchemy.orm import registry
 
 from delivery_service.domain.model import Delivery, DeliveryStatus
-from service_kit.mapping import map_aggregate, states, version_column
+from service_kit.mapping import aggregate, mapped, states, version_column
 from service_kit.tables import ADDRESS_LINE, REGION, key, optional, references
 from service_kit.types import UtcDateTime
 
@@ -41,9 +38,4 @@ deliveries = Table(
     Index("ix_deliveries_region_status_ready", "region", "status", "ready_at"),
 )
 
-mapper_registry = registry()
-
-
-@cache  # map once per process
-def start_mappers() -> None:
-    map_aggregate(mapper_registry, Delivery, deliveries)
+start_mappers = mapped(aggregate(Delivery, deliveries))

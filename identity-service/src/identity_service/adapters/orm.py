@@ -1,15 +1,14 @@
 """Tables of the identity context, mapped onto the plain domain classes.
 Opaque tokens are stored only as their SHA-256 digests."""
 
-from functools import cache
+from typing import Any
 
 from sqlalchemy import Column, Index, MetaData, String, Table
-from sqlalchemy.orm import registry
 
 from identity_service.domain.model import Account, Role
 from identity_service.domain.tokens import RefreshFamily, ResetToken
-from service_kit.mapping import map_aggregate, states, version_column
-from service_kit.tables import DIGEST, REGION, UUID, belongs_to, key, required, serial
+from service_kit.mapping import aggregate, mapped, states, version_column
+from service_kit.tables import DIGEST, REGION, UUID, belongs_to, key, serial
 from service_kit.types import UtcDateTime
 
 metadata = MetaData()
@@ -28,16 +27,28 @@ accounts = Table(
     version_column(),
 )
 
+
+def credential(name: str, identity: Column[str], *columns: Column[Any], ended: str) -> Table:
+    """A credential an account holds: it expires, and may end before that (`ended`)."""
+    return Table(
+        name,
+        metadata,
+        identity,
+        belongs_to(accounts.c.account_id, nullable=False, index=True),
+        *columns,
+        Column("expires_at", UtcDateTime, nullable=False),
+        Column(ended, UtcDateTime, nullable=True),
+        version_column(),
+    )
+
+
 # One row per login session; current_hash is the only refresh token it accepts.
-refresh_families = Table(
+refresh_families = credential(
     "refresh_families",
-    metadata,
     key("family_id", UUID),
-    belongs_to(accounts.c.account_id, nullable=False, index=True),
     Column("current_hash", DIGEST, nullable=False),
-    *required(UtcDateTime, "expires_at", "created_at"),
-    Column("revoked_at", UtcDateTime, nullable=True),
-    version_column(),
+    Column("created_at", UtcDateTime, nullable=False),
+    ended="revoked_at",
 )
 
 # Every refresh token a family ever issued, so a rotated one is recognised when it comes back.
@@ -49,15 +60,7 @@ refresh_tokens = Table(
     Column("issued_at", UtcDateTime, nullable=False),
 )
 
-reset_tokens = Table(
-    "reset_tokens",
-    metadata,
-    key("token_hash", DIGEST),
-    belongs_to(accounts.c.account_id, nullable=False, index=True),
-    Column("expires_at", UtcDateTime, nullable=False),
-    Column("used_at", UtcDateTime, nullable=True),
-    version_column(),
-)
+reset_tokens = credential("reset_tokens", key("token_hash", DIGEST), ended="used_at")
 
 # Failed logins per throttle key (a digest of the email, or the client address).
 login_failures = Table(
@@ -70,12 +73,9 @@ login_failures = Table(
     Index("ix_login_failures_failed_at", "failed_at"),
 )
 
-mapper_registry = registry()
-
-
-@cache  # map once per process
-def start_mappers() -> None:
-    """The version check also settles two refreshes racing with one token: one wins."""
-    map_aggregate(mapper_registry, Account, accounts)
-    map_aggregate(mapper_registry, RefreshFamily, refresh_families)
-    map_aggregate(mapper_registry, ResetToken, reset_tokens)
+# The version check also settles two refreshes racing with one token: one wins.
+start_mappers = mapped(
+    aggregate(Account, accounts),
+    aggregate(RefreshFamily, refresh_families),
+    aggregate(ResetToken, reset_tokens),
+)

@@ -1,14 +1,12 @@
 """Tables of the Customer context's read model, mapped onto the plain domain classes."""
 
-from functools import cache
-
 from sqlalchemy import Column, Index, MetaData, Table, UniqueConstraint
-from sqlalchemy.orm import registry, relationship
+from sqlalchemy.orm import relationship
 from sqlalchemy.types import JSON, Integer, String, Text
 
 from mypage_service.domain.model import OrderStatusView, TimelineEntry
 from mypage_service.domain.notification import Notification, OrderContact
-from service_kit.mapping import map_aggregate, version_column
+from service_kit.mapping import aggregate, entity, mapped, version_column
 from service_kit.tables import EVENT_TYPE, TRACEPARENT, UUID, belongs_to, key, optional, references
 from service_kit.telemetry import current_traceparent
 from service_kit.types import UtcDateTime
@@ -79,16 +77,11 @@ order_contact = Table(
     Column("phone", Text, nullable=False),
 )
 
-mapper_registry = registry()
-
-
-@cache  # map once per process
-def start_mappers() -> None:
-    mapper_registry.map_imperatively(TimelineEntry, order_timeline)
-    mapper_registry.map_imperatively(Notification, notifications)
-    mapper_registry.map_imperatively(OrderContact, order_contact)
-    map_aggregate(
-        mapper_registry,
+start_mappers = mapped(
+    entity(TimelineEntry, order_timeline),
+    entity(Notification, notifications),
+    entity(OrderContact, order_contact),
+    aggregate(
         OrderStatusView,
         order_status,
         # selectin: loaded with the row, since an async session cannot lazy-load.
@@ -104,4 +97,5 @@ def start_mappers() -> None:
             cascade="all, delete-orphan",
             order_by=notifications.c.created_at,
         ),
-    )
+    ),
+)

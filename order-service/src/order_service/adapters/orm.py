@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from sqlalchemy import Column, MetaData, Table, UniqueConstraint
-from sqlalchemy.orm import composite, registry
+from sqlalchemy.orm import composite
 from sqlalchemy.types import BigInteger, Boolean, Integer, String, Text
 
 from order_service.domain.menu import MenuItemReplica
 from order_service.domain.model import DeliveryAddress, Order, OrderLine, OrderStatus
 from order_service.domain.payment import Payment, PaymentStatus
-from service_kit.mapping import JsonLines, map_aggregate, states, version_column
+from service_kit.mapping import JsonLines, aggregate, mapped, states, version_column
 from service_kit.tables import (
     ADDRESS_LINE,
     DIGEST,
@@ -73,16 +71,12 @@ menu_replica = Table(
     version_column(),
 )
 
-mapper_registry = registry()
-
-
-@cache  # map once per process
-def start_mappers() -> None:
-    map_aggregate(
-        mapper_registry,
+start_mappers = mapped(
+    aggregate(
         Order,
         orders,
         delivery_address=composite(DeliveryAddress, orders.c.address_line, orders.c.address_region),
-    )
-    map_aggregate(mapper_registry, Payment, payments)
-    map_aggregate(mapper_registry, MenuItemReplica, menu_replica)
+    ),
+    aggregate(Payment, payments),
+    aggregate(MenuItemReplica, menu_replica),
+)

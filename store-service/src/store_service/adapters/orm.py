@@ -1,12 +1,9 @@
 """Tables of the Kitchen context, mapped onto the plain domain classes."""
 
-from functools import cache
-
 from sqlalchemy import Column, Index, MetaData, Table
-from sqlalchemy.orm import registry
 from sqlalchemy.types import JSON, BigInteger, Boolean, Integer, String
 
-from service_kit.mapping import JsonLines, map_aggregate, states, version_column
+from service_kit.mapping import JsonLines, aggregate, mapped, states, version_column
 from service_kit.tables import REGION, belongs_to, key, listed_by, optional, references, required
 from service_kit.types import UtcDateTime
 from store_service.domain.model import MenuItem, Store
@@ -59,11 +56,8 @@ store_orders = Table(
     Index("ix_store_orders_status_accept_by", "status", "accept_by"),
 )
 
-mapper_registry = registry()
-
-
-@cache  # map once per process
-def start_mappers() -> None:
-    map_aggregate(mapper_registry, Store, stores)
-    map_aggregate(mapper_registry, MenuItem, menu_items)
-    map_aggregate(mapper_registry, StoreOrder, store_orders)
+start_mappers = mapped(
+    aggregate(Store, stores),
+    aggregate(MenuItem, menu_items),
+    aggregate(StoreOrder, store_orders),
+)
