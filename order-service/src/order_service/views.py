@@ -1,12 +1,12 @@
-"""Read queries of the Ordering context (straight SQL, no aggregates)."""
+"""Read queries of the Ordering context (straight SQL, no aggregates), each a function
+of a Core connection run with `platform.reads` (service_kit.reads)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, select
 
 from order_service.adapters.orm import orders, payments
 from order_service.domain.model import NotOrderOwner, OrderNotFound, OrderStatus
@@ -47,9 +47,7 @@ class OrderView(BaseModel):
     payment: PaymentView | None
 
 
-async def order_for_customer(
-    sessions: async_sessionmaker[AsyncSession], order_id: str, customer_id: str
-) -> dict[str, Any]:
+def order_for_customer(conn: Connection, order_id: str, customer_id: str) -> dict[str, Any]:
     """The order as its customer sees it; 404 when unknown, 403 for anyone else."""
     query = (
         select(
@@ -60,8 +58,7 @@ async def order_for_customer(
         .outerjoin(payments, payments.c.order_id == orders.c.order_id)
         .where(orders.c.order_id == order_id)
     )
-    async with sessions() as session:
-        row = (await session.execute(query)).first()
+    row = conn.execute(query).first()
     if row is None:
         raise OrderNotFound(order_id)
     if row.customer_id != customer_id:
