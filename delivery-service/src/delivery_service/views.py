@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from delivery_service.adapters.orm import deliveries
 from delivery_service.domain.model import DeliveryStatus
@@ -64,10 +64,14 @@ def offers(
     return [shown(row) for row in rows]
 
 
+# Built once: a rider's app polls it.
+_DELIVERY = select(deliveries).where(deliveries.c.order_id == bindparam("order_id"))
+
+
 def delivery(conn: Connection, order_id: str, viewer: str | None) -> dict[str, Any] | None:
     """One delivery; None while it is unknown or not offered yet (PENDING). The
     address line is there only for the rider who picked it."""
-    row = conn.execute(select(deliveries).where(deliveries.c.order_id == order_id)).first()
+    row = conn.execute(_DELIVERY, {"order_id": order_id}).first()
     if row is None or row.status == DeliveryStatus.PENDING:
         return None
     found: dict[str, Any] = {

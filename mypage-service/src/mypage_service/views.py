@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from mypage_service.adapters.orm import notifications, order_status, order_timeline
 from mypage_service.domain.notification import NotificationState
@@ -68,15 +68,18 @@ class CustomerNotifications(BaseModel):
     notifications: list[Notification]
 
 
+# The status page is the most read page of all: its statements are built once.
+_STATUS = select(order_status).where(order_status.c.order_id == bindparam("order_id"))
+_TIMELINE = select(order_timeline).where(order_timeline.c.order_id == bindparam("order_id"))
+
+
 def order(conn: Connection, order_id: str) -> dict[str, Any] | None:
     """The status page; None until the order's customer is known (nobody could be
     shown it, since nobody's ownership can be checked yet)."""
-    row = conn.execute(select(order_status).where(order_status.c.order_id == order_id)).first()
+    row = conn.execute(_STATUS, {"order_id": order_id}).first()
     if row is None or row.customer_id is None:
         return None
-    entries = conn.execute(
-        select(order_timeline).where(order_timeline.c.order_id == order_id)
-    ).all()
+    entries = conn.execute(_TIMELINE, {"order_id": order_id}).all()
     # Same moment: the earlier lifecycle status first.
     entries = sorted(entries, key=lambda e: (e.at, rank(e.status)))
     return {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from service_kit.http import Page, Timestamp
 from store_service.adapters.orm import menu_items, store_orders, stores
@@ -84,8 +84,12 @@ class InboxView(BaseModel):
     orders: list[TicketView]
 
 
+# Built once: the owner's inbox (polled) and the menu start with it.
+_STORE = select(stores).where(stores.c.store_id == bindparam("store_id"))
+
+
 def menu(conn: Connection, store_id: str) -> dict[str, Any] | None:
-    store = conn.execute(select(stores).where(stores.c.store_id == store_id)).first()
+    store = conn.execute(_STORE, {"store_id": store_id}).first()
     if store is None:
         return None
     items = conn.execute(
@@ -153,7 +157,7 @@ def store_inbox(
 ) -> dict[str, Any]:
     """The owner's inbox, newest order first; tickets whose OrderPlaced has not arrived
     yet are not shown (nothing about them is known)."""
-    store = conn.execute(select(stores).where(stores.c.store_id == store_id)).first()
+    store = conn.execute(_STORE, {"store_id": store_id}).first()
     if store is None:
         raise StoreNotFound(store_id)
     if store.owner_id != owner_id:
