@@ -1,19 +1,17 @@
-"""Read queries of the Delivery context (straight SQL, no aggregates)."""
+"""Read queries of the Delivery context (straight SQL, no aggregates), each a function
+of a Core connection run with `platform.reads` (service_kit.reads)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, bindparam, select
 
 from delivery_service.adapters.orm import deliveries
 from delivery_service.domain.model import DeliveryStatus
 from service_kit.http import Page, Timestamp
 from service_kit.rows import columns, shown
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 class Offer(BaseModel):
@@ -45,35 +43,35 @@ class DeliveryDetail(DeliveryView):
     )
 
 
-async def offers(
-    sessions: Sessions, region: str, status: DeliveryStatus, page: Page
+def offers(
+    conn: Connection, region: str, status: DeliveryStatus, page: Page
 ) -> list[dict[str, Any]]:
     """Deliveries in one region and status, oldest first. Only the region is shown:
     a rider sees the street address once they picked the food."""
-    async with sessions() as session:
-        rows = await session.execute(
-            select(*columns(deliveries, Offer))
-            .where(deliveries.c.region == region, deliveries.c.status == status)
-            # ready_at is the moment it could be offered (event time); a delivery
-            # cancelled before cooking started has none and sorts by its last change.
-            .order_by(
-                deliveries.c.ready_at.asc().nulls_last(),
-                deliveries.c.updated_at,
-                deliveries.c.order_id,
-            )
-            .limit(page.limit)
-            .offset(page.offset)
+    rows = conn.execute(
+        select(*columns(deliveries, Offer))
+        .where(deliveries.c.region == region, deliveries.c.status == status)
+        # ready_at is the moment it could be offered (event time); a delivery
+        # cancelled before cooking started has none and sorts by its last change.
+        .order_by(
+            deliveries.c.ready_at.asc().nulls_last(),
+            deliveries.c.updated_at,
+            deliveries.c.order_id,
         )
-        return [shown(row) for row in rows]
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return [shown(row) for row in rows]
 
 
-async def delivery(sessions: Sessions, order_id: str, viewer: str | None) -> dict[str, Any] | None:
+# Built once: a rider's app polls it.
+_DELIVERY = select(deliveries).where(deliveries.c.order_id == bindparam("order_id"))
+
+
+def delivery(conn: Connection, order_id: str, viewer: str | None) -> dict[str, Any] | None:
     """One delivery; None while it is unknown or not offered yet (PENDING). The
     address line is there only for the rider who picked it."""
-    async with sessions() as session:
-        row = (
-            await session.execute(select(deliveries).where(deliveries.c.order_id == order_id))
-        ).first()
+    row = conn.execute(_DELIVERY, {"order_id": order_id}).first()
     if row is None or row.status == DeliveryStatus.PENDING:
         return None
     found: dict[str, Any] = {

@@ -1,12 +1,12 @@
-"""Read queries of the Customer context: the status page, "my orders" and my messages."""
+"""Read queries of the Customer context: the status page, "my orders" and my messages.
+Each is a function of a Core connection, run with `platform.reads` (service_kit.reads)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, bindparam, func, select
 
 from mypage_service.adapters.orm import notifications, order_status, order_timeline
 from mypage_service.domain.notification import NotificationState
@@ -68,20 +68,18 @@ class CustomerNotifications(BaseModel):
     notifications: list[Notification]
 
 
-async def order(sessions: async_sessionmaker[AsyncSession], order_id: str) -> dict[str, Any] | None:
+# The status page is the most read page of all: its statements are built once.
+_STATUS = select(order_status).where(order_status.c.order_id == bindparam("order_id"))
+_TIMELINE = select(order_timeline).where(order_timeline.c.order_id == bindparam("order_id"))
+
+
+def order(conn: Connection, order_id: str) -> dict[str, Any] | None:
     """The status page; None until the order's customer is known (nobody could be
     shown it, since nobody's ownership can be checked yet)."""
-    async with sessions() as session:
-        row = (
-            await session.execute(select(order_status).where(order_status.c.order_id == order_id))
-        ).first()
-        if row is None or row.customer_id is None:
-            return None
-        entries = (
-            await session.execute(
-                select(order_timeline).where(order_timeline.c.order_id == order_id)
-            )
-        ).all()
+    row = conn.execute(_STATUS, {"order_id": order_id}).first()
+    if row is None or row.customer_id is None:
+        return None
+    entries = conn.execute(_TIMELINE, {"order_id": order_id}).all()
     # Same moment: the earlier lifecycle status first.
     entries = sorted(entries, key=lambda e: (e.at, rank(e.status)))
     return {
@@ -100,7 +98,7 @@ async def order(sessions: async_sessionmaker[AsyncSession], order_id: str) -> di
     }
 
 
-async def order_signature(sessions: async_sessionmaker[AsyncSession], order_id: str) -> str | None:
+def order_signature(conn: Connection, order_id: str) -> str | None:
     """What changes whenever the status page would: the row's optimistic version and
     the number of timeline entries, as "version.entries" (the stream's event id)."""
     entries = (
@@ -109,44 +107,35 @@ async def order_signature(sessions: async_sessionmaker[AsyncSession], order_id: 
         .where(order_timeline.c.order_id == order_id)
         .scalar_subquery()
     )
-    async with sessions() as session:
-        row = (
-            await session.execute(
-                select(order_status.c.version, entries).where(order_status.c.order_id == order_id)
-            )
-        ).first()
+    row = conn.execute(
+        select(order_status.c.version, entries).where(order_status.c.order_id == order_id)
+    ).first()
     return None if row is None else f"{row[0]}.{row[1]}"
 
 
-async def customer_orders(
-    sessions: async_sessionmaker[AsyncSession], customer_id: str, page: Page
-) -> list[dict[str, Any]]:
+def customer_orders(conn: Connection, customer_id: str, page: Page) -> list[dict[str, Any]]:
     """One customer's orders, newest first; orders not placed yet (their
     OrderPlaced still on its way) come last."""
-    async with sessions() as session:
-        rows = await session.execute(
-            select(*columns(order_status, OrderSummary))
-            .where(order_status.c.customer_id == customer_id)
-            .order_by(
-                order_status.c.placed_at.is_(None),
-                order_status.c.placed_at.desc(),
-                order_status.c.order_id,
-            )
-            .limit(page.limit)
-            .offset(page.offset)
+    rows = conn.execute(
+        select(*columns(order_status, OrderSummary))
+        .where(order_status.c.customer_id == customer_id)
+        .order_by(
+            order_status.c.placed_at.is_(None),
+            order_status.c.placed_at.desc(),
+            order_status.c.order_id,
         )
-        return [shown(r) for r in rows]
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return [shown(r) for r in rows]
 
 
-async def customer_notifications(
-    sessions: async_sessionmaker[AsyncSession], customer_id: str
-) -> list[dict[str, Any]]:
+def customer_notifications(conn: Connection, customer_id: str) -> list[dict[str, Any]]:
     """The messages decided for one customer, in the order they were decided.
     Never the phone number: it is not in this table."""
-    async with sessions() as session:
-        rows = await session.execute(
-            select(*columns(notifications, Notification))
-            .where(notifications.c.customer_id == customer_id)
-            .order_by(notifications.c.created_at, notifications.c.notification_id)
-        )
-        return [shown(r) for r in rows]
+    rows = conn.execute(
+        select(*columns(notifications, Notification))
+        .where(notifications.c.customer_id == customer_id)
+        .order_by(notifications.c.created_at, notifications.c.notification_id)
+    )
+    return [shown(r) for r in rows]

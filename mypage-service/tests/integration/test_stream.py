@@ -42,7 +42,7 @@ async def next_event(events, within: float = 20.0):
 async def test_the_stream_sends_the_view_now_then_each_change(service):
     container, _ = service
     await place(container, ORDER)
-    events = order_events(container.platform.sessions, ORDER, None, QUICK)
+    events = order_events(container.platform.reads, ORDER, None, QUICK)
 
     first = await next_event(events)
     assert first.event == "order"
@@ -62,16 +62,16 @@ async def test_the_stream_sends_the_view_now_then_each_change(service):
 async def test_a_reconnect_resumes_from_its_last_event_id(service):
     container, _ = service
     await place(container, ORDER)
-    sessions = container.platform.sessions
-    first = await next_event(order_events(sessions, ORDER, None, QUICK))
+    reads = container.platform.reads
+    first = await next_event(order_events(reads, ORDER, None, QUICK))
 
     # Nothing changed since that id: no event until the stream ends.
     short = StreamSettings(poll_s=0.05, max_s=0.3)
-    assert [e async for e in order_events(sessions, ORDER, first.id, short)] == []
+    assert [e async for e in order_events(reads, ORDER, first.id, short)] == []
 
     accepted = happy_path()[1]
     assert await container.bus.handle_event(accepted, accepted.event())
-    resumed = await next_event(order_events(sessions, ORDER, first.id, QUICK))
+    resumed = await next_event(order_events(reads, ORDER, first.id, QUICK))
     assert json.loads(resumed.data)["status"] == "ACCEPTED"
 
 

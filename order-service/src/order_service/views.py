@@ -1,12 +1,12 @@
-"""Read queries of the Ordering context (straight SQL, no aggregates)."""
+"""Read queries of the Ordering context (straight SQL, no aggregates), each a function
+of a Core connection run with `platform.reads` (service_kit.reads)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, bindparam, select
 
 from order_service.adapters.orm import orders, payments
 from order_service.domain.model import NotOrderOwner, OrderNotFound, OrderStatus
@@ -47,21 +47,21 @@ class OrderView(BaseModel):
     payment: PaymentView | None
 
 
-async def order_for_customer(
-    sessions: async_sessionmaker[AsyncSession], order_id: str, customer_id: str
-) -> dict[str, Any]:
-    """The order as its customer sees it; 404 when unknown, 403 for anyone else."""
-    query = (
-        select(
-            orders,
-            payments.c.status.label("payment_status"),
-            payments.c.amount.label("payment_amount"),
-        )
-        .outerjoin(payments, payments.c.order_id == orders.c.order_id)
-        .where(orders.c.order_id == order_id)
+# Built once: every GET, POST and DELETE /orders answers with it.
+_ORDER = (
+    select(
+        orders,
+        payments.c.status.label("payment_status"),
+        payments.c.amount.label("payment_amount"),
     )
-    async with sessions() as session:
-        row = (await session.execute(query)).first()
+    .outerjoin(payments, payments.c.order_id == orders.c.order_id)
+    .where(orders.c.order_id == bindparam("order_id"))
+)
+
+
+def order_for_customer(conn: Connection, order_id: str, customer_id: str) -> dict[str, Any]:
+    """The order as its customer sees it; 404 when unknown, 403 for anyone else."""
+    row = conn.execute(_ORDER, {"order_id": order_id}).first()
     if row is None:
         raise OrderNotFound(order_id)
     if row.customer_id != customer_id:

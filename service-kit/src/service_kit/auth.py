@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, field, replace
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 import httpx
 import jwt
@@ -259,10 +259,8 @@ bearer = OAuth2PasswordBearer(
 )
 
 
-async def authenticated(
-    request: Request, token: Annotated[str | None, Security(bearer)]
-) -> Principal:
-    """Any valid token: the caller's `Principal`."""
+async def authenticated(request: Request, token: str | None) -> Principal:
+    """Any valid token (the bearer scheme's, or None): the caller's `Principal`."""
     server: ResourceServer = request.app.state.resource_server
     if not token:
         raise HTTPException(
@@ -274,20 +272,25 @@ async def authenticated(
 def requires(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting a valid token with one of `roles` (403 otherwise)."""
     allowed = frozenset(roles)
+    refusal = f"needs the role {' or '.join(sorted(allowed))}"
 
     # The roles also appear as the route's scopes in the OpenAPI security requirement,
     # so a client (and the access-matrix test) reads from the schema who may call it.
+    # The bearer scheme is this dependency's own parameter, not a dependency of a
+    # dependency: FastAPI solves each level of the tree on every request.
     # (Security() as the default, not in Annotated: annotations here are strings that
     # must resolve without this function's locals.)
     async def dependency(
-        principal: Principal = Security(authenticated, scopes=sorted(allowed)),  # noqa: B008
+        request: Request,
+        token: str | None = Security(bearer, scopes=sorted(allowed)),
     ) -> Principal:
+        principal = await authenticated(request, token)
         admitted = sorted(principal.roles & allowed)
         if not admitted:
-            raise HTTPException(
-                status_code=403, detail=f"needs the role {' or '.join(sorted(allowed))}"
-            )
+            raise HTTPException(status_code=403, detail=refusal)
         # The route sees the role it admitted (a provider's list may hold others first).
+        if principal.role == admitted[0]:
+            return principal
         return replace(principal, role=admitted[0])
 
     return dependency

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -46,15 +46,18 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(
             url, connect_args={"timeout": 30}, hide_parameters=True, **pool
         )
-        _tune_sqlite(engine)
+        tune_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
     )
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def tune_sqlite(engine: Engine) -> None:
+    """What every SQLite connection of ours runs with (the async engine's, and the
+    synchronous one `reads.Reads` reads through)."""
+
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: object) -> None:  # the driver's connection
         # WAL lets the API, the relay and the consumer read while one writes;
         # the driver's own BEGIN handling is replaced by an explicit BEGIN (below).
@@ -66,7 +69,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Writers take the write lock up front, so a read-then-write transaction cannot
         # deadlock on lock upgrade; readers (`read_only`) begin deferred and never

@@ -181,6 +181,11 @@ class RequestMetrics:
 
 
 def _route(scope: Scope) -> str:
+    # The router leaves the route it chose in the scope: one match confirms it (a 405's
+    # partial match does not), instead of matching every route of the app per request.
+    chosen = scope.get("route")
+    if chosen is not None and chosen.matches(scope)[0] == Match.FULL:
+        return str(getattr(chosen, "path", "<unnamed>"))
     for route in iter_route_contexts(scope["app"].router.routes):  # included routers too
         match, _ = route.matches(scope)
         if match == Match.FULL:

@@ -24,6 +24,7 @@ from service_kit.lease import lease_for
 from service_kit.messagebus import MessageBus
 from service_kit.migrations import upgrade
 from service_kit.outbox import OutboxRelay, make_producer
+from service_kit.reads import Reads
 from service_kit.settings import ServiceSettings
 from service_kit.telemetry import log_trace_ids
 from service_kit.uow import SqlAlchemyUnitOfWork, Trace
@@ -164,6 +165,8 @@ class Platform:
         # queues behind a writer (WAL gives it a snapshot); a writer must not use them.
         self.writes = session_factory(self.engine)
         self.sessions = session_factory(read_only(self.engine))
+        # The views' reads: each a function of a Core connection, run whole (reads.py).
+        self.reads = Reads(self.engine)
         self.relay = (
             OutboxRelay(
                 self.writes,
@@ -199,6 +202,7 @@ class Platform:
 
     async def dispose(self) -> None:
         self.wake.close()
+        self.reads.close()
         await self.engine.dispose()
 
     def wake_relay(self) -> None:

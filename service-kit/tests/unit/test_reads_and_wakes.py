@@ -1,4 +1,5 @@
-"""SQLite readers never queue behind a writer; a worker's commit wakes the API's relay."""
+"""SQLite readers (sessions and views through Reads) never queue behind a writer; a
+worker's commit wakes the API's relay."""
 
 import asyncio
 import socket
@@ -6,6 +7,7 @@ import socket
 from sqlalchemy import text
 
 from service_kit.db import create_engine, read_only, session_factory
+from service_kit.reads import Reads
 from service_kit.wake import UdpWake, WakeSender, listen, relay_wake
 
 
@@ -25,6 +27,39 @@ async def test_a_read_goes_on_while_a_writer_holds_the_lock(tmp_path):
         async with reads() as reader:
             assert (await reader.execute(text("SELECT n FROM t"))).scalar_one() == 2
     finally:
+        await engine.dispose()
+
+
+def _n(conn, table: str) -> int:  # a view: a function of a Core connection
+    return conn.execute(text(f"SELECT n FROM {table}")).scalar_one()
+
+
+async def test_a_view_read_through_reads_goes_on_while_a_writer_holds_the_lock(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'views.db'}")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        await conn.execute(text("INSERT INTO t VALUES (1)"))
+    reads = Reads(engine)
+    try:
+        async with session_factory(engine)() as writer, writer.begin():
+            await writer.execute(text("UPDATE t SET n = 2"))  # BEGIN IMMEDIATE: the lock held
+            assert await asyncio.wait_for(reads(_n, "t"), 5) == 1  # its snapshot, at once
+        assert await reads(_n, "t") == 2  # the commit is seen by the next read
+    finally:
+        reads.close()
+        await engine.dispose()
+
+
+async def test_reads_on_an_in_memory_database_go_through_its_one_connection():
+    engine = create_engine("sqlite+aiosqlite://")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        await conn.execute(text("INSERT INTO t VALUES (7)"))
+    reads = Reads(engine)
+    try:
+        assert await reads(_n, "t") == 7
+    finally:
+        reads.close()
         await engine.dispose()
 
 

@@ -1,12 +1,12 @@
-"""Read queries of the Kitchen context (straight SQL, no aggregates)."""
+"""Read queries of the Kitchen context (straight SQL, no aggregates), each a function
+of a Core connection run with `platform.reads` (service_kit.reads)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, bindparam, select
 
 from service_kit.http import Page, Timestamp
 from store_service.adapters.orm import menu_items, store_orders, stores
@@ -84,36 +84,35 @@ class InboxView(BaseModel):
     orders: list[TicketView]
 
 
-async def menu(sessions: async_sessionmaker[AsyncSession], store_id: str) -> dict[str, Any] | None:
-    async with sessions() as session:
-        store = (await session.execute(select(stores).where(stores.c.store_id == store_id))).first()
-        if store is None:
-            return None
-        items = await session.execute(
-            select(menu_items)
-            .where(menu_items.c.store_id == store_id)
-            .order_by(menu_items.c.item_id)
-        )
-        return {
-            "store_id": store.store_id,
-            "name": store.name,
-            "region": store.region,
-            "items": [
-                {
-                    "item_id": i.item_id,
-                    "name": i.name,
-                    "price": i.price,
-                    "stock": i.stock,
-                    "available": i.stock > 0,
-                }
-                for i in items
-            ],
-        }
+# Built once: the owner's inbox (polled) and the menu start with it.
+_STORE = select(stores).where(stores.c.store_id == bindparam("store_id"))
 
 
-async def stores_in_region(
-    sessions: async_sessionmaker[AsyncSession], region: str, page: Page
-) -> dict[str, Any]:
+def menu(conn: Connection, store_id: str) -> dict[str, Any] | None:
+    store = conn.execute(_STORE, {"store_id": store_id}).first()
+    if store is None:
+        return None
+    items = conn.execute(
+        select(menu_items).where(menu_items.c.store_id == store_id).order_by(menu_items.c.item_id)
+    )
+    return {
+        "store_id": store.store_id,
+        "name": store.name,
+        "region": store.region,
+        "items": [
+            {
+                "item_id": i.item_id,
+                "name": i.name,
+                "price": i.price,
+                "stock": i.stock,
+                "available": i.stock > 0,
+            }
+            for i in items
+        ],
+    }
+
+
+def stores_in_region(conn: Connection, region: str, page: Page) -> dict[str, Any]:
     """The stores a customer can order from in `region` (public: names and ids only)."""
     query = (
         select(stores.c.store_id, stores.c.name)
@@ -122,8 +121,7 @@ async def stores_in_region(
         .limit(page.limit)
         .offset(page.offset)
     )
-    async with sessions() as session:
-        rows = await session.execute(query)
+    rows = conn.execute(query)
     return {"region": region, "stores": [{"store_id": r.store_id, "name": r.name} for r in rows]}
 
 
@@ -150,8 +148,8 @@ def ticket(row: Any) -> dict[str, Any]:
     }
 
 
-async def store_inbox(
-    sessions: async_sessionmaker[AsyncSession],
+def store_inbox(
+    conn: Connection,
     store_id: str,
     owner_id: str,
     status: TicketStatus | None,
@@ -159,20 +157,19 @@ async def store_inbox(
 ) -> dict[str, Any]:
     """The owner's inbox, newest order first; tickets whose OrderPlaced has not arrived
     yet are not shown (nothing about them is known)."""
-    async with sessions() as session:
-        store = (await session.execute(select(stores).where(stores.c.store_id == store_id))).first()
-        if store is None:
-            raise StoreNotFound(store_id)
-        if store.owner_id != owner_id:
-            raise NotStoreOwner(store_id)
-        query = select(store_orders).where(
-            store_orders.c.store_id == store_id, store_orders.c.placed_at.is_not(None)
-        )
-        if status is not None:
-            query = query.where(store_orders.c.status == status)
-        rows = await session.execute(
-            query.order_by(store_orders.c.placed_at.desc(), store_orders.c.order_id.desc())
-            .limit(page.limit)
-            .offset(page.offset)
-        )
-        return {"store_id": store_id, "orders": [ticket(row) for row in rows]}
+    store = conn.execute(_STORE, {"store_id": store_id}).first()
+    if store is None:
+        raise StoreNotFound(store_id)
+    if store.owner_id != owner_id:
+        raise NotStoreOwner(store_id)
+    query = select(store_orders).where(
+        store_orders.c.store_id == store_id, store_orders.c.placed_at.is_not(None)
+    )
+    if status is not None:
+        query = query.where(store_orders.c.status == status)
+    rows = conn.execute(
+        query.order_by(store_orders.c.placed_at.desc(), store_orders.c.order_id.desc())
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return {"store_id": store_id, "orders": [ticket(row) for row in rows]}

@@ -75,7 +75,7 @@ def routes(container: Container) -> APIRouter:
                 "type": "missing",
             }
             raise RequestValidationError([missing])
-        found = await views.offers(platform.sessions, region, DeliveryStatus(status), page)
+        found = await platform.reads(views.offers, region, DeliveryStatus(status), page)
         return {"deliveries": found}
 
     @router.get(
@@ -85,7 +85,7 @@ def routes(container: Container) -> APIRouter:
         responses=declare(*ACTOR, 404),
     )
     async def get_delivery(order_id: PathId, rider: Rider) -> dict[str, Any]:
-        found = await views.delivery(platform.sessions, order_id, rider.sub)
+        found = await platform.reads(views.delivery, order_id, rider.sub)
         if found is None:
             raise DeliveryNotFound(order_id)
         return found

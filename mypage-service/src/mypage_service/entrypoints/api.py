@@ -25,7 +25,7 @@ OWN = declare(*ACTOR, 403)
 
 
 def routes(container: Container) -> APIRouter:
-    platform = container.platform
+    reads = container.platform.reads
     router = APIRouter(tags=["mypage"])
 
     @router.get(
@@ -34,7 +34,7 @@ def routes(container: Container) -> APIRouter:
         responses={**OWN, **declare(404)},
     )
     async def get_order(order_id: PathId, viewer: Customer) -> dict[str, Any]:
-        found = await views.order(platform.sessions, order_id)
+        found = await reads(views.order, order_id)
         if found is None:
             raise OrderNotFound(order_id)
         ensure_visible_to(found["customer_id"], viewer.sub)
@@ -55,11 +55,11 @@ def routes(container: Container) -> APIRouter:
         """The status page as Server-Sent Events: event `order` with the same body as
         `GET /mypage/orders/{order_id}`, now and after every change; the `id` lets a
         reconnect (`Last-Event-ID`) resume; comments as heartbeats. See stream.py."""
-        found = await views.order(platform.sessions, order_id)
+        found = await reads(views.order, order_id)
         if found is None:
             raise OrderNotFound(order_id)
         ensure_visible_to(found["customer_id"], viewer.sub)
-        events = order_events(platform.sessions, order_id, last_event_id, stream_settings)
+        events = order_events(reads, order_id, last_event_id, stream_settings)
         return EventSourceResponse(events, ping=stream_settings.heartbeat_s)
 
     @router.get(
@@ -69,7 +69,7 @@ def routes(container: Container) -> APIRouter:
     )
     async def list_orders(customer_id: PathId, viewer: Customer, page: Paging) -> dict[str, Any]:
         ensure_visible_to(customer_id, viewer.sub)
-        orders = await views.customer_orders(platform.sessions, customer_id, page)
+        orders = await reads(views.customer_orders, customer_id, page)
         return {
             "customer_id": customer_id,
             "limit": page.limit,
@@ -84,7 +84,7 @@ def routes(container: Container) -> APIRouter:
     )
     async def list_notifications(customer_id: PathId, viewer: Customer) -> dict[str, Any]:
         ensure_visible_to(customer_id, viewer.sub)
-        found = await views.customer_notifications(platform.sessions, customer_id)
+        found = await reads(views.customer_notifications, customer_id)
         return {"customer_id": customer_id, "notifications": found}
 
     return router

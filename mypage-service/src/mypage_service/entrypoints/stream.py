@@ -24,10 +24,10 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sse_starlette import ServerSentEvent
 
 from mypage_service import views
+from service_kit.reads import Reads
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class StreamSettings:
 
 
 async def order_events(
-    sessions: async_sessionmaker[AsyncSession],
+    reads: Reads,
     order_id: str,
     last_event_id: str | None,
     settings: StreamSettings,
@@ -56,9 +56,9 @@ async def order_events(
     deadline = time.monotonic() + settings.max_s
     sent = last_event_id
     while True:
-        signature = await views.order_signature(sessions, order_id)
+        signature = await reads(views.order_signature, order_id)
         if signature is not None and signature != sent:
-            view = await views.order(sessions, order_id)
+            view = await reads(views.order, order_id)
             if view is not None:
                 sent = signature
                 yield ServerSentEvent(data=json.dumps(view), event="order", id=signature)

@@ -114,7 +114,7 @@ def routes(container: Container) -> APIRouter:
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         placed = await bus.handle(body.command(actor.sub, idempotency_key))
-        order = await views.order_for_customer(platform.sessions, placed.order_id, actor.sub)
+        order = await platform.reads(views.order_for_customer, placed.order_id, actor.sub)
         return JSONResponse(
             status_code=201 if placed.created else 200,
             content=order,
@@ -127,14 +127,14 @@ def routes(container: Container) -> APIRouter:
         responses=declare(*ACTOR, 403, 404),
     )
     async def get_order(order_id: PathId, actor: Customer) -> dict[str, Any]:
-        return await views.order_for_customer(platform.sessions, order_id, actor.sub)
+        return await platform.reads(views.order_for_customer, order_id, actor.sub)
 
     @router.delete("/orders/{order_id}", **command_route(views.OrderView))
     async def cancel_order(order_id: PathId, actor: Customer) -> dict[str, Any]:
         """CancelOrder, while the order is PLACED or ACCEPTED: the order as GET shows it,
         now CANCELLED with its payment REFUND_PENDING (or already REFUNDED)."""
         await bus.handle(commands.CancelOrder(order_id, actor.sub))
-        return await views.order_for_customer(platform.sessions, order_id, actor.sub)
+        return await platform.reads(views.order_for_customer, order_id, actor.sub)
 
     return router
 

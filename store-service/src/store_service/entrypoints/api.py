@@ -120,7 +120,7 @@ def routes(container: Container) -> APIRouter:
     )
     async def list_stores(region: RegionQuery, page: Paging) -> dict[str, Any]:
         """The stores in a region, by name: public, for customers choosing where to order."""
-        return await views.stores_in_region(platform.sessions, region, page)
+        return await platform.reads(views.stores_in_region, region, page)
 
     @router.get(
         "/stores/{store_id}/menu",
@@ -129,7 +129,7 @@ def routes(container: Container) -> APIRouter:
         responses=declare(*PARAMS, 404),
     )
     async def get_menu(store_id: PathId) -> dict[str, Any]:
-        found = await views.menu(platform.sessions, store_id)
+        found = await platform.reads(views.menu, store_id)
         if found is None:
             raise HTTPException(status_code=404, detail=f"store {store_id} not found")
         return found
@@ -165,7 +165,7 @@ def routes(container: Container) -> APIRouter:
         page: Paging,
         status: Annotated[TicketStatus | None, Query()] = None,
     ) -> dict[str, Any]:
-        return await views.store_inbox(platform.sessions, store_id, actor.sub, status, page)
+        return await platform.reads(views.store_inbox, store_id, actor.sub, status, page)
 
     return router
 

@@ -1,0 +1,75 @@
+"""The read side's transactions: a view is a plain function of a SQLAlchemy Core
+`Connection`, and `await reads(view, *args)` runs it whole in one read-only
+transaction.
+
+Why not an `AsyncSession` per read: on SQLite every statement (its BEGIN, cursor,
+execute, fetch, close and the final rollback) is a separate hop to the aiosqlite
+thread and back, a dozen per status page, and the ORM session around them costs
+more than the query. Here a read on SQLite is one hop: the view runs on a pooled
+`sqlite3` connection in a small thread pool, in a deferred transaction (WAL gives it
+a snapshot, so it never waits for a writer and never holds one up). On PostgreSQL
+the same view runs through the async engine's connection (`run_sync`), so both
+databases read through the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service_kit.db import READ_ONLY, read_only, tune_sqlite
+
+P = ParamSpec("P")
+T = TypeVar("T")
+View = Callable[Concatenate[Connection, P], T]
+
+# Reads at once on SQLite. Each holds the GIL but while SQLite steps, so a few
+# threads are enough to keep the event loop and the database both busy.
+SQLITE_READERS = 4
+
+
+class Reads:
+    """`await reads(view, *args)`: `view(connection, *args)` in a read-only transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = read_only(engine)
+        url = engine.url
+        self._sqlite: Engine | None = None
+        self._threads: ThreadPoolExecutor | None = None
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            # The same file through the standard library's driver, synchronously.
+            sync_url = make_url(url).set(drivername="sqlite")
+            sqlite = create_engine(
+                sync_url,
+                connect_args={"timeout": 30, "check_same_thread": False},
+                pool_size=SQLITE_READERS,
+                max_overflow=0,
+                hide_parameters=True,
+            )
+            tune_sqlite(sqlite)  # WAL, and the deferred BEGIN of READ_ONLY below
+            self._sqlite = sqlite.execution_options(**{READ_ONLY: True})
+            self._threads = ThreadPoolExecutor(SQLITE_READERS, thread_name_prefix="reads")
+
+    async def __call__(self, view: View[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        if self._sqlite is not None and self._threads is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._threads, self._run, view, args, kwargs)
+        async with self._engine.connect() as conn:  # its rollback ends the transaction
+            return await conn.run_sync(view, *args, **kwargs)
+
+    def _run(self, view: View[P, T], args: tuple[object, ...], kwargs: dict[str, object]) -> T:
+        assert self._sqlite is not None
+        with self._sqlite.connect() as conn:  # returned to the pool rolled back
+            return view(conn, *args, **kwargs)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+        if self._sqlite is not None:
+            self._sqlite.dispose()
