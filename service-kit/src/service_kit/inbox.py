@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import insert, select
@@ -21,24 +21,39 @@ class Inbox:
         self._consumer = consumer
 
     async def seen(self, envelope: Envelope) -> bool:
+        return bool(await self.seen_among([envelope]))
+
+    async def seen_among(self, envelopes: Sequence[Envelope]) -> set[str]:
+        """The ids of these events applied already: one query for a consumed batch."""
         found = await self._session.execute(
             select(inbox.c.event_id).where(
                 inbox.c.consumer == self._consumer,
-                inbox.c.event_id == str(envelope.event_id),
+                inbox.c.event_id.in_({str(e.event_id) for e in envelopes}),
             )
         )
-        return found.first() is not None
+        return set(found.scalars())
 
     async def record(self, envelope: Envelope) -> None:
+        await self.record_all([envelope])
+
+    async def record_all(self, envelopes: Sequence[Envelope]) -> None:
         # The primary key makes a racing duplicate fail its commit (and be retried,
-        # after which `seen` skips it) instead of applying twice.
+        # after which `seen` skips it) instead of applying twice. One statement for
+        # a batch (executemany).
+        if not envelopes:
+            return
+        now = utcnow()
         await self._session.execute(
-            insert(inbox).values(
-                consumer=self._consumer,
-                event_id=str(envelope.event_id),
-                event_type=envelope.event_type,
-                processed_at=utcnow(),
-            )
+            insert(inbox),
+            [
+                {
+                    "consumer": self._consumer,
+                    "event_id": str(e.event_id),
+                    "event_type": e.event_type,
+                    "processed_at": now,
+                }
+                for e in envelopes
+            ],
         )
 
 
@@ -54,8 +69,15 @@ class MemoryInbox:
         event_id = str(envelope.event_id)
         return event_id in self.processed or event_id in self._staged
 
+    async def seen_among(self, envelopes: Sequence[Envelope]) -> set[str]:
+        return {str(e.event_id) for e in envelopes if await self.seen(e)}
+
     async def record(self, envelope: Envelope) -> None:
         self._staged.add(str(envelope.event_id))
+
+    async def record_all(self, envelopes: Sequence[Envelope]) -> None:
+        for envelope in envelopes:
+            await self.record(envelope)
 
     def commit(self) -> None:
         self.processed |= self._staged
