@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import CursorResult, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service_kit.tables import inbox
@@ -35,6 +37,23 @@ class Inbox:
 
     async def record(self, envelope: Envelope) -> None:
         await self.record_all([envelope])
+
+    async def claim(self, envelope: Envelope) -> bool:
+        """Record the event's id unless it is there already: True when this
+        transaction recorded it (so applies it), False for a redelivery. One
+        statement where `seen` then `record` take two. A racing duplicate waits for
+        the first one's transaction (PostgreSQL) or its write lock (SQLite)."""
+        dialect = self._session.get_bind().dialect.name
+        statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(inbox)
+        result = await self._session.execute(
+            statement.values(
+                consumer=self._consumer,
+                event_id=str(envelope.event_id),
+                event_type=envelope.event_type,
+                processed_at=utcnow(),
+            ).on_conflict_do_nothing()
+        )
+        return bool(cast(CursorResult[Any], result).rowcount)
 
     async def record_all(self, envelopes: Sequence[Envelope]) -> None:
         # The primary key makes a racing duplicate fail its commit (and be retried,
@@ -75,6 +94,12 @@ class MemoryInbox:
     async def record(self, envelope: Envelope) -> None:
         self._staged.add(str(envelope.event_id))
 
+    async def claim(self, envelope: Envelope) -> bool:
+        if await self.seen(envelope):
+            return False
+        await self.record(envelope)
+        return True
+
     async def record_all(self, envelopes: Sequence[Envelope]) -> None:
         for envelope in envelopes:
             await self.record(envelope)
@@ -104,9 +129,8 @@ async def apply_once(
 
     Returns False when the event was already applied (a redelivery)."""
     async with uow:
-        if await uow.inbox.seen(envelope):
+        if not await uow.inbox.claim(envelope):
             return False
         await apply()
-        await uow.inbox.record(envelope)
         await uow.commit()
         return True
