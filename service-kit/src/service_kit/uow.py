@@ -84,9 +84,11 @@ class SqlRepository(Repository, Generic[E]):
         if not wanted:
             return
         mapper = inspect(self.entity)
-        found = await self._session.scalars(
-            select(self.entity).where(mapper.primary_key[0].in_(wanted))
-        )
+        found = (
+            await self._session.scalars(
+                select(self.entity).where(mapper.primary_key[0].in_(wanted))
+            )
+        ).unique()  # a joined collection repeats its row
         self._known.update(dict.fromkeys(wanted))
         for entity in found:
             self._known[self._key(entity)] = entity
