@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import CursorResult, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service_kit.tables import inbox
@@ -21,24 +23,56 @@ class Inbox:
         self._consumer = consumer
 
     async def seen(self, envelope: Envelope) -> bool:
+        return bool(await self.seen_among([envelope]))
+
+    async def seen_among(self, envelopes: Sequence[Envelope]) -> set[str]:
+        """The ids of these events applied already: one query for a consumed batch."""
         found = await self._session.execute(
             select(inbox.c.event_id).where(
                 inbox.c.consumer == self._consumer,
-                inbox.c.event_id == str(envelope.event_id),
+                inbox.c.event_id.in_({str(e.event_id) for e in envelopes}),
             )
         )
-        return found.first() is not None
+        return set(found.scalars())
 
     async def record(self, envelope: Envelope) -> None:
-        # The primary key makes a racing duplicate fail its commit (and be retried,
-        # after which `seen` skips it) instead of applying twice.
-        await self._session.execute(
-            insert(inbox).values(
+        await self.record_all([envelope])
+
+    async def claim(self, envelope: Envelope) -> bool:
+        """Record the event's id unless it is there already: True when this
+        transaction recorded it (so applies it), False for a redelivery. One
+        statement where `seen` then `record` take two. A racing duplicate waits for
+        the first one's transaction (PostgreSQL) or its write lock (SQLite)."""
+        dialect = self._session.get_bind().dialect.name
+        statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(inbox)
+        result = await self._session.execute(
+            statement.values(
                 consumer=self._consumer,
                 event_id=str(envelope.event_id),
                 event_type=envelope.event_type,
                 processed_at=utcnow(),
-            )
+            ).on_conflict_do_nothing()
+        )
+        return bool(cast(CursorResult[Any], result).rowcount)
+
+    async def record_all(self, envelopes: Sequence[Envelope]) -> None:
+        # The primary key makes a racing duplicate fail its commit (and be retried,
+        # after which `seen` skips it) instead of applying twice. One statement for
+        # a batch (executemany).
+        if not envelopes:
+            return
+        now = utcnow()
+        await self._session.execute(
+            insert(inbox),
+            [
+                {
+                    "consumer": self._consumer,
+                    "event_id": str(e.event_id),
+                    "event_type": e.event_type,
+                    "processed_at": now,
+                }
+                for e in envelopes
+            ],
         )
 
 
@@ -54,8 +88,21 @@ class MemoryInbox:
         event_id = str(envelope.event_id)
         return event_id in self.processed or event_id in self._staged
 
+    async def seen_among(self, envelopes: Sequence[Envelope]) -> set[str]:
+        return {str(e.event_id) for e in envelopes if await self.seen(e)}
+
     async def record(self, envelope: Envelope) -> None:
         self._staged.add(str(envelope.event_id))
+
+    async def claim(self, envelope: Envelope) -> bool:
+        if await self.seen(envelope):
+            return False
+        await self.record(envelope)
+        return True
+
+    async def record_all(self, envelopes: Sequence[Envelope]) -> None:
+        for envelope in envelopes:
+            await self.record(envelope)
 
     def commit(self) -> None:
         self.processed |= self._staged
@@ -82,9 +129,8 @@ async def apply_once(
 
     Returns False when the event was already applied (a redelivery)."""
     async with uow:
-        if await uow.inbox.seen(envelope):
+        if not await uow.inbox.claim(envelope):
             return False
         await apply()
-        await uow.inbox.record(envelope)
         await uow.commit()
         return True

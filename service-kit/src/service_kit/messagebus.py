@@ -29,6 +29,7 @@ UowFactory = Callable[[Trace], U]
 CommandHandler = Callable[[Any, U], Awaitable[Any]]
 Policy = Callable[[Any, EventMeta, U], Awaitable[None]]
 InternalHandler = Callable[[Any, U], Awaitable[None]]
+Preload = Callable[[U, Sequence[Payload]], Awaitable[None]]
 
 
 class MessageBus(Generic[U]):
@@ -39,12 +40,15 @@ class MessageBus(Generic[U]):
         commands: Mapping[type, CommandHandler[U]],
         policies: Mapping[type[Payload], Policy[U]] | None = None,
         internal: Mapping[type, Sequence[InternalHandler[U]]] | None = None,
+        preload: Preload[U] | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._commands = dict(commands)
         self._policies = dict(policies or {})
         self._internal = {kind: list(handlers) for kind, handlers in (internal or {}).items()}
         self._handled_names = frozenset(model.event_type for model in self._policies)
+        # Fetches ahead, in a few queries, the rows a batch's policies will `get`.
+        self._preload = preload
 
     async def handle(self, command: Any, trace: Trace | None = None) -> Any:
         uow = self._uow_factory(trace or Trace())
@@ -74,16 +78,27 @@ class MessageBus(Generic[U]):
         uow = self._uow_factory(Trace())
         applied: list[bool] = []
         async with uow:
+            # One query for the inbox, one per repository (`preload`), one insert of
+            # the inbox rows: not one of each per event.
+            done = await uow.inbox.seen_among([envelope for envelope, _ in items])
+            if self._preload is not None:
+                await self._preload(
+                    uow, [event for envelope, event in items if str(envelope.event_id) not in done]
+                )
+            fresh: list[Envelope] = []
             for envelope, event in items:
-                if await uow.inbox.seen(envelope):
+                event_id = str(envelope.event_id)
+                if event_id in done:  # applied before, or earlier in this batch
                     applied.append(False)
                     continue
+                done.add(event_id)
                 meta = EventMeta.of(envelope)
                 uow.trace = Trace.caused_by(meta)
                 await self._policies[type(event)](event, meta, uow)
-                await uow.inbox.record(envelope)
+                fresh.append(envelope)
                 uow.checkpoint()
                 applied.append(True)
+            await uow.inbox.record_all(fresh)
             await uow.commit()
         await self._after_commit(uow)
         return applied

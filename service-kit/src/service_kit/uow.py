@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic, Self, TypeVar, get_type_hints
 
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -52,6 +53,10 @@ class Repository:
             self.seen.add(aggregate)
         return aggregate
 
+    async def load(self, keys: Iterable[str]) -> None:
+        """Fetch ahead what `get` will be asked for (a batch of consumed events);
+        an in-memory repository has everything at hand already."""
+
 
 class SqlRepository(Repository, Generic[E]):
     """One kind of row on the unit of work's session: `get` by primary key, `add`.
@@ -62,12 +67,40 @@ class SqlRepository(Repository, Generic[E]):
     def __init__(self, session: AsyncSession) -> None:
         super().__init__()
         self._session = session
+        # By key, what `load` fetched (None: no such row) and what was added since:
+        # `get` answers these without a query.
+        self._known: dict[Any, E | None] = {}
 
     async def get(self, *key: str) -> E | None:
-        return self._track(await self._session.get(self.entity, key[0] if len(key) == 1 else key))
+        ident = key[0] if len(key) == 1 else key
+        if ident in self._known:
+            return self._track(self._known[ident])
+        return self._track(await self._session.get(self.entity, ident))
+
+    async def load(self, keys: Iterable[str]) -> None:
+        """One query for the rows of many (single-column) keys, their eager
+        relationships with them, instead of one `get` per key."""
+        wanted = set(keys) - self._known.keys()
+        if not wanted:
+            return
+        mapper = inspect(self.entity)
+        found = (
+            await self._session.scalars(
+                select(self.entity).where(mapper.primary_key[0].in_(wanted))
+            )
+        ).unique()  # a joined collection repeats its row
+        self._known.update(dict.fromkeys(wanted))
+        for entity in found:
+            self._known[self._key(entity)] = entity
 
     def add(self, entity: E) -> None:
         self._session.add(self._track(entity))
+        if self._known:
+            self._known[self._key(entity)] = entity
+
+    def _key(self, entity: E) -> Any:
+        key = inspect(self.entity).primary_key_from_instance(entity)
+        return key[0] if len(key) == 1 else tuple(key)
 
 
 @cache

@@ -168,3 +168,28 @@ async def test_what_is_parked_is_parked_in_offset_order():
     assert [o.status for o in outcomes] == ["dead-lettered", "applied", "dead-lettered", "applied"]
     assert [m.offset for m in dead.parked] == [1, 3]
     assert ledger.applied == ["o2", "o4"]
+
+
+async def test_a_batch_preloads_once_what_its_new_events_need():
+    ledger = Ledger()
+    preloaded: list[list[str]] = []
+
+    async def accept(event: OrderAccepted, meta, uow: LedgerUnitOfWork) -> None:
+        uow.effects.append(event.order_id)
+
+    async def preload(uow: LedgerUnitOfWork, events) -> None:
+        preloaded.append([e.order_id for e in events])
+
+    bus = MessageBus(
+        lambda trace: LedgerUnitOfWork(ledger),
+        commands={},
+        policies={OrderAccepted: accept},
+        preload=preload,
+    )
+    old = wrap(accepted("o1"), producer="store-service")
+    assert await bus.handle_batch([(old, old.event())]) == [True]
+    new = [wrap(accepted(f"o{i}"), producer="store-service") for i in (2, 3)]
+    assert await bus.handle_batch([(e, e.event()) for e in [old, *new]]) == [False, True, True]
+    # What the inbox had seen is not fetched again.
+    assert preloaded == [["o1"], ["o2", "o3"]]
+    assert ledger.applied == ["o1", "o2", "o3"]

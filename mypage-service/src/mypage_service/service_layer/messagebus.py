@@ -14,4 +14,4 @@ POLICIES: dict[type[Payload], Policy[UnitOfWork]] = {
 
 
 def create_bus(uow_factory: UowFactory[UnitOfWork]) -> MessageBus[UnitOfWork]:
-    return MessageBus(uow_factory, commands={}, policies=POLICIES)
+    return MessageBus(uow_factory, commands={}, policies=POLICIES, preload=handlers.preload)
