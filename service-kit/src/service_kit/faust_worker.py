@@ -31,7 +31,14 @@ from faust.web import Request, Response, View
 from service_kit import metrics
 from service_kit.consumer import DeadLetterPublisher, EventProcessor, RawMessage
 from service_kit.messagebus import MessageBus
-from service_kit.runtime import Check, Platform, configure_logging, logging_config, run_checks
+from service_kit.runtime import (
+    Check,
+    Platform,
+    configure_logging,
+    freeze_built_objects,
+    logging_config,
+    run_checks,
+)
 from service_kit.settings import ServiceSettings
 from service_kit.telemetry import configure_tracing
 
@@ -306,6 +313,7 @@ def run_worker(
     # The worker installs the signal handlers: SIGTERM stops after the message in
     # flight, within the grace period.
     loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+    freeze_built_objects()
     # Faust sets logging up anew when it starts: with the chassis's one setup.
     BoundedWorker(
         app,

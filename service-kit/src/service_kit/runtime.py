@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import logging.config
@@ -119,6 +120,15 @@ def configure_logging(service: str) -> None:
     logging.config.dictConfig(logging_config(service))
     for handler in kept:
         logging.root.addHandler(handler)
+
+
+def freeze_built_objects() -> None:
+    """Called once a process has built what it runs (modules, app, routes, schemas:
+    ~150k objects that live as long as the process): they move out of the garbage
+    collector's reach, so a full collection no longer walks them. In an API that walk
+    stalled every request in flight for ~80 ms."""
+    gc.collect()
+    gc.freeze()
 
 
 class BackgroundLoop(Protocol):
