@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mypage_service.adapters.notification_log import SqlNotificationLog
+from mypage_service.adapters.notification_log import Due, NotificationLog, SqlNotificationLog
 from mypage_service.adapters.notifier import Notifier, notifier_from_env
 from mypage_service.adapters.orm import notifications, start_mappers
 from mypage_service.domain.notification import NotificationState
-from mypage_service.service_layer.dispatcher import DispatchPolicy, NotificationDispatcher
+from mypage_service.service_layer.dispatcher import DispatchPolicy, notification_loop
 from mypage_service.service_layer.messagebus import create_bus
 from mypage_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
 from service_kit import metrics
+from service_kit.claims import ClaimLoop
 from service_kit.runtime import Container as _Container
 from service_kit.runtime import Platform
 from service_kit.settings import ServiceSettings
@@ -23,7 +24,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 @dataclass
 class Container(_Container):
     notifier: Notifier
-    dispatcher: NotificationDispatcher
+    dispatcher: ClaimLoop[Due, NotificationLog]
 
 
 def settings_from_env() -> ServiceSettings:
@@ -43,9 +44,9 @@ def bootstrap(
 
     uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
     # The worker decides notifications; the API process sends them, beside its relay.
-    dispatcher = NotificationDispatcher(SqlNotificationLog(platform.writes), notifier, dispatch)
-    platform.background.append(dispatcher)
+    sender = notification_loop(SqlNotificationLog(platform.writes), notifier, dispatch)
+    platform.background.append(sender)
     platform.readings[metrics.NOTIFICATIONS_PENDING] = metrics.row_count(
         platform.sessions, notifications, notifications.c.state == NotificationState.PENDING
     )
-    return Container(platform, create_bus(uow_factory), notifier, dispatcher)
+    return Container(platform, create_bus(uow_factory), notifier, sender)

@@ -32,7 +32,7 @@ from mypage_service.adapters.orm import notifications, order_status, start_mappe
 from mypage_service.adapters.read_model_diff import compare_read_models
 from mypage_service.bootstrap import MIGRATIONS
 from mypage_service.entrypoints.rebuild import main, rebuild
-from mypage_service.service_layer.dispatcher import DispatchPolicy, NotificationDispatcher
+from mypage_service.service_layer.dispatcher import DispatchPolicy, notification_loop
 from mypage_service.service_layer.messagebus import create_bus
 from mypage_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
 from service_kit.db import create_engine, session_factory
@@ -141,11 +141,11 @@ async def dispatch_everything(url: str) -> FakeNotifier:
     """What the mypage API's dispatcher would send after the switch."""
     engine = create_engine(url)
     notifier = FakeNotifier()
-    dispatcher = NotificationDispatcher(
+    dispatcher = notification_loop(
         SqlNotificationLog(session_factory(engine)), notifier, DispatchPolicy()
     )
     try:
-        while await dispatcher.dispatch_once():
+        while await dispatcher.work_off():
             pass
     finally:
         await engine.dispose()

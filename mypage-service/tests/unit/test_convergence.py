@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from mypage_service.domain.status import rank
-from mypage_service.service_layer.dispatcher import DispatchPolicy, NotificationDispatcher
+from mypage_service.service_layer.dispatcher import DispatchPolicy, notification_loop
 from mypage_service.service_layer.messagebus import create_bus
 from service_kit.testing import interleavings, twice
 from shared_events.envelope import Envelope
@@ -33,8 +33,8 @@ async def deliver(arrivals: list[Envelope]) -> FakeUnitOfWork:
 
 async def dispatch_all(uow: FakeUnitOfWork) -> FakeNotifier:
     notifier = FakeNotifier()
-    dispatcher = NotificationDispatcher(FakeNotificationLog(uow), notifier, DispatchPolicy())
-    while await dispatcher.dispatch_once():
+    dispatcher = notification_loop(FakeNotificationLog(uow), notifier, DispatchPolicy())
+    while await dispatcher.work_off():
         pass
     return notifier
 

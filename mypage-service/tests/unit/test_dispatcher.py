@@ -11,8 +11,9 @@ import pytest
 
 from mypage_service.adapters.notification_log import Due
 from mypage_service.adapters.notifier import Message, Notifier
-from mypage_service.service_layer.dispatcher import DispatchPolicy, NotificationDispatcher
+from mypage_service.service_layer.dispatcher import DispatchPolicy, notification_loop
 from mypage_service.service_layer.messagebus import create_bus
+from service_kit.claims import ClaimLoop
 from service_kit.messagebus import MessageBus
 from shared_events import contract
 from shared_events.envelope import Envelope
@@ -40,8 +41,8 @@ def clock() -> ManualClock:
     return ManualClock(T0 + timedelta(days=1))
 
 
-def dispatcher_for(uow, notifier: Notifier, clock, policy=POLICY) -> NotificationDispatcher:
-    return NotificationDispatcher(FakeNotificationLog(uow), notifier, policy, clock=clock)
+def dispatcher_for(uow, notifier: Notifier, clock, policy=POLICY) -> ClaimLoop:
+    return notification_loop(FakeNotificationLog(uow), notifier, policy, clock=clock)
 
 
 async def handle(bus: MessageBus[Any], *envs: Envelope) -> None:
@@ -60,8 +61,8 @@ async def test_a_notifier_failing_three_times_then_recovering_sends_once_with_ba
 
     waits = []
     while notification.state == "PENDING":
-        await dispatcher.dispatch_once()
-        await dispatcher.dispatch_once()  # inside the backoff: nothing is tried
+        await dispatcher.work_off()
+        await dispatcher.work_off()  # inside the backoff: nothing is tried
         if notification.state == "PENDING":
             wait = notification.next_attempt_at - clock.now
             waits.append(wait.total_seconds())
@@ -92,12 +93,12 @@ async def test_a_message_waits_for_the_phone_then_goes_out(bus, uow, clock):
     notifier = FakeNotifier()
     dispatcher = dispatcher_for(uow, notifier, clock)
 
-    await dispatcher.dispatch_once()
+    await dispatcher.work_off()
     assert notifier.tries == 0  # no phone yet: not even tried, not counted
     assert uow.notifications()[0].attempts == 0
 
     await handle(bus, envelope(order_placed(), 0))
-    await dispatcher.dispatch_once()
+    await dispatcher.work_off()
 
     [message] = notifier.delivered
     assert message.status == "COOKING"  # PLACED was overtaken: no change, no message
@@ -111,7 +112,7 @@ async def test_the_oldest_goes_first(bus, uow, clock):
         await handle(bus, envelope(order_placed(order_id), 0))
     notifier = FakeNotifier()
 
-    await dispatcher_for(uow, notifier, clock).dispatch_once()
+    await dispatcher_for(uow, notifier, clock).work_off()
 
     assert [m.order_id for m in notifier.delivered] == ["o-b", "o-a", "o-c"]
 
@@ -122,14 +123,14 @@ async def test_one_orders_messages_go_out_in_order_even_across_a_backoff(bus, uo
     notifier = FakeNotifier(fail_next=1)
     dispatcher = dispatcher_for(uow, notifier, clock)
 
-    await dispatcher.dispatch_once()  # PLACED fails and backs off
-    await dispatcher.dispatch_once()  # ACCEPTED waits behind it
+    await dispatcher.work_off()  # PLACED fails and backs off
+    await dispatcher.work_off()  # ACCEPTED waits behind it
     assert notifier.delivered == []
 
     clock.now += timedelta(seconds=POLICY.backoff(1))
-    assert await dispatcher.dispatch_once()  # PLACED: the next one is due at once
-    assert await dispatcher.dispatch_once()  # ACCEPTED
-    assert not await dispatcher.dispatch_once()  # nothing left
+    assert await dispatcher.work_off()  # PLACED: the next one is due at once
+    assert await dispatcher.work_off()  # ACCEPTED
+    assert not await dispatcher.work_off()  # nothing left
 
     assert [m.status for m in notifier.delivered] == ["PLACED", "ACCEPTED"]
 
@@ -140,8 +141,8 @@ async def test_a_message_the_gateway_keeps_refusing_holds_up_no_other_order(bus,
     notifier.refused_orders.add("o-refused")
     dispatcher = dispatcher_for(uow, notifier, clock)
 
-    await dispatcher.dispatch_once()  # the refusal ends this batch
-    await dispatcher.dispatch_once()  # the refused one waits its backoff; the next goes
+    await dispatcher.work_off()  # the refusal ends this batch
+    await dispatcher.work_off()  # the refused one waits its backoff; the next goes
 
     assert [m.order_id for m in notifier.delivered] == ["o-ok"]
     refused = uow.orders.rows["o-refused"].notifications[0]
@@ -157,7 +158,7 @@ class LeakyNotifier(Notifier):
 async def test_an_unexpected_error_is_stored_without_its_text(bus, uow, clock):
     await handle(bus, envelope(order_placed(), 0))
 
-    await dispatcher_for(uow, LeakyNotifier(), clock).dispatch_once()
+    await dispatcher_for(uow, LeakyNotifier(), clock).work_off()
 
     [notification] = uow.notifications()
     assert (notification.state, notification.last_error) == ("PENDING", "ValueError")
@@ -168,7 +169,7 @@ async def test_the_loop_rides_out_a_notifier_that_is_down_and_stops_cleanly(bus,
     notifier = FakeNotifier()
     notifier.down = True
     policy = DispatchPolicy(poll_interval=0.01, backoff_initial=0.01, backoff_max=0.05)
-    dispatcher = NotificationDispatcher(FakeNotificationLog(uow), notifier, policy)
+    dispatcher = notification_loop(FakeNotificationLog(uow), notifier, policy)
 
     task = asyncio.create_task(dispatcher.run())
     await eventually(lambda: notifier.tries >= 3, "three tries")
@@ -181,7 +182,7 @@ async def test_the_loop_rides_out_a_notifier_that_is_down_and_stops_cleanly(bus,
 
     assert [m.status for m in notifier.delivered] == ["PLACED", "ACCEPTED"]
     assert notifier.closed
-    assert dispatcher.failures >= 3 and dispatcher.sent == 2
+    assert dispatcher.failures >= 3 and dispatcher.done == 2
 
 
 class UnreachableLog(FakeNotificationLog):
@@ -203,7 +204,7 @@ async def test_the_loop_rides_out_the_database_being_away(bus, uow):
     notifier = FakeNotifier()
     policy = DispatchPolicy(poll_interval=0.01, backoff_initial=0.01, backoff_max=0.02)
     log = UnreachableLog(uow, outage=3)
-    dispatcher = NotificationDispatcher(log, notifier, policy)
+    dispatcher = notification_loop(log, notifier, policy)
 
     task = asyncio.create_task(dispatcher.run())
     await eventually(lambda: len(notifier.delivered) == 1, "sent once the database is back")

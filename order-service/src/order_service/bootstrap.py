@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from order_service.adapters.orm import payments, start_mappers
 from order_service.adapters.payment import FakeCardGateway, PaymentGateway
 from order_service.domain.payment import PaymentStatus
 from order_service.service_layer.messagebus import create_bus
-from order_service.service_layer.refunds import RefundDispatcher
+from order_service.service_layer.refunds import PACING, Refunds
 from order_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
 from service_kit import metrics
-from service_kit.runtime import Container as _Container
-from service_kit.runtime import Platform
+from service_kit.claims import ClaimLoop
+from service_kit.runtime import Container, Platform
 from service_kit.settings import ServiceSettings
 from service_kit.uow import Trace
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-@dataclass
-class Container(_Container):
-    gateway: PaymentGateway
-    refunds: RefundDispatcher
 
 
 def bootstrap(
@@ -37,10 +30,10 @@ def bootstrap(
     # The dispatcher runs in the API process only (platform.background, beside the
     # relay). The worker builds it too but never runs it: its wake() is then a no-op
     # and the API's dispatcher finds the worker's refunds by polling.
-    refunds = RefundDispatcher(lambda: uow_factory(Trace()), gateway)
+    refunds = ClaimLoop(lambda: uow_factory(Trace()), Refunds(gateway), PACING)
     platform.background.append(refunds)
     platform.readings[metrics.REFUNDS_PENDING] = metrics.row_count(
         platform.sessions, payments, payments.c.status == PaymentStatus.REFUND_PENDING
     )
     bus = create_bus(uow_factory, gateway, wake_refunds=refunds.wake)
-    return Container(platform, bus, gateway, refunds)
+    return Container(platform, bus)

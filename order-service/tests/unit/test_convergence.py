@@ -61,7 +61,7 @@ async def run(store_stream: list[str], arrival: list[str]) -> Final:
                 answers.append(str(refused.current_state))
         else:
             await world.deliver(*envelopes[item])
-        await world.refunds.dispatch_pending()  # the dispatcher may run at any point
+        await world.refunds.work_off()  # the dispatcher may run at any point
     first, retry = answers
     # The retry changes nothing: refused, naming the state the first answer left.
     assert retry == ("CANCELLED" if first == "accepted" else first)

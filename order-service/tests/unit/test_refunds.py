@@ -8,8 +8,8 @@ import pytest
 
 from order_service.adapters.payment import FakeCardGateway
 from order_service.domain.payment import PaymentStatus
-from order_service.service_layer.refunds import RefundDispatcher, RefundsFailed
-from service_kit.claims import Pacing
+from order_service.service_layer.refunds import Refunds
+from service_kit.claims import ClaimLoop, ClaimsFailed, Pacing
 from service_kit.uow import Trace
 from shared_events.contract import OrderRejected
 
@@ -25,8 +25,8 @@ async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None
         await asyncio.sleep(0.005)
 
 
-def dispatcher(world: World, **pacing) -> RefundDispatcher:
-    return RefundDispatcher(lambda: world.uow.factory(Trace()), world.gateway, Pacing(**pacing))
+def dispatcher(world: World, **pacing) -> ClaimLoop:
+    return ClaimLoop(lambda: world.uow.factory(Trace()), Refunds(world.gateway), Pacing(**pacing))
 
 
 async def test_a_cancelled_order_is_refunded_once():
@@ -34,8 +34,8 @@ async def test_a_cancelled_order_is_refunded_once():
     order_id = await world.place()
     await world.cancel(order_id)
 
-    assert await world.refunds.dispatch_pending() == 1
-    assert await world.refunds.dispatch_pending() == 0
+    assert await world.refunds.work_off() == 1
+    assert await world.refunds.work_off() == 0
 
     payment = world.payment(order_id)
     assert payment.status is PaymentStatus.REFUNDED
@@ -52,7 +52,7 @@ async def test_a_rejected_order_is_refunded():
         *store_event(OrderRejected(order_id=order_id, store_id="s1", reason="x"), 1)
     )
 
-    await world.refunds.dispatch_pending()
+    await world.refunds.work_off()
 
     assert world.payment(order_id).status is PaymentStatus.REFUNDED
     assert world.gateway.refund_calls == [order_id]
@@ -62,7 +62,7 @@ async def test_a_charged_payment_is_never_refunded():
     world = World()
     order_id = await world.place()
 
-    assert await world.refunds.dispatch_pending() == 0
+    assert await world.refunds.work_off() == 0
 
     assert world.payment(order_id).status is PaymentStatus.CHARGED
     assert world.gateway.refund_calls == []
@@ -74,12 +74,12 @@ async def test_a_gateway_failure_leaves_the_refund_pending_until_the_gateway_rec
     await world.cancel(order_id)
 
     for _ in range(2):
-        with pytest.raises(RefundsFailed) as failed:
-            await world.refunds.dispatch_pending()
-        assert failed.value.order_ids == [order_id]
+        with pytest.raises(ClaimsFailed) as failed:
+            await world.refunds.work_off()
+        assert failed.value.items == [order_id]
         assert world.payment(order_id).status is PaymentStatus.REFUND_PENDING
 
-    assert await world.refunds.dispatch_pending() == 1
+    assert await world.refunds.work_off() == 1
     assert world.payment(order_id).status is PaymentStatus.REFUNDED
     assert world.gateway.refund_calls == [order_id] * 3
     assert len(world.gateway.refunds) == 1
@@ -97,7 +97,7 @@ async def test_the_running_dispatcher_retries_with_backoff_until_the_gateway_rec
         await asyncio.wait_for(task, timeout=5)
 
     assert world.refunds.failures == 3
-    assert world.refunds.refunded == 1
+    assert world.refunds.done == 1
     assert world.gateway.refund_calls == [order_id] * 4
     assert len(world.gateway.refunds) == 1
 
@@ -120,8 +120,8 @@ async def test_one_failing_refund_does_not_hold_up_the_others():
     await world.cancel(stuck)
     await world.cancel(other)
 
-    with pytest.raises(RefundsFailed):
-        await world.refunds.dispatch_pending()
+    with pytest.raises(ClaimsFailed):
+        await world.refunds.work_off()
 
     assert world.payment(stuck).status is PaymentStatus.REFUND_PENDING
     assert world.payment(other).status is PaymentStatus.REFUNDED
@@ -133,11 +133,11 @@ async def test_a_refund_whose_commit_was_lost_is_asked_again_and_given_once():
     await world.cancel(order_id)
     world.uow.fail_next_commit = ConnectionResetError("database went away")
 
-    with pytest.raises(RefundsFailed):
-        await world.refunds.dispatch_pending()
+    with pytest.raises(ClaimsFailed):
+        await world.refunds.work_off()
     assert world.payment(order_id).status is PaymentStatus.REFUND_PENDING
 
-    assert await world.refunds.dispatch_pending() == 1
+    assert await world.refunds.work_off() == 1
     assert world.payment(order_id).status is PaymentStatus.REFUNDED
     assert world.gateway.refund_calls == [order_id, order_id]  # asked twice ...
     assert len(world.gateway.refunds) == 1  # ... given back once (idempotent per order)

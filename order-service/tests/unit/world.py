@@ -13,8 +13,8 @@ from order_service.domain.menu import RequestedItem
 from order_service.domain.model import DeliveryAddress, Order
 from order_service.domain.payment import Payment
 from order_service.service_layer.messagebus import create_bus
-from order_service.service_layer.refunds import RefundDispatcher
-from service_kit.claims import Pacing
+from order_service.service_layer.refunds import Refunds
+from service_kit.claims import ClaimLoop, Pacing
 from service_kit.messagebus import MessageBus
 from service_kit.uow import Trace
 from shared_events.contract import MenuItemChanged, OrderCancelled, Payload
@@ -33,9 +33,9 @@ class World:
 
     def __post_init__(self) -> None:
         self.bus: MessageBus = create_bus(self.uow.factory, self.gateway, self._wake)
-        self.refunds = RefundDispatcher(
+        self.refunds = ClaimLoop(
             lambda: self.uow.factory(Trace()),
-            self.gateway,
+            Refunds(self.gateway),
             Pacing(poll_interval=0.01, backoff_multiplier=0.001, max_backoff=0.01),
         )
 

@@ -1,10 +1,12 @@
 """Claiming rows, so two replicas of a service never do the same background work.
 
 The background loops that work off a to-do table (order-service's refunds, the
-store's acceptance timer, mypage's notifications) share one shape, `ClaimLoop`:
-a pass finds up to a batch of due rows, acts on each (the stop in between, the
-failures collected and the pass retried with backoff), and each row is taken with
-`claimed()` inside the unit of work that acts on it:
+store's acceptance timer, mypage's notifications) are one loop, `ClaimLoop`, run
+over a service's `Claims`: the service says which rows are due and how to act on
+one; the loop opens a unit of work for each, paces the passes, collects failures
+and retries with backoff. A pass finds up to a batch of due rows and acts on each
+(the stop in between), and each row is taken with `claimed()` inside the unit of
+work that acts on it:
 
 * PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`: a row another replica holds is
   skipped, never waited for, and stays locked until the acting transaction ends,
@@ -18,8 +20,9 @@ failures collected and the pass retried with backoff), and each row is taken wit
 from __future__ import annotations
 
 import logging
-from abc import abstractmethod
-from collections.abc import Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -28,7 +31,9 @@ from sqlalchemy import Select
 from service_kit.loop import WorkLoop
 
 T = TypeVar("T")
+U = TypeVar("U")
 S = TypeVar("S", bound=Select[Any])
+Units = Callable[[], AbstractAsyncContextManager[U]]
 
 log = logging.getLogger(__name__)
 
@@ -62,53 +67,90 @@ class EndPass(Exception):
     retry time): the pass ends there, without the loop's backoff."""
 
 
-class ClaimLoop(WorkLoop, Generic[T]):
-    """A WorkLoop whose pass is: `due(limit)`, then `act(item)` on each, in order.
-
-    `act` claims its item inside the unit of work that does the work and returns
-    how much it did (0: someone else had it, or it was no longer due). A failing
-    item is logged and the pass goes on with the next; a pass with failures raises
-    ClaimsFailed, so WorkLoop retries it with backoff. An `act` that raises EndPass
-    ends the pass quietly (a gateway that is down gets one try per pass).
-    """
-
-    def __init__(self, pacing: Pacing) -> None:
-        super().__init__(
-            self.work_off, pacing.poll_interval, pacing.backoff_multiplier, pacing.max_backoff
-        )
-        self._batch_size = pacing.batch_size
-        self.failures = 0
+class Claims(ABC, Generic[T, U]):
+    """A to-do table, in a service's words: which items are due and how to act on one,
+    each inside the unit of work (`U`) the ClaimLoop opens for it."""
 
     @abstractmethod
-    async def due(self, limit: int) -> Sequence[T]:
+    async def due(self, uow: U, limit: int) -> Sequence[T]:
         """Up to `limit` items that look due, oldest first (an unlocked read)."""
 
     @abstractmethod
-    async def act(self, item: T) -> int:
-        """Claim `item` and do its work; raises when it failed (it stays due)."""
+    async def act(self, uow: U, item: T) -> int:
+        """Claim `item` and do its work; how much it did (0: someone else had it, or it
+        was no longer due). Raises when it failed (it stays due), EndPass when it dealt
+        with its failure itself."""
+
+    async def idle_seconds(self, uow: U, poll_interval: float) -> float:
+        """How long an idle loop waits for wake(): the poll interval, unless the table
+        knows when its next item falls due."""
+        return poll_interval
 
     def failed(self, item: T, exc: Exception) -> None:
         """Say that `item` failed (never anything a log must not carry)."""
         log.warning("%s: %s failed (%s)", type(self).__name__, item, type(exc).__name__)
 
+    async def close(self) -> None:
+        """Let go of what the table's collaborators hold, once the loop has stopped."""
+
+
+class ClaimLoop(WorkLoop, Generic[T, U]):
+    """A WorkLoop whose pass is: `due(limit)`, then `act(item)` on each, in order, each
+    in a unit of work of its own from `units`.
+
+    A failing item is logged and the pass goes on with the next; a pass with failures
+    raises ClaimsFailed, so WorkLoop retries it with backoff. An `act` that raises
+    EndPass ends the pass quietly (a gateway that is down gets one try per pass).
+    `done` counts what the acts did; `failures`, the failed passes and ended ones.
+    """
+
+    def __init__(self, units: Units[U], claims: Claims[T, U], pacing: Pacing) -> None:
+        super().__init__(
+            self.work_off, pacing.poll_interval, pacing.backoff_multiplier, pacing.max_backoff
+        )
+        self.claims = claims
+        self._units = units
+        self._batch_size = pacing.batch_size
+        self.done = 0
+        self.failures = 0
+
     async def on_failure(self, exc: BaseException | None, retry_in: float) -> None:
+        # Only the kind of failure: a database error may quote a row's personal data.
         self.failures += 1
-        log.warning("%s: %s; retrying in %.1fs", type(self).__name__, exc, retry_in)
+        log.warning(
+            "%s: %s; retrying in %.1fs", type(self.claims).__name__, type(exc).__name__, retry_in
+        )
+
+    async def idle_seconds(self) -> float:
+        try:
+            async with self._units() as uow:
+                return await self.claims.idle_seconds(uow, self._poll_interval)
+        except Exception as exc:  # the next pass retries with backoff
+            log.warning("%s: next due unknown (%s)", type(self.claims).__name__, type(exc).__name__)
+            return self._poll_interval
+
+    async def close(self) -> None:
+        await self.claims.close()
 
     async def work_off(self) -> int:
         """One pass; returns how much was done. Raises ClaimsFailed, after trying the
         others, when any item failed."""
         done, failed = 0, []
-        for item in await self.due(self._batch_size):
+        async with self._units() as uow:
+            items = await self.claims.due(uow, self._batch_size)
+        for item in items:
             if self._stopping.is_set():
                 break
             try:
-                done += await self.act(item)
+                async with self._units() as uow:
+                    done += await self.claims.act(uow, item)
             except EndPass:
+                self.failures += 1
                 break
             except Exception as exc:
                 failed.append(item)
-                self.failed(item, exc)
+                self.claims.failed(item, exc)
+        self.done += done
         if failed:
             raise ClaimsFailed(failed)
         return done

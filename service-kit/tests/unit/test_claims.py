@@ -2,12 +2,13 @@
 share the to-do list; failures collected and retried; EndPass ends a pass quietly."""
 
 import asyncio
+from contextlib import nullcontext
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from service_kit.claims import ClaimLoop, ClaimsFailed, EndPass, Pacing, claimed
+from service_kit.claims import ClaimLoop, Claims, ClaimsFailed, EndPass, Pacing, claimed
 
 
 class Todo:
@@ -19,19 +20,19 @@ class Todo:
         self.done: list[int] = []
 
 
-class Worker(ClaimLoop[int]):
-    def __init__(self, todo: Todo, *, broken=(), ends=()) -> None:
-        super().__init__(Pacing(0.01, batch_size=10, backoff_multiplier=0, max_backoff=0))
-        self.todo, self.broken, self.ends = todo, set(broken), set(ends)
+class Items(Claims[int, Todo]):
+    def __init__(self, *, broken=(), ends=()) -> None:
+        self.broken, self.ends = set(broken), set(ends)
         self.tried: list[int] = []
 
-    async def due(self, limit: int) -> list[int]:
-        return self.todo.pending[:limit]
+    async def due(self, uow: Todo, limit: int) -> list[int]:
+        return uow.pending[:limit]
 
-    async def act(self, item: int) -> int:
-        if item in self.todo.held or item not in self.todo.pending:
+    async def act(self, uow: Todo, item: int) -> int:
+        todo = uow
+        if item in todo.held or item not in todo.pending:
             return 0  # skipped: someone else has it, or it is done
-        self.todo.held.add(item)
+        todo.held.add(item)
         try:
             self.tried.append(item)
             await asyncio.sleep(0)  # the other loop runs meanwhile
@@ -39,43 +40,49 @@ class Worker(ClaimLoop[int]):
                 raise EndPass
             if item in self.broken:
                 raise ConnectionError("gateway away")
-            self.todo.pending.remove(item)
-            self.todo.done.append(item)
+            todo.pending.remove(item)
+            todo.done.append(item)
             return 1
         finally:
-            self.todo.held.discard(item)
+            todo.held.discard(item)
+
+
+def worker_on(todo: Todo, *, broken=(), ends=()) -> ClaimLoop[int, Todo]:
+    """A loop over the shared list (the list is its own unit of work here)."""
+    pacing = Pacing(0.01, batch_size=10, backoff_multiplier=0, max_backoff=0)
+    return ClaimLoop(lambda: nullcontext(todo), Items(broken=broken, ends=ends), pacing)
 
 
 async def test_two_loops_on_one_list_never_act_on_the_same_item():
     todo = Todo(list(range(30)))
-    one, two = Worker(todo), Worker(todo)
+    one, two = worker_on(todo), worker_on(todo)
     while todo.pending:
         await asyncio.gather(one.work_off(), two.work_off())
     assert sorted(todo.done) == list(range(30))
-    assert not set(one.tried) & set(two.tried)
+    assert not set(one.claims.tried) & set(two.claims.tried)
 
 
 async def test_a_failed_item_stays_due_and_the_others_go_on():
     todo = Todo([1, 2, 3])
-    worker = Worker(todo, broken={2})
+    worker = worker_on(todo, broken={2})
     with pytest.raises(ClaimsFailed) as failed:
         await worker.work_off()
     assert failed.value.items == [2]
     assert (todo.done, todo.pending) == ([1, 3], [2])
-    worker.broken.clear()
+    worker.claims.broken.clear()
     assert await worker.work_off() == 1
 
 
 async def test_end_pass_stops_the_pass_without_a_failure():
     todo = Todo([1, 2, 3])
-    worker = Worker(todo, ends={2})
+    worker = worker_on(todo, ends={2})
     assert await worker.work_off() == 1
-    assert worker.tried == [1, 2]
+    assert worker.claims.tried == [1, 2]
 
 
 async def test_a_stopping_loop_takes_no_further_item():
     todo = Todo([1, 2])
-    worker = Worker(todo)
+    worker = worker_on(todo)
     worker.stop()
     assert await worker.work_off() == 0
     assert todo.done == []

@@ -6,14 +6,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from service_kit.claims import Pacing
+from service_kit.claims import ClaimLoop, Pacing
 from service_kit.runtime import running
 from service_kit.uow import Trace
 from shared_events import contract
 from store_service.domain import commands
 from store_service.domain.store_order import TicketStatus, WrongTicketState
 from store_service.service_layer.acceptance_timer import (
-    AcceptanceTimer,
+    OverdueTickets,
     max_sleep_for,
     seconds_until,
 )
@@ -43,17 +43,17 @@ def clock() -> Clock:
     return Clock(at(0))
 
 
-def timer_on(uow: FakeUnitOfWork, clock: Clock, **pacing) -> AcceptanceTimer:
-    return AcceptanceTimer(lambda: uow.factory(Trace()), clock, Pacing(**pacing))
+def timer_on(uow: FakeUnitOfWork, clock: Clock, **pacing) -> ClaimLoop:
+    return ClaimLoop(lambda: uow.factory(Trace()), OverdueTickets(clock), Pacing(**pacing))
 
 
 @pytest.fixture
-def timer(uow, clock) -> AcceptanceTimer:
+def timer(uow, clock) -> ClaimLoop:
     return timer_on(uow, clock)
 
 
 @pytest.fixture
-async def bus(uow: FakeUnitOfWork, timer: AcceptanceTimer):
+async def bus(uow: FakeUnitOfWork, timer: ClaimLoop):
     bus = create_bus(uow.factory, acceptance_window=WINDOW, wake_timer=timer.wake)
     await bus.handle(commands.RegisterStore(STORE, OWNER, "Hansik House", "gangnam"))
     await bus.handle(commands.SetMenuItem(STORE, "m1", OWNER, "Bibimbap", 9000, 50))
@@ -81,11 +81,11 @@ async def test_a_ticket_left_alone_is_rejected_once_when_its_deadline_passes(
     await place(bus)
 
     clock.now = at(5) - timedelta(seconds=1)
-    assert await timer.expire_due() == 0
+    assert await timer.work_off() == 0
     clock.now = at(5)
-    assert await timer.expire_due() == 1
+    assert await timer.work_off() == 1
     clock.now = at(6)
-    assert await timer.expire_due() == 0
+    assert await timer.work_off() == 0
 
     assert uow.store_orders.rows[ORDER].status is TicketStatus.REJECTED
     assert rejections(uow) == [
@@ -93,7 +93,7 @@ async def test_a_ticket_left_alone_is_rejected_once_when_its_deadline_passes(
             order_id=ORDER, store_id=STORE, reason="not accepted in time", rejected_by="timeout"
         )
     ]
-    assert timer.max_lateness == 0.0
+    assert timer.claims.max_lateness == 0.0
 
 
 async def test_the_owner_who_comes_after_the_time_out_gets_a_conflict_naming_rejected(
@@ -101,7 +101,7 @@ async def test_the_owner_who_comes_after_the_time_out_gets_a_conflict_naming_rej
 ):
     await place(bus)
     clock.now = at(5)
-    await timer.expire_due()
+    await timer.work_off()
 
     with pytest.raises(WrongTicketState) as refused:
         await bus.handle(commands.DecideOrder(ORDER, OWNER, accepted=True))
@@ -114,7 +114,7 @@ async def test_an_owner_who_accepted_first_is_never_overruled(bus, uow, clock, t
     await bus.handle(commands.DecideOrder(ORDER, OWNER, accepted=True))
 
     clock.now = at(60)
-    assert await timer.expire_due() == 0
+    assert await timer.work_off() == 0
 
     assert uow.store_orders.rows[ORDER].status is TicketStatus.ACCEPTED
     assert rejections(uow) == []
@@ -126,8 +126,8 @@ async def test_a_deadline_that_passed_while_no_timer_ran_fires_at_the_first_look
 
     restarted = timer_on(uow, clock)
 
-    assert await restarted.expire_due() == 1
-    assert restarted.max_lateness == pytest.approx(timedelta(minutes=25).total_seconds())
+    assert await restarted.work_off() == 1
+    assert restarted.claims.max_lateness == pytest.approx(timedelta(minutes=25).total_seconds())
 
 
 async def test_each_look_claims_a_bounded_batch_earliest_deadline_first(bus, uow, clock):
@@ -139,26 +139,26 @@ async def test_each_look_claims_a_bounded_batch_earliest_deadline_first(bus, uow
     batches = []
     for _ in range(4):
         before = len(rejections(uow))
-        await timer.expire_due()
+        await timer.work_off()
         batches.append({e.order_id for e in rejections(uow)[before:]})
 
     assert batches == [{"o-0", "o-1", "o-2"}, {"o-3", "o-4", "o-5"}, {"o-6"}, set()]
 
 
 async def test_the_next_deadline_is_the_earliest_one_still_waiting(bus, uow, timer):
-    assert await timer.next_deadline() is None
+    assert await uow.store_orders.next_deadline() is None
     await place(bus, order_id="late", minutes=4)
     await place(bus, order_id="early", minutes=1)
     await bus.handle(commands.DecideOrder("early", OWNER, accepted=True))
 
-    assert await timer.next_deadline() == at(4) + WINDOW
+    assert await uow.store_orders.next_deadline() == at(4) + WINDOW
 
 
-async def fires(timer: AcceptanceTimer) -> None:
+async def fires(timer: ClaimLoop) -> None:
     """Wait (in real time, with a deadline) for the running timer's first time-out."""
 
     async def fired() -> int:
-        return timer.timed_out
+        return timer.done
 
     await eventually(fired, within=10, what="the time-out")
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mypage_service.adapters.notification_log import Due, NotificationLog
 from mypage_service.adapters.notifier import Message, Notifier, NotifierError
 from service_kit import telemetry
-from service_kit.claims import ClaimLoop, EndPass, Pacing
+from service_kit.claims import ClaimLoop, Claims, EndPass, Pacing
 from shared_events.envelope import utcnow
 
 log = logging.getLogger(__name__)
@@ -47,31 +48,19 @@ class DispatchPolicy:
         return min(self.backoff_max, self.backoff_initial * 2.0 ** max(attempts - 1, 0))
 
 
-class NotificationDispatcher(ClaimLoop[Due]):
-    """A ClaimLoop: `run()` until `stop()`, finishing the message in flight. Each row
-    is claimed (a lease, taken with FOR UPDATE SKIP LOCKED on PostgreSQL) before it
-    goes out, so two API replicas never send one message. A pass that fails (the
-    database away, say) is retried with the policy's backoff."""
+class Notifications(Claims[Due, NotificationLog]):
+    """The notifications left PENDING, each sent once. Worked off by a ClaimLoop
+    (`run()` until `stop()`, finishing the message in flight). Each row is claimed
+    (a lease, taken with FOR UPDATE SKIP LOCKED on PostgreSQL) before it goes out,
+    so two API replicas never send one message; the lease, not a held transaction,
+    covers the send, so each step is a transaction of the log's own."""
 
     def __init__(
-        self,
-        notification_log: NotificationLog,
-        notifier: Notifier,
-        policy: DispatchPolicy | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        self, notifier: Notifier, policy: DispatchPolicy, clock: Callable[[], datetime] = utcnow
     ) -> None:
-        self._policy = policy = policy or DispatchPolicy()
-        super().__init__(policy.pacing)
-        self._log = notification_log
         self._notifier = notifier
+        self._policy = policy
         self._clock = clock
-        self.sent = 0
-
-    async def on_failure(self, exc: BaseException | None, retry_in: float) -> None:
-        # Never the exception's text: a database error may quote a phone number.
-        log.warning(
-            "notification dispatch failed (%s); again in %.1fs", type(exc).__name__, retry_in
-        )
 
     def failed(self, item: Due, exc: Exception) -> None:
         log.warning("notification %s: %s", item.notification_id, type(exc).__name__)
@@ -79,18 +68,12 @@ class NotificationDispatcher(ClaimLoop[Due]):
     async def close(self) -> None:
         await self._notifier.aclose()
 
-    async def dispatch_once(self) -> int:
-        """Try the due rows, oldest first; how many went out (the next message of
-        those orders may be due right away). The first refusal ends the pass: a
-        notifier that is down gets one try per poll, not one per pending row."""
-        return await self.work_off()
+    async def due(self, uow: NotificationLog, limit: int) -> list[Due]:
+        return await uow.due(self._clock(), limit)
 
-    async def due(self, limit: int) -> list[Due]:
-        return await self._log.due(self._clock(), limit)
-
-    async def act(self, item: Due) -> int:
+    async def act(self, uow: NotificationLog, item: Due) -> int:
         now = self._clock()
-        if not await self._log.claim(
+        if not await uow.claim(
             item.notification_id, now, now + timedelta(seconds=self._policy.lease)
         ):
             return 0  # another dispatcher has it
@@ -100,7 +83,6 @@ class NotificationDispatcher(ClaimLoop[Due]):
             with telemetry.continued(item.traceparent, "send KakaoTalk", status=item.status):
                 await self._notifier.send(message)
         except Exception as exc:
-            self.failures += 1
             error = _describe(exc)
             retry_at = self._clock() + timedelta(seconds=self._policy.backoff(attempts))
             log.warning(
@@ -112,11 +94,26 @@ class NotificationDispatcher(ClaimLoop[Due]):
                 error,
                 retry_at.isoformat(),
             )
-            await self._log.failed(item.notification_id, error, retry_at)
+            await uow.failed(item.notification_id, error, retry_at)
+            # The first refusal ends the pass: a notifier that is down gets one try
+            # per poll, not one per pending row.
             raise EndPass from exc
-        await self._log.sent(item.notification_id, self._clock())
-        self.sent += 1
+        await uow.sent(item.notification_id, self._clock())
         return 1
+
+
+def notification_loop(
+    notification_log: NotificationLog,
+    notifier: Notifier,
+    policy: DispatchPolicy | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> ClaimLoop[Due, NotificationLog]:
+    """The loop that sends the due notifications, paced by `policy`."""
+    policy = policy or DispatchPolicy()
+    # The log's steps are transactions of their own: the loop's unit is the log itself.
+    return ClaimLoop(
+        lambda: nullcontext(notification_log), Notifications(notifier, policy, clock), policy.pacing
+    )
 
 
 def _describe(exc: Exception) -> str:

@@ -1,6 +1,6 @@
 """The refund dispatcher: gives back the charge of every payment left REFUND_PENDING.
 
-A WorkLoop of the API process (beside the outbox relay). REFUND_PENDING is
+A ClaimLoop of the API process (beside the outbox relay). REFUND_PENDING is
 written in the transaction that rejected or cancelled the order, so the owed
 refund survives any crash; this loop works that to-do list off:
 
@@ -16,71 +16,47 @@ refund survives any crash; this loop works that to-do list off:
   goes back exactly once;
 * a gateway failure leaves the payment REFUND_PENDING; the pass goes on with the
   other refunds and is retried with exponential backoff, never dropped.
+
+`Refunds` is that to-do list in the board's words; service_kit.claims.ClaimLoop
+works it off (bootstrap.py wires the two).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from order_service.adapters.payment import PaymentGateway
 from order_service.service_layer.unit_of_work import UnitOfWork
-from service_kit.claims import ClaimLoop, ClaimsFailed, Pacing
+from service_kit.claims import Claims, Pacing
 from shared_events.envelope import utcnow
 
 log = logging.getLogger(__name__)
-
-
-class RefundsFailed(Exception):
-    """Some refunds of a pass failed; they stay REFUND_PENDING for the retry."""
-
-    def __init__(self, order_ids: list[str]) -> None:
-        super().__init__(f"{len(order_ids)} refund(s) failed: {', '.join(order_ids)}")
-        self.order_ids = order_ids
-
 
 # Rejections are applied by the worker process: the poll is what finds their refunds.
 PACING = Pacing(poll_interval=0.5)
 
 
-class RefundDispatcher(ClaimLoop[str]):
-    def __init__(
-        self,
-        uow_factory: Callable[[], UnitOfWork],
-        gateway: PaymentGateway,
-        pacing: Pacing = PACING,
-    ) -> None:
-        super().__init__(pacing)
-        self._uow_factory = uow_factory
+class Refunds(Claims[str, UnitOfWork]):
+    """The payments left REFUND_PENDING, by order id: each charge given back once."""
+
+    def __init__(self, gateway: PaymentGateway) -> None:
         self._gateway = gateway
-        self.refunded = 0
 
-    async def dispatch_pending(self) -> int:
-        """One pass over the pending refunds; returns how many were completed.
-        Raises RefundsFailed, after trying every other one, if any failed."""
-        try:
-            return await self.work_off()
-        except ClaimsFailed as failed:
-            raise RefundsFailed([str(i) for i in failed.items]) from None
-
-    async def due(self, limit: int) -> list[str]:
-        async with self._uow_factory() as uow:
-            return await uow.payments.refund_pending(limit)
+    async def due(self, uow: UnitOfWork, limit: int) -> list[str]:
+        return await uow.payments.refund_pending(limit)
 
     def failed(self, item: str, exc: Exception) -> None:
         log.warning(
             "refund of order %s failed (%s: %s); stays pending", item, type(exc).__name__, exc
         )
 
-    async def act(self, item: str) -> int:
-        async with self._uow_factory() as uow:
-            payment = await uow.payments.claim_refund(item)
-            if payment is None:
-                return 0  # another dispatcher has it, or finished it meanwhile
-            await self._gateway.refund(item, payment.reference, payment.amount)
-            if not payment.mark_refunded(utcnow()):
-                return 0
-            await uow.commit()
-        self.refunded += 1
+    async def act(self, uow: UnitOfWork, item: str) -> int:
+        payment = await uow.payments.claim_refund(item)
+        if payment is None:
+            return 0  # another dispatcher has it, or finished it meanwhile
+        await self._gateway.refund(item, payment.reference, payment.amount)
+        if not payment.mark_refunded(utcnow()):
+            return 0
+        await uow.commit()
         log.info("order %s: %d won refunded (charge %s)", item, payment.amount, payment.reference)
         return 1

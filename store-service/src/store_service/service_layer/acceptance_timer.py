@@ -20,8 +20,9 @@ due at the first look after start.
   with `max_sleep` no longer than the window, a new deadline is always seen
   before it passes.
 * A failed look (database away) is retried with exponential backoff, never dropped
-  (service_kit.claims.ClaimLoop runs the looks, the waits and the retries; the
-  timer only says what is due, how to reject one, and how long an idle wait lasts).
+  (service_kit.claims.ClaimLoop runs the looks, the waits and the retries over
+  `OverdueTickets`, which only says what is due, how to reject one, and how long an
+  idle wait lasts).
 """
 
 from __future__ import annotations
@@ -30,15 +31,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from service_kit.claims import ClaimLoop, Pacing
+from service_kit.claims import Claims
 from store_service.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 MIN_SLEEP = 0.01
-# The poll interval is `max_sleep`, the sleep's bound: no deadline is known (or it is later).
-PACING = Pacing(poll_interval=1.0)
 
 
 def seconds_until(deadline: datetime | None, now: datetime, max_sleep: float) -> float:
@@ -48,49 +47,30 @@ def seconds_until(deadline: datetime | None, now: datetime, max_sleep: float) ->
     return min(max(0.0, (deadline - now).total_seconds()), max_sleep)
 
 
-class AcceptanceTimer(ClaimLoop[str]):
-    """Rejects the tickets whose acceptance window has ended, once each."""
+class OverdueTickets(Claims[str, UnitOfWork]):
+    """The tickets still RECEIVED after their acceptance window: each rejected once."""
 
-    def __init__(
-        self,
-        uow_factory: Callable[[], UnitOfWork],
-        clock: Clock,
-        pacing: Pacing = PACING,
-    ) -> None:
-        super().__init__(pacing)
-        self._uow_factory = uow_factory
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self.timed_out = 0
         # How long after its deadline a ticket was rejected, at most (seconds).
         self.max_lateness = 0.0
 
-    async def idle_seconds(self) -> float:
-        """Until the earliest deadline, at most `max_sleep`."""
-        try:
-            deadline = await self.next_deadline()
-        except Exception as exc:  # the next look retries with backoff
-            log.warning("acceptance timer: next deadline unknown (%s)", type(exc).__name__)
-            deadline = None
+    async def idle_seconds(self, uow: UnitOfWork, poll_interval: float) -> float:
+        """Until the earliest deadline, at most the poll interval."""
+        deadline = await uow.store_orders.next_deadline()
         # A floor, so a due ticket another transaction holds locked (skipped by the
         # claim) is looked at again shortly rather than in a busy loop.
-        return max(MIN_SLEEP, seconds_until(deadline, self._clock(), self._poll_interval))
+        return max(MIN_SLEEP, seconds_until(deadline, self._clock(), poll_interval))
 
-    async def expire_due(self) -> int:
-        """One look: reject up to a batch of tickets whose window has ended; returns
-        how many were rejected."""
-        return await self.work_off()
+    async def due(self, uow: UnitOfWork, limit: int) -> list[str]:
+        return await uow.store_orders.due(self._clock(), limit)
 
-    async def due(self, limit: int) -> list[str]:
-        async with self._uow_factory() as uow:
-            return await uow.store_orders.due(self._clock(), limit)
-
-    async def act(self, item: str) -> int:
-        async with self._uow_factory() as uow:
-            now = self._clock()
-            ticket = await uow.store_orders.claim_due(item, now)
-            if ticket is None or not ticket.time_out(now):
-                return 0  # decided meanwhile, or another replica has it
-            await uow.commit()
+    async def act(self, uow: UnitOfWork, item: str) -> int:
+        now = self._clock()
+        ticket = await uow.store_orders.claim_due(item, now)
+        if ticket is None or not ticket.time_out(now):
+            return 0  # decided meanwhile, or another replica has it
+        await uow.commit()
         # Lateness counts until the rejection is durable.
         assert ticket.accept_by is not None, "only a ticket with a deadline times out"
         late = (self._clock() - ticket.accept_by).total_seconds()
@@ -100,12 +80,7 @@ class AcceptanceTimer(ClaimLoop[str]):
             ticket.order_id,
             late,
         )
-        self.timed_out += 1
         return 1
-
-    async def next_deadline(self) -> datetime | None:
-        async with self._uow_factory() as uow:
-            return await uow.store_orders.next_deadline()
 
 
 def max_sleep_for(window: timedelta, ceiling: float = 1.0) -> float:
