@@ -289,7 +289,8 @@ def run_worker(
     """The body of every service's `entrypoints/worker.py` main(). The worker reads
     exactly the topics that carry the events the bus has policies for."""
     configure_logging(settings.service)
-    configure_tracing(settings.service, "worker", [platform.engine])
+    platform.write_inline()  # one batch at a time: no thread hop per statement
+    configure_tracing(settings.service, "worker", platform.engines())
 
     async def processor() -> EventProcessor:
         await platform.migrate()
