@@ -209,7 +209,9 @@ class EventProcessor:
                     outcomes[i] = await self.process(messages[i])
             else:
                 for (i, envelope, _), done in zip(batch, applied, strict=True):
-                    outcomes[i] = Outcome("applied" if done else "duplicate", envelope.event_type)
+                    outcome = Outcome("applied" if done else "duplicate", envelope.event_type)
+                    metrics.event_outcome(outcome.status, outcome.event_type, 0)
+                    outcomes[i] = outcome
 
     async def _process(self, message: RawMessage) -> Outcome:
         try:

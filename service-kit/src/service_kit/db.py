@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
@@ -89,3 +92,51 @@ def read_only(engine: AsyncEngine) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class _Cursor(sqlite3.Cursor):
+    async def _async_soft_close(self) -> None:
+        """What an AsyncSession awaits of a cursor after a statement (aiosqlite's closes
+        it on its thread); a sqlite3 cursor has its rows at hand already."""
+
+
+class _Connection(sqlite3.Connection):
+    def cursor(self, factory: Any = _Cursor) -> Any:
+        return super().cursor(factory)
+
+
+def sqlite_file_engine(engine: AsyncEngine, pool_size: int) -> Engine | None:
+    """The same SQLite file through the standard library's driver, synchronously and
+    tuned alike (WAL, BEGIN IMMEDIATE for writers); None unless `engine` is on a file.
+    Its cursors can serve an AsyncSession too (`inline_sessions`)."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    sync = create_sync_engine(
+        url.set(drivername="sqlite"),
+        connect_args={"timeout": 30, "check_same_thread": False, "factory": _Connection},
+        pool_size=pool_size,
+        max_overflow=0,
+        hide_parameters=True,
+    )
+    tune_sqlite(sync)
+    return sync
+
+
+@dataclass(frozen=True)
+class _SyncBind:
+    """All an AsyncSession asks of its bind: the synchronous engine under it."""
+
+    sync_engine: Engine
+
+
+def inline_sessions(sync: Engine) -> async_sessionmaker[AsyncSession]:
+    """AsyncSessions whose statements run right on the event loop's thread through a
+    synchronous engine (`sqlite_file_engine`), for a process that writes one unit of
+    work at a time (a worker). Through aiosqlite each statement (BEGIN, execute, fetch,
+    close, commit) is a hand-off to its thread and back, ~20 per consumed event and
+    most of its CPU, while the statement itself takes microseconds; waiting there for
+    the write lock holds up nothing that could go on meanwhile. The session's API is
+    unchanged (its greenlet simply never has to wait), so repositories and units of
+    work are the same code."""
+    return async_sessionmaker(_SyncBind(sync), expire_on_commit=False)  # type: ignore[call-overload]

@@ -19,11 +19,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service_kit.db import READ_ONLY, read_only, tune_sqlite
+from service_kit.db import READ_ONLY, read_only, sqlite_file_engine
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -39,21 +38,12 @@ class Reads:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = read_only(engine)
-        url = engine.url
         self._sqlite: Engine | None = None
         self._threads: ThreadPoolExecutor | None = None
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            # The same file through the standard library's driver, synchronously.
-            sync_url = make_url(url).set(drivername="sqlite")
-            sqlite = create_engine(
-                sync_url,
-                connect_args={"timeout": 30, "check_same_thread": False},
-                pool_size=SQLITE_READERS,
-                max_overflow=0,
-                hide_parameters=True,
-            )
-            tune_sqlite(sqlite)  # WAL, and the deferred BEGIN of READ_ONLY below
-            self._sqlite = sqlite.execution_options(**{READ_ONLY: True})
+        # The same file through the standard library's driver, synchronously.
+        sqlite = sqlite_file_engine(engine, pool_size=SQLITE_READERS)
+        if sqlite is not None:
+            self._sqlite = sqlite.execution_options(**{READ_ONLY: True})  # BEGIN deferred
             self._threads = ThreadPoolExecutor(SQLITE_READERS, thread_name_prefix="reads")
 
     async def __call__(self, view: View[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

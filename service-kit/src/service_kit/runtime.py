@@ -16,11 +16,18 @@ from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from aiokafka.client import AIOKafkaClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
 
 from service_kit import metrics
-from service_kit.db import create_engine, read_only, session_factory
+from service_kit.db import (
+    create_engine,
+    inline_sessions,
+    read_only,
+    session_factory,
+    sqlite_file_engine,
+)
 from service_kit.lease import lease_for
 from service_kit.messagebus import MessageBus
 from service_kit.migrations import upgrade
@@ -174,6 +181,7 @@ class Platform:
         # gauges read through `sessions`: on SQLite these begin deferred, so a read never
         # queues behind a writer (WAL gives it a snapshot); a writer must not use them.
         self.writes = session_factory(self.engine)
+        self._inline: Engine | None = None  # the worker's (write_inline)
         self.sessions = session_factory(read_only(self.engine))
         # The views' reads: each a function of a Core connection, run whole (reads.py).
         self.reads = Reads(self.engine)
@@ -201,6 +209,19 @@ class Platform:
             f"http://127.0.0.1:{settings.worker_web_port}/health/ready"
         )
 
+    def write_inline(self) -> None:
+        """For the worker, which applies one unit of work at a time: on a SQLite file its
+        units of work run their statements on the event loop's thread
+        (`db.inline_sessions`) instead of one aiosqlite thread hop per statement."""
+        sync = sqlite_file_engine(self.engine, pool_size=1)
+        if sync is not None:
+            self._inline = sync
+            self.writes = inline_sessions(sync)
+
+    def engines(self) -> list[AsyncEngine | Engine]:
+        """What this process talks to its database through (for tracing)."""
+        return [self.engine, *([self._inline] if self._inline is not None else [])]
+
     async def migrate(self) -> None:
         # The API and the worker of a service both migrate at start; whichever
         # loses a race on PostgreSQL finds the schema at head on its retry.
@@ -213,6 +234,8 @@ class Platform:
     async def dispose(self) -> None:
         self.wake.close()
         self.reads.close()
+        if self._inline is not None:
+            self._inline.dispose()
         await self.engine.dispose()
 
     def wake_relay(self) -> None:

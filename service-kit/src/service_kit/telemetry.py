@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, Sam
 from opentelemetry.trace import Link, Span, SpanKind, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import Attributes
+from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 OTLP_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -47,7 +48,9 @@ def _trace_dir() -> str | None:
     return os.environ.get("FOODDELIVERY_TRACE_DIR")
 
 
-def configure_tracing(service: str, role: str, engines: Sequence[AsyncEngine] = ()) -> bool:
+def configure_tracing(
+    service: str, role: str, engines: Sequence[AsyncEngine | Engine] = ()
+) -> bool:
     """Install the process's tracer provider and the SQLAlchemy instrumentation on its
     engines; False (and nothing installed) when tracing is off."""
     if not enabled():
@@ -83,7 +86,7 @@ def configure_tracing(service: str, role: str, engines: Sequence[AsyncEngine] = 
         # Statements only, never their parameters. The instrumentation's declared range
         # stops below the SQLAlchemy we run; its engine events are unchanged in 2.1.
         SQLAlchemyInstrumentor().instrument(
-            engines=[engine.sync_engine for engine in engines],
+            engines=[e.sync_engine if isinstance(e, AsyncEngine) else e for e in engines],
             tracer_provider=provider,
             skip_dep_check=True,
         )

@@ -2,6 +2,8 @@
 does not handle skipped from its header, undecoded; a failing event neither loses nor
 doubles the others (the batch goes one by one, the failing event is parked)."""
 
+from prometheus_client import REGISTRY
+
 from service_kit.consumer import EventProcessor, RawMessage
 from service_kit.inbox import MemoryInbox
 from service_kit.kernel import Aggregate
@@ -96,6 +98,22 @@ async def test_a_batch_commits_once_and_skips_unhandled_types_undecoded():
     assert ledger.applied == ["o1", "o3", "o4"]
     assert ledger.commits == 1
     assert dead.parked == []
+
+
+def handled(event_type: str) -> float:
+    return (
+        REGISTRY.get_sample_value("fooddelivery_events_handled_total", {"event_type": event_type})
+        or 0.0
+    )
+
+
+async def test_each_event_of_a_batch_is_counted_handled():
+    processor, _, _ = setup()
+    before = handled("OrderAccepted")
+    first = msg(accepted("o1"), 1)
+    again = RawMessage(first.topic, 0, 2, first.key, first.value, first.headers)
+    await processor.process_batch([first, again, msg(accepted("o2"), 3)])
+    assert handled("OrderAccepted") == before + 3  # a duplicate is handled too
 
 
 async def test_a_redelivery_in_or_after_a_batch_is_applied_once():
