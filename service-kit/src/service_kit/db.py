@@ -65,8 +65,6 @@ def tune_sqlite(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        # No checkpoint inside a commit: the API's WalCheckpointer does it (checkpoint.py).
-        cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()

@@ -17,12 +17,10 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 from aiokafka.client import AIOKafkaClient
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
 
 from service_kit import metrics
-from service_kit.checkpoint import WalCheckpointer
 from service_kit.db import create_engine, read_only, session_factory
 from service_kit.lease import lease_for
 from service_kit.messagebus import MessageBus
@@ -193,9 +191,6 @@ class Platform:
             else None
         )
         self.background: list[BackgroundLoop] = [self.relay] if self.relay else []
-        url = make_url(settings.database_url)
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            self.background.append(WalCheckpointer(url.database))  # checkpoint.py
         # How a commit in the worker reaches the API's relay (service_kit.wake).
         self.wake = relay_wake(
             settings.database_url, settings.service, settings.http_host, settings.http_port
