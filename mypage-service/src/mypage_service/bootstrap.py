@@ -9,6 +9,7 @@ from mypage_service.adapters.notification_log import Due, NotificationLog, SqlNo
 from mypage_service.adapters.notifier import Notifier, notifier_from_env
 from mypage_service.adapters.orm import notifications, start_mappers
 from mypage_service.domain.notification import NotificationState
+from mypage_service.entrypoints.stream import StreamHub
 from mypage_service.service_layer.dispatcher import DispatchPolicy, notification_loop
 from mypage_service.service_layer.messagebus import create_bus
 from mypage_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
@@ -25,6 +26,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class Container(_Container):
     notifier: Notifier
     dispatcher: ClaimLoop[Due, NotificationLog]
+    # The API process's open status page streams, woken by the worker's commits.
+    streams: StreamHub
 
 
 def settings_from_env() -> ServiceSettings:
@@ -42,11 +45,12 @@ def bootstrap(
     notifier = notifier or notifier_from_env()
     platform = Platform(settings, MIGRATIONS, start_mappers)
 
-    uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
+    # Its commits wake the status page streams of the orders they changed (stream.py).
+    uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER, changes=platform)
     # The worker decides notifications; the API process sends them, beside its relay.
     sender = notification_loop(SqlNotificationLog(platform.writes), notifier, dispatch)
     platform.background.append(sender)
     platform.readings[metrics.NOTIFICATIONS_PENDING] = metrics.row_count(
         platform.sessions, notifications, notifications.c.state == NotificationState.PENDING
     )
-    return Container(platform, create_bus(uow_factory), notifier, sender)
+    return Container(platform, create_bus(uow_factory), notifier, sender, StreamHub())

@@ -8,7 +8,7 @@ import json
 import logging
 import logging.config
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 from aiokafka.client import AIOKafkaClient
 from sqlalchemy import Engine, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
 
 from service_kit import metrics
@@ -36,7 +36,7 @@ from service_kit.reads import Reads
 from service_kit.settings import ServiceSettings
 from service_kit.telemetry import log_trace_ids
 from service_kit.uow import SqlAlchemyUnitOfWork, Trace
-from service_kit.wake import relay_wake
+from service_kit.wake import Changed, relay_wake
 
 U = TypeVar("U", bound=SqlAlchemyUnitOfWork)
 
@@ -203,6 +203,8 @@ class Platform:
             settings.database_url, settings.service, settings.http_host, settings.http_port
         )
         self._relay_here = False  # True in the API process, which runs the relay
+        # The API's live views, told the keys a commit changed (mypage's stream hub).
+        self.on_changed: Changed | None = None
         # The gauges `/metrics` reads at each scrape; a service adds its own (pending work).
         self.readings: dict[metrics.Gauge, metrics.Reading] = metrics.pool_readings(self.engine)
         self.worker_health_url = os.environ.get("WORKER_HEALTH_URL") or (
@@ -247,6 +249,21 @@ class Platform:
         else:
             self.wake.committed()
 
+    async def changing(self, session: AsyncSession, keys: Collection[str]) -> None:
+        """In a transaction that changed the rows of `keys` a live view shows."""
+        await self.wake.changing(session, keys)
+
+    def changed(self, keys: Collection[str]) -> None:
+        """After that commit: wake the live views of `keys`, here or in the API."""
+        if self.on_changed is not None:
+            self.on_changed(list(keys))
+        else:
+            self.wake.changed(keys)
+
+    def _heard(self, keys: list[str]) -> None:
+        if self.on_changed is not None:
+            self.on_changed(keys)
+
     def ready_checks(self) -> dict[str, Check]:
         checks: dict[str, Check] = {"database": self.database_ready}
         if self.relay is not None:
@@ -278,9 +295,9 @@ class Platform:
         ):
             return response.status == 200
 
-    def unit_of_work(self, uow_class: type[U], producer: str) -> Callable[[Trace], U]:
+    def unit_of_work(self, uow_class: type[U], producer: str, **extra: Any) -> Callable[[Trace], U]:
         """The factory the message bus calls: one unit of work per message, waking
-        the relay after a commit that staged events."""
+        the relay after a commit that staged events; `extra` goes to the class too."""
 
         def factory(trace: Trace) -> U:
             return uow_class(
@@ -289,6 +306,7 @@ class Platform:
                 trace=trace,
                 on_commit=self.wake_relay if self.relay else None,
                 on_stage=self.wake.staged if self.relay else None,
+                **extra,
             )
 
         return factory
@@ -301,7 +319,7 @@ class Platform:
         stop_listening = None
         if self.relay is not None:
             self._relay_here = True
-            stop_listening = await self.wake.listen(self.relay.wake)
+            stop_listening = await self.wake.listen(self.relay.wake, self._heard)
         try:
             async with running(*self.background):
                 yield

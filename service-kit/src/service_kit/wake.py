@@ -1,8 +1,10 @@
-"""Waking the outbox relay when a commit staged events, in any process of a service.
+"""Waking the API process when the worker committed: its outbox relay when the commit
+staged events, its live views (mypage's status page streams) when it changed rows
+they show.
 
 The relay runs in the API process only (one relay per database, so every row is
-published exactly once), but the worker commits events too. A `RelayWake` carries
-the news from the committing process to the relay's:
+published exactly once), and the live views are served there, but the worker commits
+too. A `RelayWake` carries the news from the committing process to the API's:
 
 * SQLite (`UdpWake`): the database is a file, so the worker is on the API's
   machine by construction. After such a commit the worker sends one UDP datagram
@@ -12,8 +14,14 @@ the news from the committing process to the relay's:
   at commit, never for a rollback) and `LISTEN` on a connection of the relay's,
   so it reaches the relay in another pod.
 
-A wake may be lost (the API restarting, the listening connection dropped): the
-relay's idle poll is the backstop, so a lost wake only delays, never loses.
+A change wake names the keys the commit changed (`changing`/`changed`, say order
+ids), so the API re-reads only the views of those keys: a datagram "changed:id,id"
+to the same port, or a `NOTIFY` on the service's `changed_*` channel with the ids as
+its payload (every API replica listening hears it), in chunks that fit either.
+
+A wake may be lost (the API restarting, the listening connection dropped, a datagram
+dropped): the relay's idle poll and the views' slow safety re-read are the backstop,
+so a lost wake only delays, never loses.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from typing import Any, Protocol
 
 import asyncpg
@@ -34,6 +42,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 log = logging.getLogger(__name__)
 
 WAKE = b"wake"
+CHANGED = b"changed:"  # then the changed keys, comma-separated
+# Keys per datagram or NOTIFY payload: well inside one unfragmented datagram and
+# PostgreSQL's 8,000-byte payload (a key is an id of at most 64 characters).
+KEYS_PER_WAKE = 16
+
+Changed = Callable[[list[str]], None]
+
+
+def key_chunks(keys: Collection[str]) -> Iterator[str]:
+    """The keys as comma-separated payloads of at most `KEYS_PER_WAKE` keys each."""
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), KEYS_PER_WAKE):
+        yield ",".join(ordered[start : start + KEYS_PER_WAKE])
 
 
 def wake_address(host: str, http_port: int) -> tuple[str, int]:
@@ -45,18 +66,26 @@ def wake_address(host: str, http_port: int) -> tuple[str, int]:
 
 
 class _Listener(asyncio.DatagramProtocol):
-    def __init__(self, wake: Callable[[], None]) -> None:
+    def __init__(self, wake: Callable[[], None], changed: Changed | None) -> None:
         self._wake = wake
+        self._changed = changed
 
     def datagram_received(self, data: bytes, addr: object) -> None:
         if data == WAKE:
             self._wake()
+        elif data.startswith(CHANGED) and self._changed is not None:
+            self._changed(data[len(CHANGED) :].decode(errors="replace").split(","))
 
 
-async def listen(address: tuple[str, int], wake: Callable[[], None]) -> asyncio.BaseTransport:
-    """Call `wake` for every wake datagram to `address`; close the transport to stop."""
+async def listen(
+    address: tuple[str, int], wake: Callable[[], None], changed: Changed | None = None
+) -> asyncio.BaseTransport:
+    """Call `wake` for every wake datagram to `address`, `changed` with the keys of
+    every change datagram; close the transport to stop."""
     loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(lambda: _Listener(wake), local_addr=address)
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: _Listener(wake, changed), local_addr=address
+    )
     return transport
 
 
@@ -67,12 +96,12 @@ class WakeSender:
         self._address = address
         self._socket: socket.socket | None = None
 
-    def __call__(self) -> None:
+    def __call__(self, data: bytes = WAKE) -> None:
         if self._socket is None:
             self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self._socket.setblocking(False)
         with contextlib.suppress(OSError):  # nobody listening: the poll catches up
-            self._socket.sendto(WAKE, self._address)
+            self._socket.sendto(data, self._address)
 
     def close(self) -> None:
         if self._socket is not None:
@@ -102,8 +131,15 @@ class RelayWake(Protocol):
     def committed(self) -> None:
         """After that commit, from a process that does not run the relay."""
 
-    async def listen(self, wake: Callable[[], None]) -> Stop:
-        """In the relay's process: call `wake` for every wake; the result stops it."""
+    async def changing(self, session: AsyncSession, keys: Collection[str]) -> None:
+        """In a transaction that changed the rows of `keys`, before its commit."""
+
+    def changed(self, keys: Collection[str]) -> None:
+        """After that commit, from a process that does not serve the live views."""
+
+    async def listen(self, wake: Callable[[], None], changed: Changed | None = None) -> Stop:
+        """In the API process: call `wake` for every relay wake and `changed` with the
+        keys of every change wake; the result stops it."""
 
     def close(self) -> None:
         """Let go of what sending holds."""
@@ -122,9 +158,16 @@ class UdpWake:
     def committed(self) -> None:
         self._send()
 
-    async def listen(self, wake: Callable[[], None]) -> Stop:
+    async def changing(self, session: AsyncSession, keys: Collection[str]) -> None:
+        pass
+
+    def changed(self, keys: Collection[str]) -> None:
+        for chunk in key_chunks(keys):
+            self._send(CHANGED + chunk.encode())
+
+    async def listen(self, wake: Callable[[], None], changed: Changed | None = None) -> Stop:
         try:
-            transport = await listen(self.address, wake)
+            transport = await listen(self.address, wake, changed)
         except OSError as exc:  # the port taken (another process on this host)
             return _deaf(exc)
 
@@ -142,9 +185,10 @@ class NotifyWake:
     it at commit, once per transaction), `LISTEN channel` on an asyncpg connection
     of the relay's own."""
 
-    def __init__(self, database_url: str, channel: str) -> None:
+    def __init__(self, database_url: str, channel: str, changes_channel: str) -> None:
         self._dsn = make_url(database_url).set(drivername="postgresql")
         self.channel = channel
+        self.changes_channel = changes_channel
 
     async def staged(self, session: AsyncSession) -> None:
         await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
@@ -152,7 +196,17 @@ class NotifyWake:
     def committed(self) -> None:
         pass  # the NOTIFY went with the commit
 
-    async def listen(self, wake: Callable[[], None]) -> Stop:
+    async def changing(self, session: AsyncSession, keys: Collection[str]) -> None:
+        for chunk in key_chunks(keys):
+            await session.execute(
+                text("SELECT pg_notify(:channel, :keys)"),
+                {"channel": self.changes_channel, "keys": chunk},
+            )
+
+    def changed(self, keys: Collection[str]) -> None:
+        pass  # the NOTIFY went with the commit
+
+    async def listen(self, wake: Callable[[], None], changed: Changed | None = None) -> Stop:
         dsn = self._dsn.render_as_string(hide_password=False)
         try:
             connection = await asyncpg.connect(dsn)
@@ -163,6 +217,13 @@ class NotifyWake:
             wake()
 
         await connection.add_listener(self.channel, notified)
+        if changed is not None:
+            heard = changed  # bound, so the listener sees it is not None
+
+            def changes(_connection: Any, _pid: int, _channel: str, keys: str) -> None:
+                heard(keys.split(","))
+
+            await connection.add_listener(self.changes_channel, changes)
 
         async def stop() -> None:
             with contextlib.suppress(Exception):
@@ -177,5 +238,6 @@ class NotifyWake:
 def relay_wake(database_url: str, service: str, host: str, http_port: int) -> RelayWake:
     """The wake that suits the database: NOTIFY on PostgreSQL, a datagram on SQLite."""
     if make_url(database_url).get_backend_name() == "postgresql":
-        return NotifyWake(database_url, f"outbox_{service.replace('-', '_')}")
+        name = service.replace("-", "_")
+        return NotifyWake(database_url, f"outbox_{name}", f"changed_{name}")
     return UdpWake(wake_address(host, http_port))

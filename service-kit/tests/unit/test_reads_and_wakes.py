@@ -1,5 +1,6 @@
 """SQLite readers (sessions and views through Reads) never queue behind a writer; a
-worker's commit wakes the API's relay."""
+worker's commit wakes the API's relay, and names the keys it changed to the API's
+live views."""
 
 import asyncio
 import socket
@@ -8,7 +9,7 @@ from sqlalchemy import text
 
 from service_kit.db import create_engine, read_only, session_factory
 from service_kit.reads import Reads
-from service_kit.wake import UdpWake, WakeSender, listen, relay_wake
+from service_kit.wake import KEYS_PER_WAKE, UdpWake, WakeSender, key_chunks, listen, relay_wake
 
 
 async def test_a_read_goes_on_while_a_writer_holds_the_lock(tmp_path):
@@ -108,3 +109,46 @@ async def test_a_relay_whose_wake_port_is_taken_still_starts(caplog):
         stop = await wake.listen(lambda: None)
         await stop()
     assert "not listening" in caplog.text
+
+
+async def test_a_change_wake_names_its_keys_and_is_not_a_relay_wake():
+    relay_woken, all_heard = asyncio.Event(), asyncio.Event()
+    heard: list[str] = []
+    many = [f"order-{n:03}" for n in range(KEYS_PER_WAKE * 2 + 1)]  # three datagrams
+
+    def changed(keys: list[str]) -> None:
+        heard.extend(keys)
+        if sorted(heard) == many:
+            all_heard.set()
+
+    transport = await listen(("127.0.0.1", 0), relay_woken.set, changed)
+    wake = UdpWake(("127.0.0.1", transport.get_extra_info("sockname")[1]))
+    try:
+        wake.changed(many)
+        await asyncio.wait_for(all_heard.wait(), timeout=10)
+        assert not relay_woken.is_set()
+    finally:
+        wake.close()
+        transport.close()
+
+
+def test_keys_go_in_chunks_that_fit_a_datagram_and_a_notify_payload():
+    keys = {f"{n:036}" for n in range(KEYS_PER_WAKE + 3)}  # uuid-sized ids
+    chunks = list(key_chunks(keys))
+    assert [len(c.split(",")) for c in chunks] == [KEYS_PER_WAKE, 3]
+    assert {k for c in chunks for k in c.split(",")} == keys
+    assert all(len(c.encode()) < 1200 for c in chunks)
+    assert list(key_chunks([])) == []
+
+
+async def test_a_listener_without_a_change_callback_ignores_change_wakes():
+    woken = asyncio.Event()
+    transport = await listen(("127.0.0.1", 0), woken.set)
+    wake = UdpWake(("127.0.0.1", transport.get_extra_info("sockname")[1]))
+    try:
+        wake.changed(["order-1"])
+        wake.committed()  # sent after, so heard after: the change was dropped quietly
+        await asyncio.wait_for(woken.wait(), timeout=10)
+    finally:
+        wake.close()
+        transport.close()

@@ -42,6 +42,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from tqdm import tqdm
 
 from testkit import E2E_PORT_OFFSET, ROOT, TEST_KAFKA_PORT, fresh_broker
+from testkit.hop_stages import Hop, hop_stages
 from testkit.launcher import System
 from testkit.load import Driver, client
 from testkit.reports import write_report
@@ -260,23 +261,24 @@ def bare_app(port: int, seconds: int) -> dict[str, Any]:
 # ------------------------------------------------------------------ the system
 
 
-async def hops(world: World, mode: Mode) -> dict[str, Any]:
+async def hops(world: World, mode: Mode, system: System) -> dict[str, Any]:
     """POST /orders answered -> GET /mypage/orders/{id} shows it, orders placed at
-    `hop_rate` per second, each watched every 5 ms by its own customer."""
+    `hop_rate` per second, each watched every 5 ms by its own customer; and where each
+    hop's time went (testkit.hop_stages)."""
     plans = world.plan(mode.hops)
     # Accounts first (password hashing is slow by design): the hop is an order's.
     await world.sign_up(plans)
 
-    async def one(plan: Any) -> float:
+    async def one(plan: Any) -> Hop:
         r = await plan.customer.place_order(plan.store, list(plan.items), region=REGION)
         r.raise_for_status()
-        answered = time.perf_counter()
+        answered, wall = time.perf_counter(), time.time()
         order_id = r.json()["order_id"]
         while await plan.customer.status_page(order_id) is None:
             if time.perf_counter() - answered > 60:
                 raise TimeoutError(f"order {order_id} never reached mypage")
             await asyncio.sleep(0.005)
-        return (time.perf_counter() - answered) * 1000
+        return Hop(order_id, wall, wall + time.perf_counter() - answered)
 
     # The first order waits until the order-service's menu replica has the store.
     async def first() -> None:
@@ -295,12 +297,20 @@ async def hops(world: World, mode: Mode) -> dict[str, Any]:
     for plan in plans[1:]:
         tasks.append(asyncio.create_task(one(plan)))
         await asyncio.sleep(1 / mode.hop_rate)
-    samples = await asyncio.gather(*tasks)
+    done = await asyncio.gather(*tasks)
+    samples = [(hop.visible - hop.answered) * 1000 for hop in done]
+    stages = await hop_stages(
+        done,
+        system.database_url("order-service"),
+        system.database_url("mypage-service"),
+        system.bootstrap,
+    )
     return {
         "orders": len(samples),
         "rate_per_s": mode.hop_rate,
         "p50_ms": pct(samples, 0.5),
         "p99_ms": pct(samples, 0.99),
+        **stages,
     }
 
 
@@ -397,7 +407,7 @@ async def system_part(
             sat, _ = await saturation(world, mode, pids, bar)
             bar.update()
             return {"saturation": sat}
-        hop = await hops(world, mode)
+        hop = await hops(world, mode, system)
         bar.update()
         sat, plans = await saturation(world, mode, pids, bar)
         bar.update()
@@ -616,6 +626,8 @@ def render(report: dict[str, Any]) -> str:
         f"transport: batched {t['batched_produce_msgs_per_s']}/s, one-at-a-time "
         f"{t['one_at_a_time_produce_msgs_per_s']}/s, consume {t['consume_msgs_per_s']}/s"
     )
+    for stage, ms in report["hop"].get("stages_ms", {}).items():
+        lines.append(f"hop stage {stage:<66} p50 {ms['p50']:>8} p99 {ms['p99']:>8} ms")
     sat = report["saturation"]
     lines.append(
         f"saturation: {sat['lifecycles']} lifecycles ({sat['failed']} failed) in "

@@ -41,6 +41,9 @@ def routes(container: Container) -> APIRouter:
         return found
 
     stream_settings = StreamSettings.from_env()
+    # This process serves the streams: the worker's commits wake them (stream.py).
+    hub = container.streams
+    container.platform.on_changed = hub.changed
 
     @router.get(
         "/mypage/orders/{order_id}/stream",
@@ -59,7 +62,7 @@ def routes(container: Container) -> APIRouter:
         if found is None:
             raise OrderNotFound(order_id)
         ensure_visible_to(found["customer_id"], viewer.sub)
-        events = order_events(reads, order_id, last_event_id, stream_settings)
+        events = order_events(reads, hub, order_id, last_event_id, stream_settings)
         return EventSourceResponse(events, ping=stream_settings.heartbeat_s)
 
     @router.get(

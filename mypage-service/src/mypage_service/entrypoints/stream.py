@@ -1,18 +1,23 @@
 """The status page's live feed: `GET /mypage/orders/{order_id}/stream` as Server-Sent
 Events.
 
-Design: a bounded poll of the database, not process memory, so any replica serves any
-stream and a change written by the worker (another process) is seen. Every `poll_s` a
-stream reads one small row: the order's optimistic `version` (bumped by every update of
-its status row) and its number of timeline entries (a late, earlier entry may arrive
-without touching the row). That pair is the event `id`: a reconnect sends it back as
-`Last-Event-ID`, and the stream sends the view again only if the order changed since.
-A stream lives at most `max_s` and then ends; the browser reconnects with its last id,
-so a replica can be drained and no connection lives forever. Heartbeats (SSE comments)
-keep proxies from closing a quiet stream.
+Design: pushed, with the database as the truth. The worker's commit names the orders
+it changed (`service_kit.wake`: a datagram to the API on SQLite, `NOTIFY` on
+PostgreSQL, which every API replica hears), and the API process's one `StreamHub`
+wakes the streams subscribed to those orders, so one commit re-reads only its own
+orders' streams and an idle page costs nothing. Woken, a stream reads one small row:
+the order's optimistic `version` (bumped by every update of its status row) and its
+number of timeline entries (a late, earlier entry may arrive without touching the
+row). That pair is the event `id`: a reconnect sends it back as `Last-Event-ID`, and
+the stream sends the view again only if the order changed since. Any replica serves
+any stream, since what it sends is always read from the database.
 
-LISTEN/NOTIFY would push instead of poll, but only on PostgreSQL; the poll works on
-SQLite as well, and costs one primary-key read per open status page per `poll_s`.
+A wake may be lost (a datagram dropped, the API's listening connection reconnecting):
+a stream reads once when it subscribes and then every `poll_s` (seconds, the slow
+safety re-read) without a wake, so a lost wake delays a page, never leaves it stale.
+A stream lives at most `max_s` and then ends; the browser reconnects with its last
+id, so a replica can be drained and no connection lives forever. Heartbeats (SSE
+comments) keep proxies from closing a quiet stream.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from sse_starlette import ServerSentEvent
@@ -32,7 +38,7 @@ from service_kit.reads import Reads
 
 @dataclass(frozen=True)
 class StreamSettings:
-    poll_s: float = 0.25
+    poll_s: float = 5.0  # the safety re-read when no wake came
     max_s: float = 300.0
     heartbeat_s: float = 15.0
 
@@ -45,8 +51,40 @@ class StreamSettings:
         )
 
 
+class StreamHub:
+    """The open streams of one API process by order id; `changed` wakes those of the
+    orders a commit changed. Everything runs on the event loop: no locks."""
+
+    def __init__(self) -> None:
+        self._streams: dict[str, set[asyncio.Event]] = {}
+
+    @contextmanager
+    def subscribe(self, order_id: str) -> Iterator[asyncio.Event]:
+        """An event set whenever the order changes, until the block is left (the
+        client gone): then the order is forgotten with its last stream."""
+        woken = asyncio.Event()
+        self._streams.setdefault(order_id, set()).add(woken)
+        try:
+            yield woken
+        finally:
+            streams = self._streams[order_id]
+            streams.discard(woken)
+            if not streams:
+                del self._streams[order_id]
+
+    def changed(self, order_ids: Iterable[str]) -> None:
+        for order_id in order_ids:
+            for woken in self._streams.get(order_id, ()):
+                woken.set()
+
+    def __len__(self) -> int:
+        """How many orders have an open stream here."""
+        return len(self._streams)
+
+
 async def order_events(
     reads: Reads,
+    hub: StreamHub,
     order_id: str,
     last_event_id: str | None,
     settings: StreamSettings,
@@ -55,13 +93,18 @@ async def order_events(
     per change, until `max_s` has passed."""
     deadline = time.monotonic() + settings.max_s
     sent = last_event_id
-    while True:
-        signature = await reads(views.order_signature, order_id)
-        if signature is not None and signature != sent:
-            view = await reads(views.order, order_id)
-            if view is not None:
-                sent = signature
-                yield ServerSentEvent(data=json.dumps(view), event="order", id=signature)
-        if time.monotonic() >= deadline:
-            return
-        await asyncio.sleep(settings.poll_s)  # the bounded poll (see above)
+    # Subscribed before the first read, so a change committed meanwhile wakes it.
+    with hub.subscribe(order_id) as woken:
+        while True:
+            woken.clear()  # before the read: a wake during it makes one more pass
+            signature = await reads(views.order_signature, order_id)
+            if signature is not None and signature != sent:
+                view = await reads(views.order, order_id)
+                if view is not None:
+                    sent = signature
+                    yield ServerSentEvent(data=json.dumps(view), event="order", id=signature)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            with suppress(TimeoutError):  # no wake: the safety re-read (see above)
+                await asyncio.wait_for(woken.wait(), timeout=min(settings.poll_s, left))

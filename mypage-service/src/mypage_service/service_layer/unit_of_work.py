@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from mypage_service.adapters.repository import ContactRepository, OrderStatusRepository
+from mypage_service.domain.model import OrderStatusView
 from service_kit.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
 from service_kit.uow import UnitOfWork as _UnitOfWork
 
@@ -14,5 +20,27 @@ class UnitOfWork(_UnitOfWork):
     contacts: ContactRepository
 
 
+class Changes(Protocol):
+    """Who hears which orders a commit changed: the API's status page streams
+    (`service_kit.runtime.Platform`, over `service_kit.wake`)."""
+
+    async def changing(self, session: AsyncSession, keys: Collection[str]) -> None: ...
+
+    def changed(self, keys: Collection[str]) -> None: ...
+
+
 class SqlAlchemyUnitOfWork(_SqlAlchemyUnitOfWork, UnitOfWork):
-    """Each repository above, on one database session."""
+    """Each repository above, on one database session. A commit names the orders it
+    touched to `changes`, so their open status pages re-read them at once."""
+
+    def __init__(self, *args: Any, changes: Changes | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._changes = changes
+
+    async def commit(self) -> None:
+        touched = {v.order_id for v in self.orders.seen if isinstance(v, OrderStatusView)}
+        if touched and self._changes is not None and self.session is not None:
+            await self._changes.changing(self.session, touched)  # NOTIFY goes with the commit
+        await super().commit()
+        if touched and self._changes is not None:
+            self._changes.changed(touched)  # a datagram, once committed
