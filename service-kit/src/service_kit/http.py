@@ -114,7 +114,9 @@ class Page:
 def paging(*, default: int, most: int) -> Any:
     """The one `limit`/`offset` pair of every paged list: `Annotated[Page, paging(...)]`."""
 
-    def page(limit: int = default, offset: int = 0) -> Page:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop
+    # (~0.1 ms of CPU) per paged GET for two integers.
+    async def page(limit: int = default, offset: int = 0) -> Page:
         return Page(limit, offset)
 
     # Real objects, not the strings of postponed annotations: `most` is local.

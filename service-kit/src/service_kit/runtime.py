@@ -192,7 +192,7 @@ class Platform:
                     settings.kafka_bootstrap_servers, f"{settings.service}-relay"
                 ),
                 lease=lease_for(self.engine, settings.service),
-                reads=self.sessions,
+                reads=self.reads,
             )
             if messaging
             else None

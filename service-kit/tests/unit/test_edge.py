@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI
 from service_kit.auth import install_resource_server
 from service_kit.http import Customer, Page, PathId, RequestBody, install_edge, paging
 from service_kit.kernel import Conflict, InvalidInput
-from service_kit.limits import MAX_BODY_BYTES, read_timeout_protocol
+from service_kit.limits import MAX_BODY_BYTES, MAX_HEAD_BYTES, read_timeout_protocol
 from testkit import tokens
 
 
@@ -215,4 +215,27 @@ def test_a_request_that_never_arrives_whole_is_dropped(server, partial: bytes) -
 def test_a_whole_request_is_answered_on_the_same_protocol(server) -> None:
     with socket.create_connection(server, timeout=20) as sock:
         sock.sendall(b"GET /things/t1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(1024).startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize("pieces", [1, 40], ids=["in one write", "trickled"])
+def test_a_request_head_past_the_limit_is_400_and_closed(server, pieces: int) -> None:
+    head = b"GET /things/t1 HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * MAX_HEAD_BYTES + b"\r\n\r\n"
+    step = -(-len(head) // pieces)
+    with socket.create_connection(server, timeout=20) as sock:
+        for start in range(0, len(head), step):
+            try:
+                sock.sendall(head[start : start + step])
+            except OSError:  # closed by the server mid-head
+                break
+        answer = sock.recv(1024)
+        assert answer.startswith(b"HTTP/1.1 400 ")
+        while answer:  # then the connection is closed
+            answer = sock.recv(1024)
+
+
+def test_a_head_within_the_limit_is_answered(server) -> None:
+    filler = b"X-Fill: " + b"a" * (MAX_HEAD_BYTES - 200) + b"\r\n"
+    with socket.create_connection(server, timeout=20) as sock:
+        sock.sendall(b"GET /things/t1 HTTP/1.1\r\nHost: x\r\n" + filler + b"\r\n")
         assert sock.recv(1024).startswith(b"HTTP/1.1 200 ")

@@ -104,3 +104,12 @@ async def test_different_orders_are_in_flight_together(sessions):
     assert await relay.publish_batch() == 7
     assert most_in_flight == 2  # one of each order at a time, both orders at once
     assert broker.received == {"a": [0, 1, 2, 3], "b": [0, 1, 2]}
+
+
+async def test_a_round_that_drained_the_table_asks_for_no_second_read(sessions):
+    # The 7 rows in batches of 3: two full rounds say "more may wait", the third
+    # (1 row, fewer than a batch) drained the table; new rows come with a wake().
+    relay = OutboxRelay(sessions, lambda: FlakyBroker(fail=set()), batch_size=3)
+    assert [await relay._pass() for _ in range(3)] == [3, 3, 0]
+    assert relay.published == 7
+    assert await _unsent(sessions) == []
