@@ -48,7 +48,7 @@ def bootstrap(
     # Its commits wake the status page streams of the orders they changed (stream.py).
     uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER, changes=platform)
     # The worker decides notifications; the API process sends them, beside its relay.
-    sender = notification_loop(SqlNotificationLog(platform.writes), notifier, dispatch)
+    sender = notification_loop(SqlNotificationLog(platform.reads), notifier, dispatch)
     platform.background.append(sender)
     platform.readings[metrics.NOTIFICATIONS_PENDING] = metrics.row_count(
         platform.sessions, notifications, notifications.c.state == NotificationState.PENDING

@@ -192,7 +192,7 @@ async def test_a_claimed_message_is_nobody_elses_until_its_lease_runs_out(servic
     service.container.dispatcher.stop()  # this test plays the dispatchers itself
     await asyncio.sleep(3 * FAST.poll_interval)
     await service.handle(envelope(order_placed(), 0))
-    log = SqlNotificationLog(service.container.platform.sessions)
+    log = SqlNotificationLog(service.container.platform.reads)
     now = utcnow()
 
     [due] = await log.due(now, 10)

@@ -37,6 +37,7 @@ from mypage_service.service_layer.messagebus import create_bus
 from mypage_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
 from service_kit.db import create_engine, session_factory
 from service_kit.migrations import upgrade
+from service_kit.reads import Reads
 from shared_events import contract
 from shared_events.envelope import Envelope, encode, utcnow
 from shared_events.topics import ORDER_EVENTS, STORE_EVENTS
@@ -118,9 +119,11 @@ async def apply_live(url: str, envelopes: list[Envelope]) -> None:
         for env in envelopes:
             await bus.handle_event(env, env.event())
         # The live dispatcher sent every other message; the rest it still owes.
-        pending = await SqlNotificationLog(sessions).due(utcnow(), limit=1000)
+        log = SqlNotificationLog(reads := Reads(engine))
+        pending = await log.due(utcnow(), limit=1000)
         for row in pending[::2]:
-            await SqlNotificationLog(sessions).sent(row.notification_id, T0)
+            await log.sent(row.notification_id, T0)
+        reads.close()
     finally:
         await engine.dispose()
 
@@ -141,13 +144,13 @@ async def dispatch_everything(url: str) -> FakeNotifier:
     """What the mypage API's dispatcher would send after the switch."""
     engine = create_engine(url)
     notifier = FakeNotifier()
-    dispatcher = notification_loop(
-        SqlNotificationLog(session_factory(engine)), notifier, DispatchPolicy()
-    )
+    reads = Reads(engine)
+    dispatcher = notification_loop(SqlNotificationLog(reads), notifier, DispatchPolicy())
     try:
         while await dispatcher.work_off():
             pass
     finally:
+        reads.close()
         await engine.dispose()
     return notifier
 

@@ -10,6 +10,11 @@ more than the query. Here a read on SQLite is one hop: the view runs on a pooled
 a snapshot, so it never waits for a writer and never holds one up). On PostgreSQL
 the same view runs through the async engine's connection (`run_sync`), so both
 databases read through the same code.
+
+`await reads.write(change, *args)` is the same for a background loop's small write (a
+claim, a mark): `change(connection, *args)` runs whole in one transaction of its own,
+committed (on SQLite `BEGIN IMMEDIATE`, as every writer, and one thread hop for it all
+instead of one aiosqlite hop per statement).
 """
 
 from __future__ import annotations
@@ -38,11 +43,14 @@ class Reads:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = read_only(engine)
+        self._writer = engine
         self._sqlite: Engine | None = None
+        self._sqlite_writer: Engine | None = None
         self._threads: ThreadPoolExecutor | None = None
         # The same file through the standard library's driver, synchronously.
         sqlite = sqlite_file_engine(engine, pool_size=SQLITE_READERS)
         if sqlite is not None:
+            self._sqlite_writer = sqlite
             self._sqlite = sqlite.execution_options(**{READ_ONLY: True})  # BEGIN deferred
             self._threads = ThreadPoolExecutor(SQLITE_READERS, thread_name_prefix="reads")
 
@@ -53,10 +61,23 @@ class Reads:
         async with self._engine.connect() as conn:  # its rollback ends the transaction
             return await conn.run_sync(view, *args, **kwargs)
 
+    async def write(self, change: View[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`change(connection, *args)` in a transaction of its own, committed."""
+        if self._sqlite_writer is not None and self._threads is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._threads, self._commit, change, args, kwargs)
+        async with self._writer.begin() as conn:
+            return await conn.run_sync(change, *args, **kwargs)
+
     def _run(self, view: View[P, T], args: tuple[object, ...], kwargs: dict[str, object]) -> T:
         assert self._sqlite is not None
         with self._sqlite.connect() as conn:  # returned to the pool rolled back
             return view(conn, *args, **kwargs)  # type: ignore[arg-type]
+
+    def _commit(self, change: View[P, T], args: tuple[object, ...], kwargs: dict[str, object]) -> T:
+        assert self._sqlite_writer is not None
+        with self._sqlite_writer.begin() as conn:  # BEGIN IMMEDIATE (db.tune_sqlite)
+            return change(conn, *args, **kwargs)  # type: ignore[arg-type]
 
     def close(self) -> None:
         if self._threads is not None:

@@ -19,13 +19,13 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import exists, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, exists, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from mypage_service.adapters.orm import notifications, order_contact
 from mypage_service.domain.notification import NotificationState
 from service_kit.claims import claimed
+from service_kit.reads import Reads
 
 
 @dataclass(frozen=True)
@@ -69,62 +69,64 @@ def _ready(now: datetime) -> ColumnElement[bool]:
 
 
 class SqlNotificationLog(NotificationLog):
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    """Each step one transaction, run whole by `reads` (service_kit.reads): what is due
+    in a read-only one, claim and marks in a committed one of their own; on SQLite
+    each is one thread hop, in Core, never an ORM session."""
+
+    def __init__(self, reads: Reads) -> None:
+        self._reads = reads
 
     async def due(self, now: datetime, limit: int) -> list[Due]:
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(
-                    notifications.c.notification_id,
-                    notifications.c.order_id,
-                    notifications.c.status,
-                    notifications.c.message,
-                    notifications.c.attempts,
-                    order_contact.c.phone,
-                    notifications.c.traceparent,
-                )
-                .join(order_contact, order_contact.c.order_id == notifications.c.order_id)
-                .where(_PENDING, _ready(now), ~_EARLIER_PENDING)
-                .order_by(notifications.c.created_at, notifications.c.notification_id)
-                .limit(limit)
-            )
-            return [
-                Due(
-                    r.notification_id,
-                    r.order_id,
-                    r.status,
-                    r.message,
-                    r.attempts,
-                    r.phone,
-                    r.traceparent,
-                )
-                for r in rows
-            ]
+        return await self._reads(_due, now, limit)
 
     async def claim(self, notification_id: str, now: datetime, lease_until: datetime) -> bool:
-        mine = (notifications.c.notification_id == notification_id, _PENDING, _ready(now))
-        async with self._sessions() as session, session.begin():
-            if await session.scalar(claimed(select(notifications.c.notification_id).where(*mine))):
-                await session.execute(
-                    update(notifications)
-                    .where(*mine)
-                    .values(attempts=notifications.c.attempts + 1, next_attempt_at=lease_until)
-                )
-                return True
-            return False
+        return await self._reads.write(_claim, notification_id, now, lease_until)
 
     async def sent(self, notification_id: str, at: datetime) -> None:
         # last_error stays: the record of what the earlier attempts ran into.
-        await self._set(notification_id, state=NotificationState.SENT, sent_at=at)
+        await self._reads.write(_set, notification_id, state=NotificationState.SENT, sent_at=at)
 
     async def failed(self, notification_id: str, error: str, retry_at: datetime) -> None:
-        await self._set(notification_id, last_error=error, next_attempt_at=retry_at)
+        await self._reads.write(_set, notification_id, last_error=error, next_attempt_at=retry_at)
 
-    async def _set(self, notification_id: str, **values: object) -> None:
-        async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(notifications)
-                .where(notifications.c.notification_id == notification_id, _PENDING)
-                .values(**values)
-            )
+
+def _due(conn: Connection, now: datetime, limit: int) -> list[Due]:
+    rows = conn.execute(
+        select(
+            notifications.c.notification_id,
+            notifications.c.order_id,
+            notifications.c.status,
+            notifications.c.message,
+            notifications.c.attempts,
+            order_contact.c.phone,
+            notifications.c.traceparent,
+        )
+        .join(order_contact, order_contact.c.order_id == notifications.c.order_id)
+        .where(_PENDING, _ready(now), ~_EARLIER_PENDING)
+        .order_by(notifications.c.created_at, notifications.c.notification_id)
+        .limit(limit)
+    )
+    return [
+        Due(r.notification_id, r.order_id, r.status, r.message, r.attempts, r.phone, r.traceparent)
+        for r in rows
+    ]
+
+
+def _claim(conn: Connection, notification_id: str, now: datetime, lease_until: datetime) -> bool:
+    mine = (notifications.c.notification_id == notification_id, _PENDING, _ready(now))
+    if conn.scalar(claimed(select(notifications.c.notification_id).where(*mine))) is None:
+        return False
+    conn.execute(
+        update(notifications)
+        .where(*mine)
+        .values(attempts=notifications.c.attempts + 1, next_attempt_at=lease_until)
+    )
+    return True
+
+
+def _set(conn: Connection, notification_id: str, **values: object) -> None:
+    conn.execute(
+        update(notifications)
+        .where(notifications.c.notification_id == notification_id, _PENDING)
+        .values(**values)
+    )
