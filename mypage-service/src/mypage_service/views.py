@@ -113,6 +113,17 @@ def order_signature(conn: Connection, order_id: str) -> str | None:
     return None if row is None else f"{row[0]}.{row[1]}"
 
 
+def order_since(
+    conn: Connection, order_id: str, since: str | None
+) -> tuple[str | None, dict[str, Any] | None]:
+    """The order's signature, and its status page unless the signature is still
+    `since` (the client has that one): a woken stream's one read."""
+    signature = order_signature(conn, order_id)
+    if signature is None or signature == since:
+        return signature, None
+    return signature, order(conn, order_id)
+
+
 def customer_orders(conn: Connection, customer_id: str, page: Page) -> list[dict[str, Any]]:
     """One customer's orders, newest first; orders not placed yet (their
     OrderPlaced still on its way) come last."""

@@ -75,11 +75,12 @@ class FakeReads:
         self.signature = "1.1"
         self.signature_reads = 0
 
-    async def __call__(self, view, order_id: str):
-        if view.__name__ == "order_signature":
-            self.signature_reads += 1
-            return self.signature
-        return {"order_id": order_id, "version": self.signature}
+    async def __call__(self, view, order_id: str, since: str | None):
+        assert view.__name__ == "order_since"
+        self.signature_reads += 1
+        if self.signature == since:
+            return self.signature, None
+        return self.signature, {"order_id": order_id, "version": self.signature}
 
 
 async def test_a_stream_reads_again_when_woken_and_not_before():

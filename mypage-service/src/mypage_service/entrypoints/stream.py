@@ -9,7 +9,8 @@ orders' streams and an idle page costs nothing. Woken, a stream reads one small 
 the order's optimistic `version` (bumped by every update of its status row) and its
 number of timeline entries (a late, earlier entry may arrive without touching the
 row). That pair is the event `id`: a reconnect sends it back as `Last-Event-ID`, and
-the stream sends the view again only if the order changed since. Any replica serves
+the stream sends the view again only if the order changed since, read in the same
+transaction (`views.order_since`: one read per wake). Any replica serves
 any stream, since what it sends is always read from the database.
 
 A wake may be lost (a datagram dropped, the API's listening connection reconnecting):
@@ -97,12 +98,10 @@ async def order_events(
     with hub.subscribe(order_id) as woken:
         while True:
             woken.clear()  # before the read: a wake during it makes one more pass
-            signature = await reads(views.order_signature, order_id)
-            if signature is not None and signature != sent:
-                view = await reads(views.order, order_id)
-                if view is not None:
-                    sent = signature
-                    yield ServerSentEvent(data=json.dumps(view), event="order", id=signature)
+            signature, view = await reads(views.order_since, order_id, sent)
+            if signature is not None and view is not None:
+                sent = signature
+                yield ServerSentEvent(data=json.dumps(view), event="order", id=signature)
             left = deadline - time.monotonic()
             if left <= 0:
                 return
