@@ -124,6 +124,14 @@ def order_since(
     return signature, order(conn, order_id)
 
 
+def orders_since(
+    conn: Connection, asked: list[tuple[str, str | None]]
+) -> list[tuple[str | None, dict[str, Any] | None]]:
+    """`order_since` for each (order, signature) asked, in one transaction: the reads
+    of the streams one commit woke together."""
+    return [order_since(conn, order_id, since) for order_id, since in asked]
+
+
 def customer_orders(conn: Connection, customer_id: str, page: Page) -> list[dict[str, Any]]:
     """One customer's orders, newest first; orders not placed yet (their
     OrderPlaced still on its way) come last."""

@@ -74,13 +74,18 @@ class FakeReads:
     def __init__(self) -> None:
         self.signature = "1.1"
         self.signature_reads = 0
+        self.transactions = 0
 
-    async def __call__(self, view, order_id: str, since: str | None):
-        assert view.__name__ == "order_since"
-        self.signature_reads += 1
-        if self.signature == since:
-            return self.signature, None
-        return self.signature, {"order_id": order_id, "version": self.signature}
+    async def __call__(self, view, asked: list[tuple[str, str | None]]):
+        assert view.__name__ == "orders_since"
+        self.signature_reads += len(asked)
+        self.transactions += 1
+        return [
+            (self.signature, None)
+            if self.signature == since
+            else (self.signature, {"order_id": order_id, "version": self.signature})
+            for order_id, since in asked
+        ]
 
 
 async def test_a_stream_reads_again_when_woken_and_not_before():
@@ -114,3 +119,23 @@ async def test_without_a_wake_the_safety_read_still_comes():
     second = await asyncio.wait_for(anext(events), 5)
     assert second.id == "2.2"
     await events.aclose()
+
+
+async def test_the_streams_one_commit_woke_read_in_one_transaction():
+    hub, reads = StreamHub(), FakeReads()
+    hour = StreamSettings(poll_s=3600.0, max_s=7200.0)
+    streams = [order_events(reads, hub, order_id, None, hour) for order_id in ("o-1", "o-2")]
+    for events in streams:
+        await asyncio.wait_for(anext(events), 5)
+    following = [asyncio.ensure_future(anext(events)) for events in streams]
+    await asyncio.sleep(0)  # both now wait for a wake
+    before = reads.transactions
+    reads.signature = "2.2"
+    hub.changed(["o-1", "o-2"])
+
+    woken = await asyncio.wait_for(asyncio.gather(*following), 5)
+    assert [event.id for event in woken] == ["2.2", "2.2"]
+    assert reads.transactions == before + 1
+    for events in streams:
+        await events.aclose()
+    assert len(hub) == 0

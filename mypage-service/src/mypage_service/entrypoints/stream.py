@@ -10,7 +10,8 @@ the order's optimistic `version` (bumped by every update of its status row) and 
 number of timeline entries (a late, earlier entry may arrive without touching the
 row). That pair is the event `id`: a reconnect sends it back as `Last-Event-ID`, and
 the stream sends the view again only if the order changed since, read in the same
-transaction (`views.order_since`: one read per wake). Any replica serves
+transaction (`views.order_since`), and the streams one commit woke together read in
+one transaction of them all (`StreamHub.read`). Any replica serves
 any stream, since what it sends is always read from the database.
 
 A wake may be lost (a datagram dropped, the API's listening connection reconnecting):
@@ -30,11 +31,15 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from typing import Any
 
 from sse_starlette import ServerSentEvent
 
 from mypage_service import views
 from service_kit.reads import Reads
+
+# An order's signature, and its view when it changed since the one asked about.
+Signed = tuple[str | None, dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,9 @@ class StreamHub:
 
     def __init__(self) -> None:
         self._streams: dict[str, set[asyncio.Event]] = {}
+        # The reads asked for in this turn of the loop, read together at its end.
+        self._asked: list[tuple[str, str | None, asyncio.Future[Signed]]] = []
+        self._reading: set[asyncio.Task[None]] = set()
 
     @contextmanager
     def subscribe(self, order_id: str) -> Iterator[asyncio.Event]:
@@ -77,6 +85,36 @@ class StreamHub:
         for order_id in order_ids:
             for woken in self._streams.get(order_id, ()):
                 woken.set()
+
+    async def read(self, reads: Reads, order_id: str, since: str | None) -> Signed:
+        """`views.order_since`, read together with the other streams' reads asked for
+        in the same turn of the event loop (the streams one commit woke): one
+        transaction and one thread hop for them all instead of one each."""
+        future: asyncio.Future[Signed] = asyncio.get_running_loop().create_future()
+        self._asked.append((order_id, since, future))
+        if len(self._asked) == 1:  # the first to ask reads for all (held till done)
+            reading = asyncio.ensure_future(self._read_asked(reads))
+            self._reading.add(reading)
+            reading.add_done_callback(self._reading.discard)
+        return await future
+
+    async def _read_asked(self, reads: Reads) -> None:
+        await asyncio.sleep(0)  # the others woken in this turn ask meanwhile
+        asked, self._asked = self._asked, []
+        try:
+            found = await reads(views.orders_since, [(o, s) for o, s, _ in asked])
+        except asyncio.CancelledError:
+            for _, _, future in asked:
+                future.cancel()
+            raise
+        except Exception as exc:
+            for _, _, future in asked:
+                if not future.done():  # a stream gone meanwhile is done (cancelled)
+                    future.set_exception(exc)
+            return
+        for (_, _, future), signed in zip(asked, found, strict=True):
+            if not future.done():
+                future.set_result(signed)
 
     def __len__(self) -> int:
         """How many orders have an open stream here."""
@@ -98,7 +136,7 @@ async def order_events(
     with hub.subscribe(order_id) as woken:
         while True:
             woken.clear()  # before the read: a wake during it makes one more pass
-            signature, view = await reads(views.order_since, order_id, sent)
+            signature, view = await hub.read(reads, order_id, sent)
             if signature is not None and view is not None:
                 sent = signature
                 yield ServerSentEvent(data=json.dumps(view), event="order", id=signature)
