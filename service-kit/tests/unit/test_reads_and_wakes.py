@@ -5,6 +5,7 @@ live views."""
 import asyncio
 import socket
 
+import pytest
 from sqlalchemy import text
 
 from service_kit.db import create_engine, read_only, session_factory
@@ -62,6 +63,31 @@ async def test_reads_on_an_in_memory_database_go_through_its_one_connection():
     finally:
         reads.close()
         await engine.dispose()
+
+
+def _set(conn, table: str, n: int) -> int:  # a small write: a function of a Core connection
+    conn.execute(text(f"UPDATE {table} SET n = :n"), {"n": n})
+    if n < 0:
+        raise ValueError("no negatives")
+    return n
+
+
+async def test_a_write_through_reads_commits_whole_or_not_at_all(tmp_path):
+    for url in (f"sqlite+aiosqlite:///{tmp_path / 'writes.db'}", "sqlite+aiosqlite://"):
+        engine = create_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+        reads = Reads(engine)
+        try:
+            assert await reads.write(_set, "t", 3) == 3
+            assert await reads(_n, "t") == 3  # committed
+            with pytest.raises(ValueError):
+                await reads.write(_set, "t", -1)
+            assert await reads(_n, "t") == 3  # the failing one rolled back
+        finally:
+            reads.close()
+            await engine.dispose()
 
 
 async def test_a_wake_datagram_reaches_the_listener():
