@@ -17,12 +17,15 @@ from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 import httpx
+import jwt
 from httpx_sse import aconnect_sse
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from testkit.waiting import eventually
 
 T = TypeVar("T")
 REFRESH_MARGIN_S = 60.0  # refresh an access token this long before it expires
+SIGN_UP_ATTEMPTS = 3  # a sign-up whose answer was lost is sent again (then a 409 is ours)
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,23 @@ class Actor:
         }
         if self.region is not None:
             body["region"] = self.region
-        r = await self.http.post(f"{self.at.identity}/auth/accounts", json=body)
+        # A lost answer (the connection dropped under load) says nothing of whether the
+        # account was created: send the sign-up again; a 409 then means it was.
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(httpx.TransportError),
+            stop=stop_after_attempt(SIGN_UP_ATTEMPTS),
+            reraise=True,
+        ):
+            with attempt:
+                r = await self.http.post(f"{self.at.identity}/auth/accounts", json=body)
+        if r.status_code == 409 and attempt.retry_state.attempt_number > 1:
+            # An earlier attempt registered this email, so it is ours: sign in, and the
+            # token's subject is the account id.
+            await self._renew()
+            assert self._access is not None
+            claims = jwt.decode(self._access, options={"verify_signature": False})
+            self._account_id = claims["sub"]
+            return
         r.raise_for_status()
         self._account_id = r.json()["account_id"]
 

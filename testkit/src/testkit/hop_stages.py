@@ -7,7 +7,10 @@ bench, its OrderPlaced is followed through four clocks of the same machine:
     staged      order-service's outbox row `created_at` (in the command's transaction)
     produced    the Kafka record's timestamp (CreateTime: set by the relay's producer)
     acked       the outbox row's `published_at` (marked once the broker acknowledged)
-    applied     mypage's inbox row `processed_at` (in the batch's transaction)
+    applied     mypage's inbox row `processed_at` (in the batch's transaction; a lone
+                event's is stamped as its claim is sent, before that statement's
+                BEGIN IMMEDIATE waits for SQLite's write lock, so on SQLite that
+                wait falls in applied -> visible)
     visible     the driver saw the status page answer (its own clock)
 
 so a stage's p50/p99 says whether the tail is in the relay (staged -> produced), the
