@@ -18,8 +18,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from service_kit import checkpoint
-
 
 def default_sqlite_url(service: str) -> str:
     data_dir = Path(os.environ.get("FOODDELIVERY_DATA_DIR", ".local/data"))
@@ -72,11 +70,6 @@ def tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
-        # No checkpoint inside a commit: the service's checkpointer.Checkpointer does it
-        # off the writers' path; this only bounds the WAL where none runs (a CLI, a test).
-        cur.execute(f"PRAGMA wal_autocheckpoint={checkpoint.AUTOCHECKPOINT_PAGES}")
-        # A WAL the writer restarts is truncated to about what a restart leaves in it.
-        cur.execute(f"PRAGMA journal_size_limit={checkpoint.RESTART_PAGES * 4096}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -112,22 +105,15 @@ class _Connection(sqlite3.Connection):
         return super().cursor(factory)
 
 
-def sqlite_file(engine: AsyncEngine) -> str | None:
-    """The path of the SQLite file `engine` is on; None for PostgreSQL or in memory."""
-    url = engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    return url.database
-
-
 def sqlite_file_engine(engine: AsyncEngine, pool_size: int) -> Engine | None:
     """The same SQLite file through the standard library's driver, synchronously and
     tuned alike (WAL, BEGIN IMMEDIATE for writers); None unless `engine` is on a file.
     Its cursors can serve an AsyncSession too (`inline_sessions`)."""
-    if sqlite_file(engine) is None:
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
     sync = create_sync_engine(
-        engine.url.set(drivername="sqlite"),
+        url.set(drivername="sqlite"),
         connect_args={"timeout": 30, "check_same_thread": False, "factory": _Connection},
         pool_size=pool_size,
         max_overflow=0,

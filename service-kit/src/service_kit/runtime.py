@@ -21,13 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
 
 from service_kit import metrics
-from service_kit.checkpoint import Checkpointer
 from service_kit.db import (
     create_engine,
     inline_sessions,
     read_only,
     session_factory,
-    sqlite_file,
     sqlite_file_engine,
 )
 from service_kit.lease import lease_for
@@ -200,10 +198,6 @@ class Platform:
             else None
         )
         self.background: list[BackgroundLoop] = [self.relay] if self.relay else []
-        # One checkpointer per SQLite file, in the API process (the worker shares the file).
-        database_file = sqlite_file(self.engine)
-        if database_file is not None:
-            self.background.append(Checkpointer(database_file))
         # How a commit in the worker reaches the API's relay (service_kit.wake).
         self.wake = relay_wake(
             settings.database_url, settings.service, settings.http_host, settings.http_port
