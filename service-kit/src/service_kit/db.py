@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
@@ -17,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_only
 
 
 def default_sqlite_url(service: str) -> str:
@@ -77,11 +81,15 @@ def tune_sqlite(engine: Engine) -> None:
         # Writers take the write lock up front, so a read-then-write transaction cannot
         # deadlock on lock upgrade; readers (`read_only`) begin deferred and never
         # queue behind a writer: WAL gives them a snapshot.
-        read = conn.get_execution_options().get(READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        if SERIAL in options:  # serial_sessions: the write lock taken off the loop
+            options[SERIAL].begin(conn)
+            return
+        conn.exec_driver_sql("BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE")
 
 
 READ_ONLY = "fooddelivery_read_only"
+SERIAL = "fooddelivery_serial"
 
 
 def read_only(engine: AsyncEngine) -> AsyncEngine:
@@ -105,7 +113,7 @@ class _Connection(sqlite3.Connection):
         return super().cursor(factory)
 
 
-def sqlite_file_engine(engine: AsyncEngine, pool_size: int) -> Engine | None:
+def sqlite_file_engine(engine: AsyncEngine, pool_size: int, max_overflow: int = 0) -> Engine | None:
     """The same SQLite file through the standard library's driver, synchronously and
     tuned alike (WAL, BEGIN IMMEDIATE for writers); None unless `engine` is on a file.
     Its cursors can serve an AsyncSession too (`inline_sessions`)."""
@@ -116,7 +124,7 @@ def sqlite_file_engine(engine: AsyncEngine, pool_size: int) -> Engine | None:
         url.set(drivername="sqlite"),
         connect_args={"timeout": 30, "check_same_thread": False, "factory": _Connection},
         pool_size=pool_size,
-        max_overflow=0,
+        max_overflow=max_overflow,
         hide_parameters=True,
     )
     tune_sqlite(sync)
@@ -140,3 +148,81 @@ def inline_sessions(sync: Engine) -> async_sessionmaker[AsyncSession]:
     unchanged (its greenlet simply never has to wait), so repositories and units of
     work are the same code."""
     return async_sessionmaker(_SyncBind(sync), expire_on_commit=False)  # type: ignore[call-overload]
+
+
+BUSY_TIMEOUT_MS = 30000  # how long a writer waits for another process's (tune_sqlite)
+
+
+class _Serial:
+    """The write lock of a process whose units of work run inline (`serial_sessions`):
+    one unit of work of this process holds SQLite's write lock at a time, the others
+    wait on an asyncio lock (they never block the loop), and the wait for another
+    process's writer (the worker, a checkpoint) happens on a thread."""
+
+    HELD = "fooddelivery_serial_held"  # in a pooled connection's info while it holds the lock
+
+    def __init__(self) -> None:
+        self._locks: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            WeakKeyDictionary()
+        )
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()  # one lock per loop (tests run several)
+        return self._locks.setdefault(loop, asyncio.Lock())
+
+    def begin(self, conn: Connection) -> None:
+        """The begin event, inside the session's greenlet: the process's turn, then
+        BEGIN IMMEDIATE at once when the file is free, else waited for on a thread."""
+        lock = self._lock()
+        await_only(lock.acquire())
+        conn.connection.info[self.HELD] = lock  # let go of when the connection is checked in
+        dbapi: Any = conn.connection.dbapi_connection
+        try:
+            dbapi.execute("BEGIN IMMEDIATE")  # busy_timeout is 0 here: never waits
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+            await_only(asyncio.to_thread(self._begin_waiting, dbapi))
+
+    @staticmethod
+    def _begin_waiting(dbapi: Any) -> None:
+        dbapi.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        try:
+            dbapi.execute("BEGIN IMMEDIATE")
+        finally:
+            dbapi.execute("PRAGMA busy_timeout=0")
+
+    @staticmethod
+    def commit(conn: Connection) -> None:
+        """The commit event: COMMIT on a thread, so a checkpoint it runs never stalls
+        the loop (the dialect's own commit then finds nothing to do)."""
+        dbapi: Any = conn.connection.dbapi_connection
+        await_only(asyncio.to_thread(dbapi.commit))
+
+    def checked_in(self, _dbapi: Any, record: ConnectionPoolEntry) -> None:
+        lock = record.info.pop(self.HELD, None)
+        if lock is not None:
+            lock.release()
+
+
+def serial_sessions(engine: AsyncEngine) -> tuple[async_sessionmaker[AsyncSession], Engine] | None:
+    """For an API on a SQLite file: AsyncSessions whose statements run inline on the
+    event loop's thread (like `inline_sessions`) while several requests are in flight.
+    Through aiosqlite every statement of a unit of work is a hand-off to a thread and
+    back (~20 per command); here a command costs none when the file is free and two at
+    most (BEGIN when another process writes, COMMIT), and its units of work take their
+    turns on an asyncio lock, so none blocks the loop waiting for SQLite's. None unless
+    `engine` is on a file (PostgreSQL keeps its async driver)."""
+    # Overflow unbounded: a checkout must never block the loop (the lock is the gate).
+    sync = sqlite_file_engine(engine, pool_size=20, max_overflow=-1)
+    if sync is None:
+        return None
+    serial = _Serial()
+
+    @event.listens_for(sync, "connect")
+    def _no_busy_wait(dbapi_conn: Any, _record: object) -> None:  # after tune_sqlite's
+        dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+    event.listen(sync, "commit", serial.commit)
+    event.listen(sync.pool, "checkin", serial.checked_in)
+    return inline_sessions(sync.execution_options(**{SERIAL: serial})), sync

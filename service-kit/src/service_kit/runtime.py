@@ -25,6 +25,7 @@ from service_kit.db import (
     create_engine,
     inline_sessions,
     read_only,
+    serial_sessions,
     session_factory,
     sqlite_file_engine,
 )
@@ -180,8 +181,13 @@ class Platform:
         # Units of work, the relay and the dispatchers write through `writes`. Views and
         # gauges read through `sessions`: on SQLite these begin deferred, so a read never
         # queues behind a writer (WAL gives it a snapshot); a writer must not use them.
+        # On a SQLite file their statements run inline, in turns (db.serial_sessions).
         self.writes = session_factory(self.engine)
-        self._inline: Engine | None = None  # the worker's (write_inline)
+        self._inline: list[Engine] = []  # the synchronous engines under `writes`
+        serial = serial_sessions(self.engine)
+        if serial is not None:
+            self.writes, sync = serial
+            self._inline.append(sync)
         self.sessions = session_factory(read_only(self.engine))
         # The views' reads: each a function of a Core connection, run whole (reads.py).
         self.reads = Reads(self.engine)
@@ -217,12 +223,12 @@ class Platform:
         (`db.inline_sessions`) instead of one aiosqlite thread hop per statement."""
         sync = sqlite_file_engine(self.engine, pool_size=1)
         if sync is not None:
-            self._inline = sync
+            self._inline.append(sync)
             self.writes = inline_sessions(sync)
 
     def engines(self) -> list[AsyncEngine | Engine]:
         """What this process talks to its database through (for tracing)."""
-        return [self.engine, *([self._inline] if self._inline is not None else [])]
+        return [self.engine, *self._inline]
 
     async def migrate(self) -> None:
         # The API and the worker of a service both migrate at start; whichever
@@ -236,8 +242,8 @@ class Platform:
     async def dispose(self) -> None:
         self.wake.close()
         self.reads.close()
-        if self._inline is not None:
-            self._inline.dispose()
+        for sync in self._inline:
+            sync.dispose()
         await self.engine.dispose()
 
     def wake_relay(self) -> None:

@@ -1,0 +1,133 @@
+"""An API's units of work on a SQLite file run inline, in turns (db.serial_sessions):
+many requests in flight each commit whole, a stale write is still one ConcurrentChange,
+and waiting for another process's writer never blocks the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, select
+from sqlalchemy.orm import registry
+
+from service_kit.db import create_engine, serial_sessions
+from service_kit.kernel import Aggregate, ConcurrentChange
+from service_kit.mapping import aggregate, version_column
+from service_kit.tables import outbox, plumbing_metadata
+from service_kit.uow import SqlAlchemyUnitOfWork, SqlRepository
+from shared_events.contract import OrderAccepted
+
+metadata = MetaData()
+counters = Table(
+    "counters",
+    metadata,
+    Column("order_id", String(36), primary_key=True),
+    Column("value", Integer, nullable=False),
+    version_column(),
+)
+
+
+class Counter(Aggregate):
+    def __init__(self, order_id: str) -> None:
+        super().__init__()
+        self.order_id = order_id
+        self.value = 0
+
+
+aggregate(Counter, counters)(registry())
+
+
+class Counters(SqlRepository[Counter]):
+    entity = Counter
+
+
+class CounterUnitOfWork(SqlAlchemyUnitOfWork):
+    counters: Counters
+
+
+@pytest.fixture
+async def file(tmp_path):
+    path = tmp_path / "api.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as conn:
+        await conn.run_sync(plumbing_metadata.create_all)
+        await conn.run_sync(metadata.create_all)
+    serial = serial_sessions(engine)
+    assert serial is not None
+    sessions, sync = serial
+    yield path, sessions, sync
+    sync.dispose()
+    await engine.dispose()
+
+
+def unit(sessions) -> CounterUnitOfWork:
+    return CounterUnitOfWork(sessions, producer="test")
+
+
+async def bump(sessions, order_id: str) -> None:
+    """Read, change, commit with an outbox row: retried on a lost version check."""
+    while True:
+        try:
+            async with unit(sessions) as uow:
+                counter = await uow.counters.get(order_id) or Counter(order_id)
+                counter.value += 1
+                uow.counters.add(counter)
+                counter.record(OrderAccepted(order_id=order_id, store_id="s1"))
+                await uow.commit()
+                return
+        except ConcurrentChange:
+            continue
+
+
+def stored(sync) -> tuple[dict[str, int], int]:
+    with sync.connect() as conn:
+        values = dict(conn.execute(select(counters.c.order_id, counters.c.value)).all())
+        return values, len(conn.execute(select(outbox.c.id)).all())
+
+
+async def test_units_of_work_in_flight_together_each_commit_whole(file):
+    _, sessions, sync = file
+    await asyncio.gather(*(bump(sessions, f"o{i % 3}") for i in range(30)))
+    assert stored(sync) == ({"o0": 10, "o1": 10, "o2": 10}, 30)
+
+
+async def test_a_stale_write_is_one_concurrent_change(file):
+    _, sessions, sync = file
+    await bump(sessions, "o1")
+    async with unit(sessions) as stale:
+        counter = await stale.counters.get("o1")
+        assert counter is not None
+        await stale.session.commit()  # ends its read; the row is changed meanwhile
+        await bump(sessions, "o1")
+        counter.value += 10
+        with pytest.raises(ConcurrentChange):
+            await stale.commit()
+    assert stored(sync) == ({"o1": 2}, 2)
+
+
+async def test_a_failed_unit_of_work_lets_the_next_one_in(file):
+    _, sessions, sync = file
+    with pytest.raises(RuntimeError):
+        async with unit(sessions) as uow:
+            uow.counters.add(Counter("o1"))
+            await uow.session.flush()
+            raise RuntimeError("the handler failed")
+    await bump(sessions, "o2")
+    assert stored(sync) == ({"o2": 1}, 1)
+
+
+async def test_another_processs_writer_is_waited_for_off_the_loop(file):
+    path, sessions, sync = file
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    writing = asyncio.create_task(bump(sessions, "o1"))
+    ticks = 0
+    while ticks < 20:  # the loop keeps running while the unit of work waits
+        await asyncio.sleep(0)
+        ticks += 1
+    assert not writing.done()
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(writing, timeout=30)
+    assert stored(sync) == ({"o1": 1}, 1)
