@@ -1,12 +1,9 @@
-"""Tables of the Customer context's read model, mapped onto the plain domain classes."""
+"""Tables of the Customer context's read model (the domain classes stay unmapped)."""
 
 from sqlalchemy import Column, Index, MetaData, Table, UniqueConstraint
-from sqlalchemy.orm import relationship
 from sqlalchemy.types import JSON, Integer, String, Text
 
-from mypage_service.domain.model import OrderStatusView, TimelineEntry
-from mypage_service.domain.notification import Notification, OrderContact
-from service_kit.mapping import aggregate, entity, mapped, version_column
+from service_kit.mapping import mapped, version_column
 from service_kit.tables import EVENT_TYPE, TRACEPARENT, UUID, belongs_to, key, optional, references
 from service_kit.telemetry import current_traceparent
 from service_kit.types import UtcDateTime
@@ -77,27 +74,6 @@ order_contact = Table(
     Column("phone", Text, nullable=False),
 )
 
-start_mappers = mapped(
-    entity(TimelineEntry, order_timeline),
-    entity(Notification, notifications),
-    entity(OrderContact, order_contact),
-    aggregate(
-        OrderStatusView,
-        order_status,
-        # Loaded with the row, since an async session cannot lazy-load: the timeline
-        # joined (one query less per event), the notifications by selectin (a second
-        # join would multiply the rows).
-        timeline=relationship(
-            TimelineEntry,
-            lazy="joined",
-            cascade="all, delete-orphan",
-            order_by=order_timeline.c.at,
-        ),
-        notifications=relationship(
-            Notification,
-            lazy="selectin",
-            cascade="all, delete-orphan",
-            order_by=notifications.c.created_at,
-        ),
-    ),
-)
+# Nothing mapped: the projection reads and writes these tables on Core
+# (adapters.repository), the views read them on Core too (views.py).
+start_mappers = mapped()
