@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, insert, select, update
+from sqlalchemy import BindParameter, Table, and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mypage_service.adapters.orm import notifications, order_contact, order_status, order_timeline
@@ -100,11 +100,11 @@ class OrderStatusRepository(SqlRepository[OrderStatusView]):
             )
             versions[row.order_id] = row.version
         if views:
-            for row in await self._rows(order_timeline, views.keys(), order_timeline.c.at):
+            for row in await self._rows(order_timeline, views.keys()):
                 views[row.order_id].timeline.append(
                     TimelineEntry(row.status, row.at, row.event_type, row.event_id)
                 )
-            for row in await self._rows(notifications, views.keys(), notifications.c.created_at):
+            for row in await self._rows(notifications, views.keys()):
                 views[row.order_id].notifications.append(_notification(row._mapping))
         for order_id, view in views.items():
             self._known[order_id] = view
@@ -125,9 +125,9 @@ class OrderStatusRepository(SqlRepository[OrderStatusView]):
                 version = 1 if read is None else read.version + (_row(view) != read.row)
                 self._read[view.order_id] = _Read(view, version)
 
-    async def _rows(self, table: Table, keys: Iterable[str], *order: Any) -> Sequence[Any]:
-        query = select(table).where(table.c.order_id.in_(sorted(keys))).order_by(*order)
-        return (await self._session.execute(query)).all()
+    async def _rows(self, table: Table, keys: Iterable[str]) -> Sequence[Any]:
+        result = await _execute(self._session, _BY_ORDER[table.name], {"keys": sorted(keys)})
+        return result.all()
 
 
 class _Plan:
@@ -164,19 +164,32 @@ class _Plan:
 
     async def run(self, session: AsyncSession) -> None:
         if self.created:
-            await session.execute(insert(order_status), self.created)
+            await _execute(session, _INSERT["order_status"], self.created)
         if self.updated:
             await _guarded_update(session, self.updated)
         if self.new_entries:
-            await session.execute(insert(order_timeline), self.new_entries)
+            await _execute(session, _INSERT["order_timeline"], self.new_entries)
         if self.moved_entries:
-            await session.execute(_MOVE_ENTRY, self.moved_entries)
+            await _execute(session, _MOVE_ENTRY, self.moved_entries)
         if self.new_notifications:
-            await session.execute(insert(notifications), self.new_notifications)
+            await _execute(session, _INSERT["notifications"], self.new_notifications)
         if self.addressed:
-            await session.execute(_ADDRESS, self.addressed)
+            await _execute(session, _ADDRESS, self.addressed)
 
 
+# Built once: a statement's construction and cache key cost more than running it.
+_KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
+_BY_ORDER = {
+    table.name: select(table).where(table.c.order_id.in_(_KEYS)).order_by(*order)
+    for table, order in (
+        (order_status, ()),
+        (order_timeline, (order_timeline.c.at,)),
+        (notifications, (notifications.c.created_at,)),
+        (order_contact, ()),
+    )
+}
+_INSERT = {table.name: insert(table) for table in (order_status, order_timeline, notifications)}
+_INSERT_CONTACT = insert(order_contact)
 _UPDATE_STATUS = (
     update(order_status)
     .where(
@@ -215,9 +228,15 @@ async def _guarded_update(session: AsyncSession, rows: list[dict[str, Any]]) -> 
     else:
         batches = [[row] for row in rows]
     for batch in batches:
-        result: Any = await session.execute(_UPDATE_STATUS, batch)
+        result: Any = await _execute(session, _UPDATE_STATUS, batch)
         if result.rowcount != len(batch):
             raise ConcurrentChange()
+
+
+async def _execute(session: AsyncSession, statement: Any, params: Any = None) -> Any:
+    """On the session's connection, in its transaction: Core statements need none of
+    the ORM session's execution steps."""
+    return await session.run_sync(lambda sync: sync.connection().execute(statement, params))
 
 
 def _notification(values: Any) -> Notification:
@@ -258,13 +277,15 @@ class ContactRepository(SqlRepository[OrderContact]):
         if not wanted:
             return
         self._known.update(dict.fromkeys(wanted))
-        query = select(order_contact).where(order_contact.c.order_id.in_(sorted(wanted)))
-        for row in await self._session.execute(query):
+        found = await _execute(self._session, _BY_ORDER["order_contact"], {"keys": sorted(wanted)})
+        for row in found:
             self._known[row.order_id] = OrderContact(row.order_id, row.phone)
 
     async def save(self) -> None:
         new, self._new = self._new, []
         if new:
-            await self._session.execute(
-                insert(order_contact), [{"order_id": c.order_id, "phone": c.phone} for c in new]
+            await _execute(
+                self._session,
+                _INSERT_CONTACT,
+                [{"order_id": c.order_id, "phone": c.phone} for c in new],
             )
