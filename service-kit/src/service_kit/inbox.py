@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, insert, select
+from sqlalchemy import CursorResult, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,12 +27,8 @@ class Inbox:
 
     async def seen_among(self, envelopes: Sequence[Envelope]) -> set[str]:
         """The ids of these events applied already: one query for a consumed batch."""
-        found = await self._session.execute(
-            select(inbox.c.event_id).where(
-                inbox.c.consumer == self._consumer,
-                inbox.c.event_id.in_({str(e.event_id) for e in envelopes}),
-            )
-        )
+        ids = sorted({str(e.event_id) for e in envelopes})
+        found = await _execute(self._session, _SEEN, {"consumer": self._consumer, "ids": ids})
         return set(found.scalars())
 
     async def record(self, envelope: Envelope) -> None:
@@ -44,14 +40,15 @@ class Inbox:
         statement where `seen` then `record` take two. A racing duplicate waits for
         the first one's transaction (PostgreSQL) or its write lock (SQLite)."""
         dialect = self._session.get_bind().dialect.name
-        statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(inbox)
-        result = await self._session.execute(
-            statement.values(
-                consumer=self._consumer,
-                event_id=str(envelope.event_id),
-                event_type=envelope.event_type,
-                processed_at=utcnow(),
-            ).on_conflict_do_nothing()
+        result = await _execute(
+            self._session,
+            _CLAIM["postgresql" if dialect == "postgresql" else "sqlite"],
+            {
+                "consumer": self._consumer,
+                "event_id": str(envelope.event_id),
+                "event_type": envelope.event_type,
+                "processed_at": utcnow(),
+            },
         )
         return bool(cast(CursorResult[Any], result).rowcount)
 
@@ -62,8 +59,9 @@ class Inbox:
         if not envelopes:
             return
         now = utcnow()
-        await self._session.execute(
-            insert(inbox),
+        await _execute(
+            self._session,
+            _RECORD,
             [
                 {
                     "consumer": self._consumer,
@@ -74,6 +72,25 @@ class Inbox:
                 for e in envelopes
             ],
         )
+
+
+# Built once: a statement's construction and cache key cost more than running it.
+_SEEN = select(inbox.c.event_id).where(
+    inbox.c.consumer == bindparam("consumer"),
+    inbox.c.event_id.in_(bindparam("ids", expanding=True)),
+)
+_RECORD = insert(inbox)
+_CLAIM = {
+    "postgresql": postgresql_insert(inbox).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(inbox).on_conflict_do_nothing(),
+}
+
+
+async def _execute(session: AsyncSession, statement: Any, params: Any) -> Any:
+    """On the session's connection, in its transaction: a Core statement needs none of
+    the ORM session's execution steps (and it must not autoflush: the unit of work
+    flushes once, at its commit)."""
+    return await session.run_sync(lambda sync: sync.connection().execute(statement, params))
 
 
 class MemoryInbox:
