@@ -140,15 +140,20 @@ class EventProcessor:
         self._backoff_max = backoff_max
         self._backoff_multiplier = backoff_multiplier
 
-    async def process(self, message: RawMessage) -> Outcome:
+    async def process(
+        self, message: RawMessage, decoded: tuple[Envelope, Payload] | None = None
+    ) -> Outcome:
+        """One message (`decoded` when its batch decoded it already)."""
         with telemetry.consuming(self.consumer, message.topic, message.partition, message.headers):
-            outcome = await self._guarded(message)
+            outcome = await self._guarded(message, decoded)
         metrics.event_outcome(outcome.status, outcome.event_type, outcome.retries)
         return outcome
 
-    async def _guarded(self, message: RawMessage) -> Outcome:
+    async def _guarded(
+        self, message: RawMessage, decoded: tuple[Envelope, Payload] | None
+    ) -> Outcome:
         try:
-            return await self._process(message)
+            return await self._process(message, decoded)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # the last line of defence: park, never raise
@@ -192,7 +197,8 @@ class EventProcessor:
         outcomes: list[Outcome | None],
     ) -> None:
         if len(batch) == 1:
-            outcomes[batch[0][0]] = await self.process(messages[batch[0][0]])
+            i, envelope, event = batch[0]
+            outcomes[i] = await self.process(messages[i], (envelope, event))
         elif batch:
             try:
                 applied = await self._dispatch.handle_batch([(e, ev) for _, e, ev in batch])
@@ -213,9 +219,11 @@ class EventProcessor:
                     metrics.event_outcome(outcome.status, outcome.event_type, 0)
                     outcomes[i] = outcome
 
-    async def _process(self, message: RawMessage) -> Outcome:
+    async def _process(
+        self, message: RawMessage, decoded: tuple[Envelope, Payload] | None = None
+    ) -> Outcome:
         try:
-            envelope, event = decode(message.value)
+            envelope, event = decoded or decode(message.value)
         except ContractError as exc:
             # A message that breaks the contract fails the same way every time.
             log.error("%s: parked %s: %s", self.consumer, _origin(message), exc)

@@ -1,0 +1,176 @@
+"""The mypage worker as a real process on a fresh broker, fed order lifecycles at a
+steady rate (each lifecycle's events produced in causal order, its own key, the
+relay's headers): its CPU ms per lifecycle (from /proc, idle baseline shown apart)
+and, with --batch-times, the batch transaction's p50/p99 (claim to COMMIT, from the
+worker's DEBUG lines; DEBUG costs CPU, so the CPU figure is for the run without).
+
+    TEST_KAFKA_PORT=19500 uv run python bench/worker_load.py --rate 10 --seconds 30
+    (--pid-file F writes the worker's pid, e.g. for py-spy)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from service_kit.outbox import message_headers
+from shared_events.envelope import encode, wrap
+from testkit import TEST_KAFKA_PORT, fresh_broker
+
+sys.path.insert(0, str(Path(__file__).parent))
+from worker_batch import lifecycle  # the same events as the in-process harness
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+async def ready(port: int, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/health/ready")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise TimeoutError("the worker never became ready")
+
+
+async def drained(port: int, within: float = 120) -> None:
+    """Until the group has committed every partition to its end."""
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            lags = [
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("fooddelivery_consumer_lag{")
+            ]
+            if lags and not any(lags):
+                return
+            await asyncio.sleep(0.2)
+    raise TimeoutError("the worker never caught up")
+
+
+async def feed(bootstrap: str, rate: float, seconds: float) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
+    await producer.start()
+    sent = 0
+    try:
+
+        async def one() -> None:
+            for event in lifecycle():
+                envelope = wrap(event, producer="bench")
+                await producer.send_and_wait(
+                    event.topic,
+                    encode(envelope),
+                    key=event.aggregate_id.encode(),
+                    headers=message_headers(event.event_type, event.event_version),
+                )
+                await asyncio.sleep(0.02)  # the next step of the lifecycle, a little later
+
+        tasks = []
+        began = time.monotonic()
+        while time.monotonic() - began < seconds:
+            tasks.append(asyncio.create_task(one()))
+            sent += 1
+            await asyncio.sleep(max(0.0, began + sent / rate - time.monotonic()))
+        await asyncio.gather(*tasks)
+    finally:
+        await producer.stop()
+    return sent
+
+
+def start_worker(args: argparse.Namespace, bootstrap: str, data: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "FOODDELIVERY_DATA_DIR": data,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "WORKER_WEB_PORT": str(args.web_port),
+        "LOG_LEVEL": "DEBUG" if args.batch_times else "INFO",
+        "OTEL_SDK_DISABLED": "true",
+    }
+    with (Path(data) / "worker.log").open("w") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "mypage_service.entrypoints.worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    if args.pid_file:
+        Path(args.pid_file).write_text(str(worker.pid))
+    return worker
+
+
+async def measure(args: argparse.Namespace, bootstrap: str, pid: int) -> None:
+    web = args.web_port
+    await ready(web)
+    idle_from, idle_cpu = time.monotonic(), cpu_seconds(pid)
+    await asyncio.sleep(args.idle)
+    idle = (cpu_seconds(pid) - idle_cpu) / (time.monotonic() - idle_from)
+    began, cpu = time.monotonic(), cpu_seconds(pid)
+    n = await feed(bootstrap, args.rate, args.seconds)
+    await drained(web)
+    used, wall = cpu_seconds(pid) - cpu, time.monotonic() - began
+    print(
+        f"{n} lifecycles at {args.rate}/s: worker {used * 1000 / n:.2f} CPU ms/lifecycle "
+        f"({(used - idle * wall) * 1000 / n:.2f} above its idle {idle * 100:.2f}% of a core)"
+    )
+
+
+def batch_times(log: Path) -> None:
+    times = [
+        float(record["message"].split(" in ")[1].split(" ms")[0])
+        for record in map(json.loads, (x for x in log.read_text().splitlines() if x[:1] == "{"))
+        if str(record.get("message", "")).startswith("batch of ")
+    ]
+    if len(times) > 2:
+        qs = statistics.quantiles(times, n=100)
+        print(f"{len(times)} batches: claim to COMMIT p50 {qs[49]:.2f} ms p99 {qs[98]:.2f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=10.0, help="lifecycles per second")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle baseline")
+    parser.add_argument("--kafka-port", type=int, default=TEST_KAFKA_PORT)
+    parser.add_argument("--web-port", type=int, default=6084 + 6200)
+    parser.add_argument("--batch-times", action="store_true")
+    parser.add_argument("--pid-file")
+    args = parser.parse_args()
+    broker = fresh_broker(args.kafka_port)
+    started = next(broker)
+    try:
+        with tempfile.TemporaryDirectory() as data:
+            worker = start_worker(args, started.bootstrap, data)
+            try:
+                asyncio.run(measure(args, started.bootstrap, worker.pid))
+            finally:
+                worker.terminate()
+                worker.wait(30)
+            if args.batch_times:
+                batch_times(Path(data) / "worker.log")
+    finally:
+        next(broker, None)
+
+
+if __name__ == "__main__":
+    main()
