@@ -23,13 +23,11 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from worker_batch import lifecycle  # beside this script: the in-process harness's events
 
 from service_kit.outbox import message_headers
 from shared_events.envelope import encode, wrap
 from testkit import TEST_KAFKA_PORT, fresh_broker
-
-sys.path.insert(0, str(Path(__file__).parent))
-from worker_batch import lifecycle  # the same events as the in-process harness
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
