@@ -87,9 +87,9 @@ def _ensure_unicode(value: Any) -> None:
 # The one place that says who acts: the subject of a verified bearer token with the
 # role the route needs (service_kit.auth). `actor.sub` is the actor id.
 
-Customer = Annotated[Principal, Depends(requires("customer"))]
-Owner = Annotated[Principal, Depends(requires("owner"))]
-Rider = Annotated[Principal, Depends(requires("rider"))]
+Customer = Annotated[Principal, requires("customer")]
+Owner = Annotated[Principal, requires("owner")]
+Rider = Annotated[Principal, requires("rider")]
 
 
 def command_route(answer: type[BaseModel], *refusals: int) -> dict[str, Any]:

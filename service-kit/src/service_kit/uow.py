@@ -77,7 +77,7 @@ class SqlRepository(Repository, Generic[E]):
             return self._track(self._known[ident])
         # One statement built once per entity, its key as parameters: Session.get
         # builds a new statement (and its cache key) for every call.
-        statement, names = _by_key(self.entity)
+        statement, names = _by_key(self.entity)  # type: ignore[arg-type]  # a class hashes
         found = await self._session.scalars(statement, dict(zip(names, key, strict=True)))
         return self._track(found.unique().one_or_none())
 
@@ -110,7 +110,7 @@ class SqlRepository(Repository, Generic[E]):
 @cache
 def _by_key(entity: type) -> tuple[Select[Any], tuple[str, ...]]:
     """`select(entity)` by its primary key, and the names of the key's parameters."""
-    columns = inspect(entity).primary_key
+    columns: tuple[Any, ...] = tuple(inspect(entity).primary_key)
     names = tuple(f"key_{column.key}" for column in columns)
     where = [column == bindparam(name) for column, name in zip(columns, names, strict=True)]
     return select(entity).where(*where), names
