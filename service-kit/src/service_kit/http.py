@@ -17,7 +17,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, StringConstraints, WithJsonSchema, model_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service_kit import metrics
+from service_kit import metrics, telemetry
 from service_kit.auth import (
     AuthSettings,
     Principal,
@@ -194,7 +194,12 @@ def service_app(
         async with platform.lifespan():
             yield
 
-    app = offline_app(title=platform.settings.service, summary=summary, lifespan=lifespan)
+    # Untraced, FastAPI's own telemetry is told so: otherwise it asks the OpenTelemetry
+    # providers whether they are configured on every request.
+    quiet = None if telemetry.enabled() else {"tracing": False, "metrics": False, "logs": False}
+    app = offline_app(
+        title=platform.settings.service, summary=summary, lifespan=lifespan, telemetry=quiet
+    )
     install_edge(app, media_types)
     install_metrics(app, platform)
     install_resource_server(app, resource_server or ResourceServer(AuthSettings.from_env()))
