@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 from sqlalchemy.orm import registry
 
+from service_kit import db
 from service_kit.db import create_engine, serial_sessions
 from service_kit.kernel import Aggregate, ConcurrentChange
 from service_kit.mapping import aggregate, version_column
@@ -131,3 +132,36 @@ async def test_another_processs_writer_is_waited_for_off_the_loop(file):
     other.close()
     await asyncio.wait_for(writing, timeout=30)
     assert stored(sync) == ({"o1": 1}, 1)
+
+
+async def wal_after(path, sessions, commits: int) -> int:
+    for i in range(commits):
+        await bump(sessions, f"o{i}")
+    return path.with_name(path.name + "-wal").stat().st_size
+
+
+async def test_the_wal_is_checkpointed_though_no_commit_checkpoints_itself(
+    file, tmp_path, monkeypatch
+):
+    path, sessions, sync = file
+    with sync.connect() as conn:  # the serial connections never checkpoint in a commit
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    commits = 3 * db.CHECKPOINT_EVERY
+    wal = await wal_after(path, sessions, commits)
+    assert stored(sync)[1] == commits
+
+    # The same commits on a file never checkpointed: the WAL holds them all.
+    monkeypatch.setattr(db, "CHECKPOINT_EVERY", db.CHECKPOINT_EVERY * 1000)
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'never.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(plumbing_metadata.create_all)
+        await conn.run_sync(metadata.create_all)
+    serial = serial_sessions(engine)
+    assert serial is not None
+    try:
+        unbounded = await wal_after(tmp_path / "never.db", serial[0], commits)
+    finally:
+        serial[1].dispose()
+        await engine.dispose()
+    # Checkpointed every round, the WAL restarts: it holds about a round, not three.
+    assert wal < unbounded / 2
