@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
@@ -47,9 +51,9 @@ class CounterUnitOfWork(SqlAlchemyUnitOfWork):
     counters: Counters
 
 
-@pytest.fixture
-async def file(tmp_path):
-    path = tmp_path / "api.db"
+@asynccontextmanager
+async def serial_file(path: Path) -> AsyncIterator[tuple[Path, Any, Any]]:
+    """A SQLite file with the tables, and its serial sessions and engine."""
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     async with engine.begin() as conn:
         await conn.run_sync(plumbing_metadata.create_all)
@@ -57,9 +61,17 @@ async def file(tmp_path):
     serial = serial_sessions(engine)
     assert serial is not None
     sessions, sync = serial
-    yield path, sessions, sync
-    sync.dispose()
-    await engine.dispose()
+    try:
+        yield path, sessions, sync
+    finally:
+        sync.dispose()
+        await engine.dispose()
+
+
+@pytest.fixture
+async def file(tmp_path):
+    async with serial_file(tmp_path / "api.db") as opened:
+        yield opened
 
 
 def unit(sessions) -> CounterUnitOfWork:
@@ -152,16 +164,7 @@ async def test_the_wal_is_checkpointed_though_no_commit_checkpoints_itself(
 
     # The same commits on a file never checkpointed: the WAL holds them all.
     monkeypatch.setattr(db, "CHECKPOINT_EVERY", db.CHECKPOINT_EVERY * 1000)
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'never.db'}")
-    async with engine.begin() as conn:
-        await conn.run_sync(plumbing_metadata.create_all)
-        await conn.run_sync(metadata.create_all)
-    serial = serial_sessions(engine)
-    assert serial is not None
-    try:
-        unbounded = await wal_after(tmp_path / "never.db", serial[0], commits)
-    finally:
-        serial[1].dispose()
-        await engine.dispose()
+    async with serial_file(tmp_path / "never.db") as (never, never_sessions, _):
+        unbounded = await wal_after(never, never_sessions, commits)
     # Checkpointed every round, the WAL restarts: it holds about a round, not three.
     assert wal < unbounded / 2
