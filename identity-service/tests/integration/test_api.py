@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from identity_service.adapters.notifier import LogNotifier
 from identity_service.bootstrap import Container, bootstrap
@@ -39,7 +39,7 @@ RIDER = {
     "name": "Park",
     "region": "gangnam",
 }
-Customer = Annotated[Principal, Depends(requires("customer"))]
+Customer = Annotated[Principal, requires("customer")]
 
 
 @dataclass

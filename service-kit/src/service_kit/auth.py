@@ -3,7 +3,7 @@ token against the issuer's published keys (JWKS) and checks the role a route nee
 
 A route asks for a role with one dependency:
 
-    Customer = Annotated[Principal, Depends(requires("customer"))]
+    Customer = Annotated[Principal, requires("customer")]
 
     @app.delete("/orders/{order_id}")
     async def cancel(order_id: str, actor: Customer) -> ...:   # actor.sub is the actor id
@@ -21,7 +21,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import Any, Protocol
 
@@ -249,14 +249,32 @@ class ResourceServer:
         )
 
 
-# The OpenAPI security scheme: /docs gets an "Authorize" button that logs in at the
-# issuer's token endpoint (the URL is filled in per app by install_resource_server).
-bearer = OAuth2PasswordBearer(
-    tokenUrl="/auth/token",
-    scheme_name="bearer",
-    auto_error=False,  # our own 401 carries the WWW-Authenticate challenge
-    description="An access token from the identity service (OAuth2 password grant)",
-)
+class _RoleBearer(OAuth2PasswordBearer):
+    """The bearer scheme of a route needing one of `roles`: the scheme itself admits
+    the caller, so FastAPI solves one dependency per request, not a dependency of a
+    dependency (it solves each level of the tree on every request). The OpenAPI
+    document shows it as the scheme `bearer`: /docs gets an "Authorize" button that
+    logs in at the issuer's token endpoint (install_resource_server fills in the URL)."""
+
+    def __init__(self, roles: frozenset[str]) -> None:
+        super().__init__(
+            tokenUrl="/auth/token",
+            scheme_name="bearer",
+            auto_error=False,  # our own 401 carries the WWW-Authenticate challenge
+            description="An access token from the identity service (OAuth2 password grant)",
+        )
+        self.allowed = roles
+        self.refusal = f"needs the role {' or '.join(sorted(roles))}"
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        principal = await authenticated(request, await super().__call__(request))
+        admitted = sorted(principal.roles & self.allowed)
+        if not admitted:
+            raise HTTPException(status_code=403, detail=self.refusal)
+        # The route sees the role it admitted (a provider's list may hold others first).
+        if principal.role == admitted[0]:
+            return principal
+        return replace(principal, role=admitted[0])
 
 
 async def authenticated(request: Request, token: str | None) -> Principal:
@@ -269,31 +287,13 @@ async def authenticated(request: Request, token: str | None) -> Principal:
     return await server.authenticate(token)
 
 
-def requires(*roles: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency admitting a valid token with one of `roles` (403 otherwise)."""
+def requires(*roles: str) -> Any:
+    """The dependency admitting a valid token with one of `roles` (401 without one,
+    403 otherwise): `Annotated[Principal, requires("owner")]`. The roles are also the
+    route's scopes in the OpenAPI security requirement, so a client (and the
+    access-matrix test) reads from the schema who may call it."""
     allowed = frozenset(roles)
-    refusal = f"needs the role {' or '.join(sorted(allowed))}"
-
-    # The roles also appear as the route's scopes in the OpenAPI security requirement,
-    # so a client (and the access-matrix test) reads from the schema who may call it.
-    # The bearer scheme is this dependency's own parameter, not a dependency of a
-    # dependency: FastAPI solves each level of the tree on every request.
-    # (Security() as the default, not in Annotated: annotations here are strings that
-    # must resolve without this function's locals.)
-    async def dependency(
-        request: Request,
-        token: str | None = Security(bearer, scopes=sorted(allowed)),
-    ) -> Principal:
-        principal = await authenticated(request, token)
-        admitted = sorted(principal.roles & allowed)
-        if not admitted:
-            raise HTTPException(status_code=403, detail=refusal)
-        # The route sees the role it admitted (a provider's list may hold others first).
-        if principal.role == admitted[0]:
-            return principal
-        return replace(principal, role=admitted[0])
-
-    return dependency
+    return Security(_RoleBearer(allowed), scopes=sorted(allowed))
 
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {

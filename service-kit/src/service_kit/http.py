@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,8 +15,9 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, StringConstraints, WithJsonSchema, model_validator
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service_kit import metrics
+from service_kit import metrics, telemetry
 from service_kit.auth import (
     AuthSettings,
     Principal,
@@ -23,7 +25,7 @@ from service_kit.auth import (
     install_resource_server,
     requires,
 )
-from service_kit.limits import JSON, BodyGuard, read_timeout_protocol
+from service_kit.limits import JSON, counting, read_timeout_protocol, refusal
 from service_kit.problems import ACTOR, declare, install_error_handlers
 from service_kit.runtime import (
     Check,
@@ -85,9 +87,9 @@ def _ensure_unicode(value: Any) -> None:
 # The one place that says who acts: the subject of a verified bearer token with the
 # role the route needs (service_kit.auth). `actor.sub` is the actor id.
 
-Customer = Annotated[Principal, Depends(requires("customer"))]
-Owner = Annotated[Principal, Depends(requires("owner"))]
-Rider = Annotated[Principal, Depends(requires("rider"))]
+Customer = Annotated[Principal, requires("customer")]
+Owner = Annotated[Principal, requires("owner")]
+Rider = Annotated[Principal, requires("rider")]
 
 
 def command_route(answer: type[BaseModel], *refusals: int) -> dict[str, Any]:
@@ -192,7 +194,12 @@ def service_app(
         async with platform.lifespan():
             yield
 
-    app = offline_app(title=platform.settings.service, summary=summary, lifespan=lifespan)
+    # Untraced, FastAPI's own telemetry is told so: otherwise it asks the OpenTelemetry
+    # providers whether they are configured on every request.
+    quiet = None if telemetry.enabled() else {"tracing": False, "metrics": False, "logs": False}
+    app = offline_app(
+        title=platform.settings.service, summary=summary, lifespan=lifespan, telemetry=quiet
+    )
     install_edge(app, media_types)
     install_metrics(app, platform)
     install_resource_server(app, resource_server or ResourceServer(AuthSettings.from_env()))
@@ -233,18 +240,63 @@ def service_api(
 
 
 def install_metrics(app: FastAPI, platform: Platform) -> None:
-    """`/metrics` (Prometheus; not part of the API's contract) and the request counts.
-    The API runs the relay, so its scrape reads the outbox too."""
+    """`/metrics` (Prometheus; not part of the API's contract); the requests are
+    counted by the edge (Edge). The API runs the relay, so its scrape reads the outbox too."""
     outbox = metrics.outbox_readings(platform.sessions) if platform.relay is not None else {}
-    app.add_middleware(metrics.RequestMetrics)
     scrape = metrics.metrics_endpoint(lambda: {**platform.readings, **outbox})
     app.add_route("/metrics", scrape, include_in_schema=False)
 
 
 def install_edge(app: FastAPI, media_types: tuple[str, ...] = (JSON,)) -> None:
-    """The body limits (bodies of `media_types` only) and the one error shape, on any app."""
-    app.add_middleware(BodyGuard, media_types=media_types)
+    """The edge (Edge: body limits for bodies of `media_types` only, request metrics)
+    and the one error shape, on any app."""
+    app.add_middleware(Edge, media_types=media_types)
     install_error_handlers(app)
+
+
+class Edge:
+    """The one ASGI middleware of every app: refuses a body it must not read (413 from
+    its length, 415 not of `media_types`; limits.py), refuses a streamed body past the
+    limit as it arrives, and counts every request with its status and latency by route
+    template (metrics.request_done). One layer, one pass over the raw headers: each
+    middleware layer is a coroutine and a `send` wrapper more on every request."""
+
+    def __init__(self, app: ASGIApp, media_types: tuple[str, ...] = (JSON,)) -> None:
+        self.app = app
+        self.media_types = media_types
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client sees when the app raises before answering
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            length: bytes | None = None
+            chunked, content_type = False, b""
+            for name, value in scope["headers"]:
+                if name == b"content-length":
+                    length = value
+                elif name == b"content-type":
+                    content_type = value
+                elif name == b"transfer-encoding":
+                    chunked = True
+            if chunked or length not in (None, b"0"):  # a body
+                refused = refusal(length, content_type, self.media_types)
+                if refused is not None:
+                    await refused(scope, receive, sending)
+                    return
+                receive = counting(receive)
+            await self.app(scope, receive, sending)
+        finally:
+            metrics.request_done(scope, status, time.perf_counter() - started)
 
 
 # How every API (and the bench's bare app, its yardstick) is served.
@@ -253,6 +305,9 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "loop": "uvloop",  # libuv's event loop: less CPU per request than asyncio's own
     "log_level": "info",
     "access_log": False,
+    # No proxy sets X-Forwarded-*: uvicorn's ProxyHeadersMiddleware would only be one
+    # more layer per request.
+    "proxy_headers": False,
     "timeout_graceful_shutdown": 10,
 }
 
@@ -292,6 +347,7 @@ def _exit_cleanly(*_: object) -> None:
 __all__ = [
     "ID_PATTERN",
     "Customer",
+    "Edge",
     "Id",
     "Owner",
     "Page",

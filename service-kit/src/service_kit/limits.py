@@ -3,8 +3,9 @@
 - A body larger than MAX_BODY_BYTES is refused with 413: from its Content-Length
   before a byte of it is read, or, for a chunked body, as soon as the bytes read
   pass the limit. A body that is not `application/json` is refused with 415.
-  Both by `BodyGuard`, a small ASGI middleware, so the answer has the edge's one
-  error shape (Starlette's own body limit answers in plain text).
+  Both by the edge's one ASGI middleware (`service_kit.http.Edge`, with `refusal`
+  and `counting` here), so the answer has the edge's one error shape (Starlette's
+  own body limit answers in plain text).
 - A request must arrive whole (headers and body) within the read timeout of its
   first byte, or of the connection being opened; otherwise the connection is
   closed. uvicorn has no such setting (only a keep-alive timeout between
@@ -19,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Message, Receive
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from service_kit.problems import problem
@@ -32,49 +33,39 @@ JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"  # OAuth2's token endpoint (RFC 6749 4.3.2)
 
 
-class BodyGuard:
-    def __init__(
-        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, media_types: tuple[str, ...] = (JSON,)
-    ) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.media_types = media_types
+def refusal(
+    length: bytes | None,
+    content_type: bytes,
+    media_types: tuple[str, ...],
+    max_bytes: int = MAX_BODY_BYTES,
+) -> Response | None:
+    """The answer to a request with a body refused before a byte of it is read (413
+    from its Content-Length, 415 for a body that is not of `media_types`), or None.
+    The edge found the headers in one pass over the raw ones (http.Edge)."""
+    if length is not None and length.isdigit() and int(length) > max_bytes:
+        return problem(413, too_large(max_bytes))
+    if content_type.split(b";")[0].strip().lower().decode("latin-1") not in media_types:
+        return problem(415, f"a request body must be {' or '.join(media_types)}")
+    return None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        length = headers.get("content-length")
-        if "transfer-encoding" not in headers and length in (None, "0"):
-            await self.app(scope, receive, send)  # no body
-            return
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await problem(413, self._too_large)(scope, receive, send)
-            return
-        if headers.get("content-type", "").split(";")[0].strip().lower() not in self.media_types:
-            accepted = " or ".join(self.media_types)
-            await problem(415, f"a request body must be {accepted}")(scope, receive, send)
-            return
-        await self.app(scope, self._counting(receive), send)
 
-    @property
-    def _too_large(self) -> str:
-        return f"the body is larger than {self.max_bytes} bytes"
+def too_large(max_bytes: int) -> str:
+    return f"the body is larger than {max_bytes} bytes"
 
-    def _counting(self, receive: Receive) -> Receive:
-        """`receive` that refuses a streamed body once it passes the limit."""
-        read = 0
 
-        async def counted() -> Message:
-            nonlocal read
-            message = await receive()
-            read += len(message.get("body", b""))
-            if read > self.max_bytes:
-                raise HTTPException(413, self._too_large)  # answered by the error handler
-            return message
+def counting(receive: Receive, max_bytes: int = MAX_BODY_BYTES) -> Receive:
+    """`receive` that refuses a streamed body once it passes the limit."""
+    read = 0
 
-        return counted
+    async def counted() -> Message:
+        nonlocal read
+        message = await receive()
+        read += len(message.get("body", b""))
+        if read > max_bytes:
+            raise HTTPException(413, too_large(max_bytes))  # answered by the error handler
+        return message
+
+    return counted
 
 
 def read_timeout_protocol(seconds: float) -> type[HttpToolsProtocol]:

@@ -5,9 +5,9 @@ transaction.
 Why not an `AsyncSession` per read: on SQLite every statement (its BEGIN, cursor,
 execute, fetch, close and the final rollback) is a separate hop to the aiosqlite
 thread and back, a dozen per status page, and the ORM session around them costs
-more than the query. Here a read on SQLite is one hop: the view runs on a pooled
-`sqlite3` connection in a small thread pool, in a deferred transaction (WAL gives it
-a snapshot, so it never waits for a writer and never holds one up). On PostgreSQL
+more than the query. Here a read on SQLite is no hop at all: the view runs on the
+event loop's thread on a pooled `sqlite3` connection, in a deferred transaction (WAL
+gives it a snapshot, so it never waits for a writer and never holds one up). On PostgreSQL
 the same view runs through the async engine's connection (`run_sync`), so both
 databases read through the same code.
 
@@ -55,9 +55,12 @@ class Reads:
             self._threads = ThreadPoolExecutor(SQLITE_READERS, thread_name_prefix="reads")
 
     async def __call__(self, view: View[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        if self._sqlite is not None and self._threads is not None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._threads, self._run, view, args, kwargs)
+        if self._sqlite is not None:
+            # Right on the loop's thread: a view is a few indexed statements in a
+            # deferred transaction that never waits for a writer (WAL), so the hop to
+            # a thread and back (submit, GIL hand-over, waking the loop) cost more CPU
+            # than the read itself.
+            return self._run(view, args, kwargs)
         async with self._engine.connect() as conn:  # its rollback ends the transaction
             return await conn.run_sync(view, *args, **kwargs)
 

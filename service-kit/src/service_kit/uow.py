@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic, Self, TypeVar, get_type_hints
 
-from sqlalchemy import inspect, select
+from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -75,7 +75,11 @@ class SqlRepository(Repository, Generic[E]):
         ident = key[0] if len(key) == 1 else key
         if ident in self._known:
             return self._track(self._known[ident])
-        return self._track(await self._session.get(self.entity, ident))
+        # One statement built once per entity, its key as parameters: Session.get
+        # builds a new statement (and its cache key) for every call.
+        statement, names = _by_key(self.entity)  # type: ignore[arg-type]  # a class hashes
+        found = await self._session.scalars(statement, dict(zip(names, key, strict=True)))
+        return self._track(found.unique().one_or_none())
 
     async def load(self, keys: Iterable[str]) -> None:
         """One query for the rows of many (single-column) keys, their eager
@@ -101,6 +105,15 @@ class SqlRepository(Repository, Generic[E]):
     def _key(self, entity: E) -> Any:
         key = inspect(self.entity).primary_key_from_instance(entity)
         return key[0] if len(key) == 1 else tuple(key)
+
+
+@cache
+def _by_key(entity: type) -> tuple[Select[Any], tuple[str, ...]]:
+    """`select(entity)` by its primary key, and the names of the key's parameters."""
+    columns: tuple[Any, ...] = tuple(inspect(entity).primary_key)
+    names = tuple(f"key_{column.key}" for column in columns)
+    where = [column == bindparam(name) for column, name in zip(columns, names, strict=True)]
+    return select(entity).where(*where), names
 
 
 @cache

@@ -15,7 +15,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException
 from jwt.algorithms import ECAlgorithm
 
 from service_kit.auth import (
@@ -265,7 +265,7 @@ async def test_a_role_list_at_a_dotted_claim_path_is_understood(issuer, clock):
 
 # ------------------------------------------------------------ the FastAPI dependencies
 
-Owner = Annotated[Principal, Depends(requires("owner"))]
+Owner = Annotated[Principal, requires("owner")]
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service_kit import metrics
 from service_kit.consumer import EventProcessor, RawMessage
+from service_kit.http import Edge
 from service_kit.metric_names import METRICS
 from shared_events import encode, wrap
 from testkit.samples import order_placed
@@ -29,7 +30,7 @@ def test_every_declared_metric_is_exported_under_its_name():
 
 async def test_requests_are_counted_by_route_template_never_by_raw_path():
     app = FastAPI()
-    app.add_middleware(metrics.RequestMetrics)
+    app.add_middleware(Edge)
 
     @app.get("/orders/{order_id}")
     async def order(order_id: str) -> dict[str, str]:
@@ -62,7 +63,7 @@ async def test_requests_are_counted_by_route_template_never_by_raw_path():
 
 async def test_a_route_an_included_router_serves_is_counted_by_its_template_too():
     app = FastAPI()
-    app.add_middleware(metrics.RequestMetrics)
+    app.add_middleware(Edge)
     router = APIRouter()
 
     @router.get("/parts/{part_id}")

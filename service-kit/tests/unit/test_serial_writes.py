@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 from sqlalchemy.orm import registry
 
+from service_kit import db
 from service_kit.db import create_engine, serial_sessions
 from service_kit.kernel import Aggregate, ConcurrentChange
 from service_kit.mapping import aggregate, version_column
@@ -46,9 +51,9 @@ class CounterUnitOfWork(SqlAlchemyUnitOfWork):
     counters: Counters
 
 
-@pytest.fixture
-async def file(tmp_path):
-    path = tmp_path / "api.db"
+@asynccontextmanager
+async def serial_file(path: Path) -> AsyncIterator[tuple[Path, Any, Any]]:
+    """A SQLite file with the tables, and its serial sessions and engine."""
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     async with engine.begin() as conn:
         await conn.run_sync(plumbing_metadata.create_all)
@@ -56,9 +61,17 @@ async def file(tmp_path):
     serial = serial_sessions(engine)
     assert serial is not None
     sessions, sync = serial
-    yield path, sessions, sync
-    sync.dispose()
-    await engine.dispose()
+    try:
+        yield path, sessions, sync
+    finally:
+        sync.dispose()
+        await engine.dispose()
+
+
+@pytest.fixture
+async def file(tmp_path):
+    async with serial_file(tmp_path / "api.db") as opened:
+        yield opened
 
 
 def unit(sessions) -> CounterUnitOfWork:
@@ -131,3 +144,27 @@ async def test_another_processs_writer_is_waited_for_off_the_loop(file):
     other.close()
     await asyncio.wait_for(writing, timeout=30)
     assert stored(sync) == ({"o1": 1}, 1)
+
+
+async def wal_after(path, sessions, commits: int) -> int:
+    for i in range(commits):
+        await bump(sessions, f"o{i}")
+    return path.with_name(path.name + "-wal").stat().st_size
+
+
+async def test_the_wal_is_checkpointed_though_no_commit_checkpoints_itself(
+    file, tmp_path, monkeypatch
+):
+    path, sessions, sync = file
+    with sync.connect() as conn:  # the serial connections never checkpoint in a commit
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    commits = 3 * db.CHECKPOINT_EVERY
+    wal = await wal_after(path, sessions, commits)
+    assert stored(sync)[1] == commits
+
+    # The same commits on a file never checkpointed: the WAL holds them all.
+    monkeypatch.setattr(db, "CHECKPOINT_EVERY", db.CHECKPOINT_EVERY * 1000)
+    async with serial_file(tmp_path / "never.db") as (never, never_sessions, _):
+        unbounded = await wal_after(never, never_sessions, commits)
+    # Checkpointed every round, the WAL restarts: it holds about a round, not three.
+    assert wal < unbounded / 2
