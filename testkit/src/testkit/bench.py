@@ -263,7 +263,7 @@ def bare_app(port: int, seconds: int) -> dict[str, Any]:
 
 async def hops(world: World, mode: Mode, system: System) -> dict[str, Any]:
     """POST /orders answered -> GET /mypage/orders/{id} shows it, orders placed at
-    `hop_rate` per second, each watched every 5 ms by its own customer; and where each
+    `hop_rate` per second, each watched every 5 ms by its customer; and where each
     hop's time went (testkit.hop_stages)."""
     plans = world.plan(mode.hops)
     # Accounts first (password hashing is slow by design): the hop is an order's.
@@ -401,7 +401,8 @@ async def system_part(
     if broker:
         pids["kafka"] = broker
     async with client() as http:
-        world = World(http, system.endpoints)
+        # Customers and riders act many times, two lanes' worth of each.
+        world = World(http, system.endpoints, accounts=2 * mode.concurrency)
         await world.open_stores(max(1, -(-(mode.lifecycles + mode.hops) // 50)))
         if saturation_only:
             sat, _ = await saturation(world, mode, pids, bar)

@@ -5,7 +5,8 @@ Against a running system (`make run` in another terminal):
 
     uv run python -m testkit.load --orders 300 --restart-broker
 
-Each order has its own customer and follows one scenario (delivered, rejected,
+Customers and riders (twice the lanes of each) order and deliver many times; each
+order follows one scenario (delivered, rejected,
 cancelled before or after acceptance, returned after delivery). Every step waits
 on a condition with a deadline: the ticket in the owner's inbox before the owner
 decides, the delivery offered before a rider picks, and, like a customer watching
@@ -339,7 +340,7 @@ def client() -> httpx.AsyncClient:
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     endpoints = Endpoints(args.order, args.store, args.delivery, args.mypage, args.identity)
     async with client() as http:
-        world = World(http, endpoints)
+        world = World(http, endpoints, accounts=2 * args.concurrency)
         await world.open_stores(max(1, -(-args.orders // ORDERS_PER_STORE)))
         plans = world.plan(args.orders)
         await world.sign_up(plans)
