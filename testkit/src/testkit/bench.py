@@ -280,16 +280,23 @@ async def hops(world: World, mode: Mode, system: System) -> dict[str, Any]:
             await asyncio.sleep(0.005)
         return Hop(order_id, wall, wall + time.perf_counter() - answered)
 
-    # The first order waits until the order-service's menu replica has the store.
+    # The first order waits until the order-service's menu replica has the store, and
+    # is not timed: watched until mypage shows it, it also pays what a process pays
+    # once (mypage's first token: a key fetch with a new httpx client), no hop's cost.
     async def first() -> None:
         deadline = time.monotonic() + 120
         while True:
             plan = plans[0]
             r = await plan.customer.place_order(plan.store, list(plan.items), region=REGION)
             if r.status_code == 201:
-                return
+                break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"menu never reached the order-service: {r.text}")
+            await asyncio.sleep(0.1)
+        order_id = r.json()["order_id"]
+        while await plan.customer.status_page(order_id) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"order {order_id} never reached mypage")
             await asyncio.sleep(0.1)
 
     await first()
