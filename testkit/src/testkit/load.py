@@ -77,6 +77,7 @@ class Driver:
     _lanes: list[asyncio.Task[None]] = field(default_factory=list)
     transport_retries: int = 0  # requests sent again after a lost connection
     polls: int = 0  # GETs sent to see whether the next step is possible yet
+    _tickets: dict[str, set[str]] = field(default_factory=dict)  # store -> new tickets seen
     _shown: dict[str, str] = field(default_factory=dict)  # order id -> status its feed shows
     _feed_failed: dict[str, str] = field(default_factory=dict)  # order id -> why its feed ended
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -163,16 +164,26 @@ class Driver:
         if step in ("accept", "reject"):
             owner = self.world.owners[plan.store]
 
+            # An owner's look at their inbox shows every new ticket, so one look serves
+            # every lane waiting on that store (the ticket is taken off when used).
+            seen = self._tickets.setdefault(plan.store, set())
+
             async def ticket() -> bool:
-                r = await owner.inbox(plan.store, "RECEIVED")
-                return r.status_code == 200 and any(
-                    o["order_id"] == order_id for o in r.json()["orders"]
-                )
+                if order_id not in seen:
+                    self.polls += 1
+                    r = await owner.inbox(plan.store, "RECEIVED")
+                    if r.status_code == 200:
+                        seen.update(o["order_id"] for o in r.json()["orders"])
+                if order_id not in seen:
+                    return False
+                seen.discard(order_id)
+                return True
 
             await self._until(ticket, "the ticket in the owner's inbox")
         elif step == "pick":
 
             async def offered() -> bool:
+                self.polls += 1
                 r = await plan.rider.delivery(order_id)
                 return r.status_code == 200 and r.json()["status"] == "WAITING"
 
@@ -221,10 +232,13 @@ class Driver:
             return
 
         async def shown() -> bool:
+            self.polls += 1
             page = await plan.customer.status_page(order_id)
             return page is not None and page["status"] == status
 
-        await self._until(shown, f"mypage to show {status}")
+        # The status was just commanded: its event has a relay, the broker and a worker
+        # to go through, so a look at once would only see the old one (a poll wasted).
+        await self._until(shown, f"mypage to show {status}", settle=True)
 
     async def _feed(self, plan: Plan) -> None:
         """Follow the order's live feed, telling the lane every status it shows."""
@@ -256,19 +270,26 @@ class Driver:
         if order_id in self._feed_failed:
             raise StepFailed(self._feed_failed[order_id])
 
-    async def _until(self, probe: Callable[[], Awaitable[bool]], what: str) -> None:
+    async def _until(
+        self, probe: Callable[[], Awaitable[bool]], what: str, *, settle: bool = False
+    ) -> None:
+        """Poll `probe` every `poll_interval`; `settle`: the first look after one too."""
+
         async def tolerant() -> bool:
-            self.polls += 1
             try:
                 return await probe()
             except httpx.TransportError:
                 self.transport_retries += 1
                 return False
 
-        await self._in_state(
-            "waiting",
-            wait_for(tolerant, within=self.step_timeout, interval=self.poll_interval, what=what),
-        )
+        async def polled() -> None:
+            if settle:
+                await asyncio.sleep(self.poll_interval)
+            await wait_for(
+                tolerant, within=self.step_timeout, interval=self.poll_interval, what=what
+            )
+
+        await self._in_state("waiting", polled())
 
     async def _in_state(self, state: str, work: Awaitable[Any]) -> Any:
         """`work`, its lane counted in `state` meanwhile."""
