@@ -137,6 +137,7 @@ async def _looks_finished(world: World, plan: Plan) -> dict[str, Any]:
 
 async def _check_order(world: World, plan: Plan, looked: dict[str, Any], v: Verdict) -> None:
     s, oid = plan.scenario, plan.order_id
+    assert oid is not None  # the world's orders were placed
     what = f"order {oid} ({s.name})"
     page = looked["page"]
     if not v.expect(page is not None, "lost", f"{what}: never reached mypage"):
