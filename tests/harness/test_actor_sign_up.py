@@ -11,7 +11,8 @@ import httpx
 import jwt
 import pytest
 
-from testkit.actors import SIGN_UP_ATTEMPTS, Customer, Endpoints
+from testkit.actors import SIGN_UP_ATTEMPTS, Customer, Endpoints, StoreOwner
+from testkit.world import World
 
 IDENTITY = "http://identity.test"
 KEY = "the fake identity-service signs its tokens with this"
@@ -101,3 +102,19 @@ async def test_answers_lost_every_time_give_up_after_the_last_attempt() -> None:
         with pytest.raises(httpx.ReadError):
             await ada.sign_up()
     assert identity.sign_ups == SIGN_UP_ATTEMPTS and len(identity.accounts) == 1
+
+
+async def test_a_worlds_customers_and_riders_sign_up_once_and_act_many_times() -> None:
+    identity = FakeIdentity()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(identity)) as http:
+        world = World(http, Endpoints(identity=IDENTITY), accounts=4)
+        world.owners["s"], world.items["s"] = StoreOwner(http, world.at, "owner"), ("a", "b")
+        first = world.plan(6)
+        await world.sign_up(first)
+        second = world.plan(6)
+        await world.sign_up(second)
+    plans = first + second
+    # Every four plans in a row have a customer and a rider each of their own.
+    for window in (plans[i : i + 4] for i in range(len(plans) - 3)):
+        assert len({id(p.customer) for p in window}) == len({id(p.rider) for p in window}) == 4
+    assert identity.sign_ups == len(identity.accounts) == 8  # 4 customers, 4 riders, once

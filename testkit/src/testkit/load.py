@@ -5,7 +5,8 @@ Against a running system (`make run` in another terminal):
 
     uv run python -m testkit.load --orders 300 --restart-broker
 
-Each order has its own customer and follows one scenario (delivered, rejected,
+Customers and riders (twice the lanes of each) order and deliver many times; each
+order follows one scenario (delivered, rejected,
 cancelled before or after acceptance, returned after delivery). Every step waits
 on a condition with a deadline: the ticket in the owner's inbox before the owner
 decides, the delivery offered before a rider picks, and, like a customer watching
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import statistics
 import sys
 import time
@@ -75,6 +77,7 @@ class Driver:
     _lanes: list[asyncio.Task[None]] = field(default_factory=list)
     transport_retries: int = 0  # requests sent again after a lost connection
     polls: int = 0  # GETs sent to see whether the next step is possible yet
+    _tickets: dict[str, set[str]] = field(default_factory=dict)  # store -> new tickets seen
     _shown: dict[str, str] = field(default_factory=dict)  # order id -> status its feed shows
     _feed_failed: dict[str, str] = field(default_factory=dict)  # order id -> why its feed ended
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -161,16 +164,26 @@ class Driver:
         if step in ("accept", "reject"):
             owner = self.world.owners[plan.store]
 
+            # An owner's look at their inbox shows every new ticket, so one look serves
+            # every lane waiting on that store (the ticket is taken off when used).
+            seen = self._tickets.setdefault(plan.store, set())
+
             async def ticket() -> bool:
-                r = await owner.inbox(plan.store, "RECEIVED")
-                return r.status_code == 200 and any(
-                    o["order_id"] == order_id for o in r.json()["orders"]
-                )
+                if order_id not in seen:
+                    self.polls += 1
+                    r = await owner.inbox(plan.store, "RECEIVED")
+                    if r.status_code == 200:
+                        seen.update(o["order_id"] for o in r.json()["orders"])
+                if order_id not in seen:
+                    return False
+                seen.discard(order_id)
+                return True
 
             await self._until(ticket, "the ticket in the owner's inbox")
         elif step == "pick":
 
             async def offered() -> bool:
+                self.polls += 1
                 r = await plan.rider.delivery(order_id)
                 return r.status_code == 200 and r.json()["status"] == "WAITING"
 
@@ -219,10 +232,13 @@ class Driver:
             return
 
         async def shown() -> bool:
+            self.polls += 1
             page = await plan.customer.status_page(order_id)
             return page is not None and page["status"] == status
 
-        await self._until(shown, f"mypage to show {status}")
+        # The status was just commanded: its event has a relay, the broker and a worker
+        # to go through, so a look at once would only see the old one (a poll wasted).
+        await self._until(shown, f"mypage to show {status}", settle=True)
 
     async def _feed(self, plan: Plan) -> None:
         """Follow the order's live feed, telling the lane every status it shows."""
@@ -254,19 +270,26 @@ class Driver:
         if order_id in self._feed_failed:
             raise StepFailed(self._feed_failed[order_id])
 
-    async def _until(self, probe: Callable[[], Awaitable[bool]], what: str) -> None:
+    async def _until(
+        self, probe: Callable[[], Awaitable[bool]], what: str, *, settle: bool = False
+    ) -> None:
+        """Poll `probe` every `poll_interval`; `settle`: the first look after one too."""
+
         async def tolerant() -> bool:
-            self.polls += 1
             try:
                 return await probe()
             except httpx.TransportError:
                 self.transport_retries += 1
                 return False
 
-        await self._in_state(
-            "waiting",
-            wait_for(tolerant, within=self.step_timeout, interval=self.poll_interval, what=what),
-        )
+        async def polled() -> None:
+            if settle:
+                await asyncio.sleep(self.poll_interval)
+            await wait_for(
+                tolerant, within=self.step_timeout, interval=self.poll_interval, what=what
+            )
+
+        await self._in_state("waiting", polled())
 
     async def _in_state(self, state: str, work: Awaitable[Any]) -> Any:
         """`work`, its lane counted in `state` meanwhile."""
@@ -328,18 +351,25 @@ async def _true(value: bool) -> bool:
 # ------------------------------------------------------------------ the bench
 
 
-def client() -> httpx.AsyncClient:
+def client(endpoints: Endpoints | None = None) -> httpx.AsyncClient:
     """Enough connections for every order in flight. Idle ones are dropped before
     uvicorn's 5 s keep-alive ends, so no request goes out on a connection the server
-    is closing ("Server disconnected without sending a response")."""
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=1)
-    return httpx.AsyncClient(timeout=30, limits=limits)
+    is closing ("Server disconnected without sending a response"); not much before,
+    or a lull closes what the next burst opens again (a connect and a close each on
+    both sides). With `endpoints`, each service gets a pool of its own: httpcore
+    looks over every connection of its pool on each request and each answer (one
+    `select` a connection), so one shared pool of ~100 cost the driver a fifth of its
+    CPU at saturation."""
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=4)
+    services = dataclasses.astuple(endpoints) if endpoints else ()
+    mounts = {url: httpx.AsyncHTTPTransport(limits=limits) for url in services}
+    return httpx.AsyncClient(timeout=30, limits=limits, mounts=mounts)
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     endpoints = Endpoints(args.order, args.store, args.delivery, args.mypage, args.identity)
-    async with client() as http:
-        world = World(http, endpoints)
+    async with client(endpoints) as http:
+        world = World(http, endpoints, accounts=2 * args.concurrency)
         await world.open_stores(max(1, -(-args.orders // ORDERS_PER_STORE)))
         plans = world.plan(args.orders)
         await world.sign_up(plans)

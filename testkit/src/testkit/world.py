@@ -131,16 +131,23 @@ class Plan:
 
 @dataclass
 class World:
-    """Stores with two dishes each, and one customer per order (so a customer's
-    notifications are exactly their one order's)."""
+    """Stores with two dishes each, and a pool of customers and riders who order and
+    deliver many times, as real ones do (the checks read each order's notifications
+    and list entries among its customer's others)."""
 
     http: httpx.AsyncClient
     at: Endpoints
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    # Customers (and as many riders) reused across plans: plan i is customer
+    # i % accounts's, so `accounts` consecutive plans (the lanes in flight, when it is
+    # at least the driver's concurrency) have a customer and a rider each of their own.
+    accounts: int = 40
     stock: int = STOCK  # of every dish at the start
     owners: dict[str, StoreOwner] = field(default_factory=dict)  # by store
     items: dict[str, tuple[str, str]] = field(default_factory=dict)  # store -> its two items
     plans: list[Plan] = field(default_factory=list)
+    customers: list[Customer] = field(default_factory=list)
+    riders: list[Rider] = field(default_factory=list)
 
     async def open_stores(self, count: int) -> None:
         for n in range(count):
@@ -170,22 +177,36 @@ class World:
                     SCENARIOS[scenario] if isinstance(scenario, str) else scenario,
                     store,
                     lines,
-                    Customer(self.http, self.at, f"cust-{self.tag}-{i}"),
-                    Rider(self.http, self.at, f"rider-{self.tag}-{i}"),
+                    *self._actors(i),
                 )
             )
         return self.plans[start:]
 
+    def _actors(self, i: int) -> tuple[Customer, Rider]:
+        """Plan i's customer and rider, from the pool (met on first use)."""
+        slot = i % self.accounts
+        while len(self.customers) <= slot:
+            n = len(self.customers)
+            self.customers.append(Customer(self.http, self.at, f"cust-{self.tag}-{n}"))
+            self.riders.append(Rider(self.http, self.at, f"rider-{self.tag}-{n}"))
+        return self.customers[slot], self.riders[slot]
+
+    def orders_of(self, customer: Customer) -> set[str]:
+        """The ids of the orders `customer` placed in this world."""
+        return {p.order_id for p in self.orders if p.customer is customer and p.order_id}
+
     async def sign_up(self, plans: list[Plan], concurrency: int = 8) -> None:
         """Sign the plans' customers and riders up ahead (password hashing is slow by
-        design), so a timed run measures orders, not account creation."""
+        design), so a timed run measures orders, not account creation. An actor
+        signed up already (the pool's, for earlier plans) costs nothing."""
         gate = asyncio.Semaphore(concurrency)
+        actors = {id(a): a for p in plans for a in (p.customer, p.rider)}
 
         async def one(actor: Customer | Rider) -> None:
             async with gate:
                 await actor.sign_up()
 
-        await asyncio.gather(*(one(a) for p in plans for a in (p.customer, p.rider)))
+        await asyncio.gather(*(one(a) for a in actors.values()))
 
     @property
     def orders(self) -> list[Plan]:
