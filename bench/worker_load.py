@@ -6,6 +6,11 @@ worker's DEBUG lines; DEBUG costs CPU, so the CPU figure is for the run without)
 
     TEST_KAFKA_PORT=19500 uv run python bench/worker_load.py --rate 10 --seconds 30
     (--pid-file F writes the worker's pid, e.g. for py-spy)
+
+A/B on one broker: `--rounds 3 --b-env CONSUMER_LINGER_MS=0` runs the worker as is (A)
+and with that environment (B), interleaved, each round a fresh worker and database.
+Besides the worker's CPU (its main thread apart from the rest: the consumer thread,
+SQLite's) it shows the broker's CPU per lifecycle over the same span.
 """
 
 from __future__ import annotations
@@ -27,14 +32,19 @@ from worker_batch import lifecycle  # beside this script: the in-process harness
 
 from service_kit.outbox import message_headers
 from shared_events.envelope import encode, wrap
-from testkit import TEST_KAFKA_PORT, fresh_broker
+from testkit import ROOT, TEST_KAFKA_PORT, fresh_broker
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, task: int | None = None) -> float:
+    stat = Path(f"/proc/{pid}/task/{task}/stat" if task else f"/proc/{pid}/stat")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def broker_pid(port: int) -> int:
+    return int((ROOT / ".local" / f"kafka-test-{port}" / "kafka.pid").read_text())
 
 
 async def ready(port: int, within: float = 60) -> None:
@@ -96,9 +106,12 @@ async def feed(bootstrap: str, rate: float, seconds: float) -> int:
     return sent
 
 
-def start_worker(args: argparse.Namespace, bootstrap: str, data: str) -> subprocess.Popen[bytes]:
+def start_worker(
+    args: argparse.Namespace, bootstrap: str, data: str, extra: dict[str, str]
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **extra,
         "FOODDELIVERY_DATA_DIR": data,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "WORKER_WEB_PORT": str(args.web_port),
@@ -117,19 +130,29 @@ def start_worker(args: argparse.Namespace, bootstrap: str, data: str) -> subproc
     return worker
 
 
-async def measure(args: argparse.Namespace, bootstrap: str, pid: int) -> None:
+async def measure(args: argparse.Namespace, bootstrap: str, pid: int, label: str) -> None:
     web = args.web_port
     await ready(web)
     idle_from, idle_cpu = time.monotonic(), cpu_seconds(pid)
     await asyncio.sleep(args.idle)
     idle = (cpu_seconds(pid) - idle_cpu) / (time.monotonic() - idle_from)
-    began, cpu = time.monotonic(), cpu_seconds(pid)
+    kafka = broker_pid(args.kafka_port)
+    began, cpu, main, broker = (
+        time.monotonic(),
+        cpu_seconds(pid),
+        cpu_seconds(pid, pid),
+        cpu_seconds(kafka),
+    )
     n = await feed(bootstrap, args.rate, args.seconds)
     await drained(web)
     used, wall = cpu_seconds(pid) - cpu, time.monotonic() - began
+    on_main, on_broker = cpu_seconds(pid, pid) - main, cpu_seconds(kafka) - broker
     print(
-        f"{n} lifecycles at {args.rate}/s: worker {used * 1000 / n:.2f} CPU ms/lifecycle "
-        f"({(used - idle * wall) * 1000 / n:.2f} above its idle {idle * 100:.2f}% of a core)"
+        f"{label}{n} lifecycles at {args.rate}/s: worker {used * 1000 / n:.2f} CPU ms/lifecycle "
+        f"({(used - idle * wall) * 1000 / n:.2f} above its idle {idle * 100:.2f}% of a core; "
+        f"main thread {on_main * 1000 / n:.2f}, other threads {(used - on_main) * 1000 / n:.2f}); "
+        f"broker {on_broker * 1000 / n:.2f}",
+        flush=True,
     )
 
 
@@ -153,19 +176,24 @@ def main() -> None:
     parser.add_argument("--web-port", type=int, default=6084 + 6200)
     parser.add_argument("--batch-times", action="store_true")
     parser.add_argument("--pid-file")
+    parser.add_argument("--rounds", type=int, default=0, help="A/B rounds (with --b-env)")
+    parser.add_argument("--b-env", action="append", default=[], help="KEY=VALUE for B")
     args = parser.parse_args()
+    b_env = dict(item.split("=", 1) for item in args.b_env)
+    runs = [("", {})] if not args.rounds else [("A ", {}), ("B ", b_env)] * args.rounds
     broker = fresh_broker(args.kafka_port)
     started = next(broker)
     try:
-        with tempfile.TemporaryDirectory() as data:
-            worker = start_worker(args, started.bootstrap, data)
-            try:
-                asyncio.run(measure(args, started.bootstrap, worker.pid))
-            finally:
-                worker.terminate()
-                worker.wait(30)
-            if args.batch_times:
-                batch_times(Path(data) / "worker.log")
+        for label, extra in runs:
+            with tempfile.TemporaryDirectory() as data:
+                worker = start_worker(args, started.bootstrap, data, extra)
+                try:
+                    asyncio.run(measure(args, started.bootstrap, worker.pid, label))
+                finally:
+                    worker.terminate()
+                    worker.wait(30)
+                if args.batch_times:
+                    batch_times(Path(data) / "worker.log")
     finally:
         next(broker, None)
 
