@@ -85,7 +85,14 @@ def tune_sqlite(engine: Engine) -> None:
         if SERIAL in options:  # serial_sessions: the write lock taken off the loop
             options[SERIAL].begin(conn)
             return
-        conn.exec_driver_sql("BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE")
+        begin = "BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE"
+        driver = conn.connection.driver_connection
+        if isinstance(driver, sqlite3.Connection):
+            # Straight to the standard library's driver: exec_driver_sql would set up a
+            # whole execution context (~20 us) for a statement with no result.
+            driver.execute(begin)
+        else:  # aiosqlite's, through its thread
+            conn.exec_driver_sql(begin)
 
 
 READ_ONLY = "fooddelivery_read_only"

@@ -20,6 +20,7 @@ instead of one aiosqlite hop per statement).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Concatenate, ParamSpec, TypeVar
@@ -47,8 +48,13 @@ class Reads:
         self._sqlite: Engine | None = None
         self._sqlite_writer: Engine | None = None
         self._threads: ThreadPoolExecutor | None = None
+        # Each thread that reads keeps one connection (_kept): the loop's, in practice.
+        self._local = threading.local()
+        self._open: list[Connection] = []
+        self._lock = threading.Lock()
         # The same file through the standard library's driver, synchronously.
-        sqlite = sqlite_file_engine(engine, pool_size=SQLITE_READERS)
+        # One more than the writer threads: the loop's read keeps its own (_kept).
+        sqlite = sqlite_file_engine(engine, pool_size=SQLITE_READERS + 1)
         if sqlite is not None:
             self._sqlite_writer = sqlite
             self._sqlite = sqlite.execution_options(**{READ_ONLY: True})  # BEGIN deferred
@@ -73,9 +79,35 @@ class Reads:
             return await conn.run_sync(change, *args, **kwargs)
 
     def _run(self, view: View[P, T], args: tuple[object, ...], kwargs: dict[str, object]) -> T:
-        assert self._sqlite is not None
-        with self._sqlite.connect() as conn:  # returned to the pool rolled back
-            return view(conn, *args, **kwargs)  # type: ignore[arg-type]
+        conn = self._kept()
+        try:
+            with conn.begin() as transaction:  # BEGIN deferred (db.tune_sqlite)
+                try:
+                    return view(conn, *args, **kwargs)  # type: ignore[arg-type]
+                finally:
+                    transaction.rollback()  # a read commits nothing
+        except BaseException:
+            self._drop()  # a broken connection is not kept
+            raise
+
+    def _kept(self) -> Connection:
+        """This thread's connection, kept between reads: checking one out of the pool
+        and back (events, reset, bookkeeping) cost as much as a short view."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            assert self._sqlite is not None
+            conn = self._local.conn = self._sqlite.connect()
+            with self._lock:
+                self._open.append(conn)
+        return conn
+
+    def _drop(self) -> None:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            with self._lock:
+                self._open.remove(conn)
+            conn.close()
 
     def _commit(self, change: View[P, T], args: tuple[object, ...], kwargs: dict[str, object]) -> T:
         assert self._sqlite_writer is not None
@@ -83,6 +115,10 @@ class Reads:
             return change(conn, *args, **kwargs)  # type: ignore[arg-type]
 
     def close(self) -> None:
+        with self._lock:
+            kept, self._open = self._open, []
+        for conn in kept:
+            conn.close()
         if self._threads is not None:
             self._threads.shutdown(wait=True)
         if self._sqlite is not None:
