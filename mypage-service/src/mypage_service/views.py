@@ -68,9 +68,15 @@ class CustomerNotifications(BaseModel):
     notifications: list[Notification]
 
 
-# The status page is the most read page of all: its statements are built once.
-_STATUS = select(order_status).where(order_status.c.order_id == bindparam("order_id"))
-_TIMELINE = select(order_timeline).where(order_timeline.c.order_id == bindparam("order_id"))
+# The status page is the most read page of all: its statements are built once and
+# read only the columns it shows.
+_ORDER_ID = bindparam("order_id")
+_STATUS = select(
+    *(order_status.c[name] for name in OrderPage.model_fields if name != "timeline")
+).where(order_status.c.order_id == _ORDER_ID)
+_TIMELINE = select(order_timeline.c.status, order_timeline.c.at, order_timeline.c.event_type).where(
+    order_timeline.c.order_id == _ORDER_ID
+)
 
 
 def order(conn: Connection, order_id: str) -> dict[str, Any] | None:
@@ -81,7 +87,7 @@ def order(conn: Connection, order_id: str) -> dict[str, Any] | None:
         return None
     entries = conn.execute(_TIMELINE, {"order_id": order_id}).all()
     # Same moment: the earlier lifecycle status first.
-    entries = sorted(entries, key=lambda e: (e.at, rank(e.status)))
+    entries.sort(key=lambda e: (e.at, rank(e.status)))
     return {
         "order_id": row.order_id,
         "customer_id": row.customer_id,
@@ -89,12 +95,12 @@ def order(conn: Connection, order_id: str) -> dict[str, Any] | None:
         "status": row.status,
         "total_amount": row.total_amount,
         "items": row.items or [],
+        "timeline": [
+            {"status": status, "at": at.isoformat(), "event_type": event_type}
+            for status, at, event_type in entries
+        ],
         # owner | timeout on a rejection (None for one published before it was said).
         "rejected_by": row.rejected_by if row.status == Status.REJECTED else None,
-        "timeline": [
-            {"status": e.status, "at": e.at.isoformat(), "event_type": e.event_type}
-            for e in entries
-        ],
     }
 
 

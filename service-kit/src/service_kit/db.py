@@ -60,9 +60,11 @@ def create_engine(url: str) -> AsyncEngine:
     )
 
 
-def tune_sqlite(engine: Engine) -> None:
+def tune_sqlite(engine: Engine, *, begin: bool = True) -> None:
     """What every SQLite connection of ours runs with (the async engine's, and the
-    synchronous one `reads.Reads` reads through)."""
+    synchronous ones `reads.Reads` reads and writes through). Without `begin`, the
+    caller issues its own BEGIN (a connection listener makes SQLAlchemy dispatch its
+    execute events on every statement, a fifth of a short read)."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: object) -> None:  # the driver's connection
@@ -75,6 +77,9 @@ def tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
+
+    if not begin:
+        return
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -120,10 +125,13 @@ class _Connection(sqlite3.Connection):
         return super().cursor(factory)
 
 
-def sqlite_file_engine(engine: AsyncEngine, pool_size: int, max_overflow: int = 0) -> Engine | None:
+def sqlite_file_engine(
+    engine: AsyncEngine, pool_size: int, max_overflow: int = 0, *, begin: bool = True
+) -> Engine | None:
     """The same SQLite file through the standard library's driver, synchronously and
-    tuned alike (WAL, BEGIN IMMEDIATE for writers); None unless `engine` is on a file.
-    Its cursors can serve an AsyncSession too (`inline_sessions`)."""
+    tuned alike (WAL, BEGIN IMMEDIATE for writers; `begin`: see tune_sqlite); None
+    unless `engine` is on a file. Its cursors can serve an AsyncSession too
+    (`inline_sessions`)."""
     url = engine.url
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
@@ -134,7 +142,7 @@ def sqlite_file_engine(engine: AsyncEngine, pool_size: int, max_overflow: int = 
         max_overflow=max_overflow,
         hide_parameters=True,
     )
-    tune_sqlite(sync)
+    tune_sqlite(sync, begin=begin)
     return sync
 
 

@@ -6,7 +6,7 @@ Why not an `AsyncSession` per read: on SQLite every statement (its BEGIN, cursor
 execute, fetch, close and the final rollback) is a separate hop to the aiosqlite
 thread and back, a dozen per status page, and the ORM session around them costs
 more than the query. Here a read on SQLite is no hop at all: the view runs on the
-event loop's thread on a pooled `sqlite3` connection, in a deferred transaction (WAL
+event loop's thread on the `sqlite3` connection it keeps, in a deferred transaction (WAL
 gives it a snapshot, so it never waits for a writer and never holds one up). On PostgreSQL
 the same view runs through the async engine's connection (`run_sync`), so both
 databases read through the same code.
@@ -20,6 +20,7 @@ instead of one aiosqlite hop per statement).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +29,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service_kit.db import READ_ONLY, read_only, sqlite_file_engine
+from service_kit.db import read_only, sqlite_file_engine
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -52,12 +53,11 @@ class Reads:
         self._local = threading.local()
         self._open: list[Connection] = []
         self._lock = threading.Lock()
-        # The same file through the standard library's driver, synchronously.
-        # One more than the writer threads: the loop's read keeps its own (_kept).
-        sqlite = sqlite_file_engine(engine, pool_size=SQLITE_READERS + 1)
-        if sqlite is not None:
-            self._sqlite_writer = sqlite
-            self._sqlite = sqlite.execution_options(**{READ_ONLY: True})  # BEGIN deferred
+        # The same file through the standard library's driver, synchronously: writes
+        # in threads, reads on the reading thread with no engine events (_run begins).
+        self._sqlite_writer = sqlite_file_engine(engine, pool_size=SQLITE_READERS)
+        if self._sqlite_writer is not None:
+            self._sqlite = sqlite_file_engine(engine, pool_size=SQLITE_READERS, begin=False)
             self._threads = ThreadPoolExecutor(SQLITE_READERS, thread_name_prefix="reads")
 
     async def __call__(self, view: View[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -80,12 +80,15 @@ class Reads:
 
     def _run(self, view: View[P, T], args: tuple[object, ...], kwargs: dict[str, object]) -> T:
         conn = self._kept()
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
         try:
-            with conn.begin() as transaction:  # BEGIN deferred (db.tune_sqlite)
-                try:
-                    return view(conn, *args, **kwargs)  # type: ignore[arg-type]
-                finally:
-                    transaction.rollback()  # a read commits nothing
+            driver.execute("BEGIN")  # deferred: WAL gives the view one snapshot
+            try:
+                return view(conn, *args, **kwargs)  # type: ignore[arg-type]
+            finally:
+                conn.rollback()  # SQLAlchemy's transaction, begun by the view's first statement
+                driver.rollback()  # and SQLite's, if the view ran none
         except BaseException:
             self._drop()  # a broken connection is not kept
             raise
@@ -121,5 +124,6 @@ class Reads:
             conn.close()
         if self._threads is not None:
             self._threads.shutdown(wait=True)
-        if self._sqlite is not None:
-            self._sqlite.dispose()
+        for engine in (self._sqlite, self._sqlite_writer):
+            if engine is not None:
+                engine.dispose()
