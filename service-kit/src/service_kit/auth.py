@@ -160,9 +160,9 @@ class JwksCache:
             # Keep serving the keys we have; with none, callers get KeysUnavailable.
             log.warning("JWKS fetch from %s failed: %s", self.url, type(exc).__name__)
             return
-        if document != self._document:
-            self._document = document
+        if self._document is not None and document != self._document:
             self.generation += 1
+        self._document = document
         self._keys = {key.key_id: key for key in keys if key.key_id}
 
     async def aclose(self) -> None:

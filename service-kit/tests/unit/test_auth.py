@@ -362,11 +362,16 @@ class CountingKeys:
         return await self.inner.get(kid)
 
 
-async def test_a_verified_token_is_remembered_until_it_expires_and_no_longer(issuer, clock):
+def counting_server(issuer: Issuer, clock: Clock) -> tuple[CountingKeys, Clock, ResourceServer]:
+    """A resource server over counted JWKS lookups, on a wall clock of ours."""
     keys = CountingKeys(JwksCache(SETTINGS.jwks_url, clock=clock, transport=issuer.transport()))
     wall = Clock()
     wall.now = time.time()
-    server = ResourceServer(SETTINGS, keys, clock=wall)
+    return keys, wall, ResourceServer(SETTINGS, keys, clock=wall)
+
+
+async def test_a_verified_token_is_remembered_until_it_expires_and_no_longer(issuer, clock):
+    keys, wall, server = counting_server(issuer, clock)
     token = issuer.token(exp=int(wall.now) + 60)
 
     first = await server.authenticate(token)
@@ -390,10 +395,7 @@ async def test_a_refused_token_is_not_remembered(issuer, clock):
 
 
 async def test_a_verified_token_is_checked_again_after_a_short_while(issuer, clock):
-    keys = CountingKeys(JwksCache(SETTINGS.jwks_url, clock=clock, transport=issuer.transport()))
-    wall = Clock()
-    wall.now = time.time()
-    server = ResourceServer(SETTINGS, keys, clock=wall)
+    keys, wall, server = counting_server(issuer, clock)
     token = issuer.token(exp=int(wall.now) + 3600)
     await server.authenticate(token)
     await server.authenticate(token)
