@@ -12,6 +12,7 @@ from mypage_service.adapters.orm import notifications, order_status, order_timel
 from mypage_service.domain.notification import NotificationState
 from mypage_service.domain.status import Status, rank
 from service_kit.http import Page, Timestamp
+from service_kit.reads import stable
 from service_kit.rows import columns, shown
 from shared_events.contract import OrderLine, RejectedBy
 
@@ -79,6 +80,7 @@ _TIMELINE = select(order_timeline.c.status, order_timeline.c.at, order_timeline.
 )
 
 
+@stable  # polled by every customer's page: read again only once something committed
 def order(conn: Connection, order_id: str) -> dict[str, Any] | None:
     """The status page; None until the order's customer is known (nobody could be
     shown it, since nobody's ownership can be checked yet)."""
