@@ -36,11 +36,17 @@ def _n(conn, table: str) -> int:  # a view: a function of a Core connection
     return conn.execute(text(f"SELECT n FROM {table}")).scalar_one()
 
 
-async def test_a_view_read_through_reads_goes_on_while_a_writer_holds_the_lock(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'views.db'}")
+async def _one_row(url: str):
+    """An engine on `url` whose table t holds n = 1."""
+    engine = create_engine(url)
     async with engine.begin() as conn:
         await conn.execute(text("CREATE TABLE t (n INTEGER)"))
         await conn.execute(text("INSERT INTO t VALUES (1)"))
+    return engine
+
+
+async def test_a_view_read_through_reads_goes_on_while_a_writer_holds_the_lock(tmp_path):
+    engine = await _one_row(f"sqlite+aiosqlite:///{tmp_path / 'views.db'}")
     reads = Reads(engine)
     try:
         async with session_factory(engine)() as writer, writer.begin():
@@ -75,10 +81,7 @@ def _stable_n(conn, table: str) -> int:
 
 
 async def test_a_stable_view_is_read_again_only_once_something_committed(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'stable.db'}")
-    async with engine.begin() as conn:
-        await conn.execute(text("CREATE TABLE t (n INTEGER)"))
-        await conn.execute(text("INSERT INTO t VALUES (1)"))
+    engine = await _one_row(f"sqlite+aiosqlite:///{tmp_path / 'stable.db'}")
     reads = Reads(engine)
     _stable_reads.clear()
     try:
