@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, String, bindparam, func, select
 
 from mypage_service.adapters.orm import notifications, order_status, order_timeline
 from mypage_service.domain.notification import NotificationState
@@ -71,7 +71,7 @@ class CustomerNotifications(BaseModel):
 
 # The status page is the most read page of all: its statements are built once and
 # read only the columns it shows.
-_ORDER_ID = bindparam("order_id")
+_ORDER_ID = bindparam("order_id", type_=String)
 _STATUS = select(
     *(order_status.c[name] for name in OrderPage.model_fields if name != "timeline")
 ).where(order_status.c.order_id == _ORDER_ID)
@@ -89,7 +89,7 @@ def order(conn: Connection, order_id: str) -> dict[str, Any] | None:
         return None
     entries = conn.execute(_TIMELINE, {"order_id": order_id}).all()
     # Same moment: the earlier lifecycle status first.
-    entries.sort(key=lambda e: (e.at, rank(e.status)))
+    entries = sorted(entries, key=lambda e: (e.at, rank(e.status)))
     return {
         "order_id": row.order_id,
         "customer_id": row.customer_id,
