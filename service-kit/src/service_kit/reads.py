@@ -28,6 +28,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from cachetools import LRUCache
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service_kit.db import read_only, sqlite_file_engine
@@ -128,8 +129,8 @@ class Reads:
             finally:
                 conn.rollback()  # SQLAlchemy's transaction, begun by the view's first statement
                 driver.rollback()  # and SQLite's, if the view ran none
-        except BaseException:
-            self._drop()  # a broken connection is not kept
+        except (SQLAlchemyError, sqlite3.Error):
+            self._drop()  # a connection the database failed on is not kept
             raise
 
     def _kept(self) -> Connection:
