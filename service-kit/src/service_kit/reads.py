@@ -110,6 +110,8 @@ class Reads:
             return cast(T, remembered[key])
         except KeyError:
             pass
+        except TypeError:  # an argument that cannot be a key (a list): read it
+            return self._read(conn, driver, view, args, kwargs)
         answer = self._read(conn, driver, view, args, kwargs)
         remembered[key] = answer
         return answer

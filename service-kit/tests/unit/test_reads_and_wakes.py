@@ -80,6 +80,11 @@ def _stable_n(conn, table: str) -> int:
     return _n(conn, table)
 
 
+@stable
+def _stable_count(conn, tables: list[str]) -> int:
+    return len(tables)
+
+
 async def test_a_stable_view_is_read_again_only_once_something_committed(tmp_path):
     engine = await _one_row(f"sqlite+aiosqlite:///{tmp_path / 'stable.db'}")
     reads = Reads(engine)
@@ -95,6 +100,7 @@ async def test_a_stable_view_is_read_again_only_once_something_committed(tmp_pat
         await reads.write(_set, "t", 3)  # and so does a write through reads
         assert await reads(_stable_n, "t") == 3
         assert len(_stable_reads) == 3
+        assert await reads(_stable_count, ["t"]) == 1  # an argument no key can hold: read
     finally:
         reads.close()
         await engine.dispose()
