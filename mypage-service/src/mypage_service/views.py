@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, String, bindparam, func, select
 
 from mypage_service.adapters.orm import notifications, order_status, order_timeline
 from mypage_service.domain.notification import NotificationState
 from mypage_service.domain.status import Status, rank
 from service_kit.http import Page, Timestamp
+from service_kit.reads import stable
 from service_kit.rows import columns, shown
 from shared_events.contract import OrderLine, RejectedBy
 
@@ -68,11 +69,18 @@ class CustomerNotifications(BaseModel):
     notifications: list[Notification]
 
 
-# The status page is the most read page of all: its statements are built once.
-_STATUS = select(order_status).where(order_status.c.order_id == bindparam("order_id"))
-_TIMELINE = select(order_timeline).where(order_timeline.c.order_id == bindparam("order_id"))
+# The status page is the most read page of all: its statements are built once and
+# read only the columns it shows.
+_ORDER_ID = bindparam("order_id", type_=String)
+_STATUS = select(
+    *(order_status.c[name] for name in OrderPage.model_fields if name != "timeline")
+).where(order_status.c.order_id == _ORDER_ID)
+_TIMELINE = select(order_timeline.c.status, order_timeline.c.at, order_timeline.c.event_type).where(
+    order_timeline.c.order_id == _ORDER_ID
+)
 
 
+@stable  # polled by every customer's page: read again only once something committed
 def order(conn: Connection, order_id: str) -> dict[str, Any] | None:
     """The status page; None until the order's customer is known (nobody could be
     shown it, since nobody's ownership can be checked yet)."""
@@ -89,12 +97,12 @@ def order(conn: Connection, order_id: str) -> dict[str, Any] | None:
         "status": row.status,
         "total_amount": row.total_amount,
         "items": row.items or [],
+        "timeline": [
+            {"status": status, "at": at.isoformat(), "event_type": event_type}
+            for status, at, event_type in entries
+        ],
         # owner | timeout on a rejection (None for one published before it was said).
         "rejected_by": row.rejected_by if row.status == Status.REJECTED else None,
-        "timeline": [
-            {"status": e.status, "at": e.at.isoformat(), "event_type": e.event_type}
-            for e in entries
-        ],
     }
 
 

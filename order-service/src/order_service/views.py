@@ -12,6 +12,7 @@ from order_service.adapters.orm import orders, payments
 from order_service.domain.model import NotOrderOwner, OrderNotFound, OrderStatus
 from order_service.domain.payment import PaymentStatus
 from service_kit.http import Timestamp
+from service_kit.reads import stable
 
 
 class OrderLineView(BaseModel):
@@ -59,6 +60,7 @@ _ORDER = (
 )
 
 
+@stable  # polled by every customer's client: read again only once something committed
 def order_for_customer(conn: Connection, order_id: str, customer_id: str) -> dict[str, Any]:
     """The order as its customer sees it; 404 when unknown, 403 for anyone else."""
     row = conn.execute(_ORDER, {"order_id": order_id}).first()

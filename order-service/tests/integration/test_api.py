@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from order_service.adapters.orm import orders, payments
+from order_service.views import OrderView
 from service_kit.tables import outbox
 from shared_events.envelope import decode
 from testkit import tokens
@@ -76,6 +77,8 @@ async def test_the_customer_reads_their_order_back(service):
 
     assert response.status_code == 200
     assert response.json() == created.json()
+    # Both answer the view unvalidated (http.Shaped, JSONResponse): it is OrderView's shape.
+    assert OrderView.model_validate(response.json()).model_dump(mode="json") == response.json()
 
 
 async def test_another_customer_may_not_read_the_order(service):

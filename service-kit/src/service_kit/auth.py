@@ -87,7 +87,9 @@ class KeysUnavailable(Exception):
 
 
 class KeySource(Protocol):
-    """Where a resource server finds the public key a token names."""
+    """Where a resource server finds the public key a token names. A source whose
+    keys can change also has a `generation` that moves whenever they do (JwksCache):
+    the resource server then forgets every token it verified."""
 
     async def get(self, kid: str) -> jwt.PyJWK | None: ...
 
@@ -117,7 +119,14 @@ class JwksCache:
     clock: Callable[[], float] = time.monotonic
     transport: httpx.AsyncBaseTransport | None = None
     fetches: int = field(default=0, init=False)
+    # Moves whenever a fetch brings a key set other than the one held (a rotation, a
+    # revocation): ResourceServer forgets the tokens it verified with the old one.
+    generation: int = field(default=0, init=False)
     _keys: dict[str, jwt.PyJWK] = field(default_factory=dict, init=False, repr=False)
+    _document: Any = field(default=None, init=False, repr=False)
+    # One client for every fetch: a new one would set up its pool (and import its
+    # transport) each time.
+    _client: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
     # The last attempt, successful or not.
     _fetched_at: float | None = field(default=None, init=False, repr=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
@@ -140,16 +149,26 @@ class JwksCache:
     async def _fetch(self) -> None:
         self._fetched_at = self.clock()
         self.fetches += 1
+        if self._client is None:
+            self._client = httpx.AsyncClient(transport=self.transport, timeout=5.0)
         try:
-            async with httpx.AsyncClient(transport=self.transport, timeout=5.0) as client:
-                response = await client.get(self.url)
-                response.raise_for_status()
-                keys = jwt.PyJWKSet.from_dict(response.json()).keys
+            response = await self._client.get(self.url)
+            response.raise_for_status()
+            document = response.json()
+            keys = jwt.PyJWKSet.from_dict(document).keys
         except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
             # Keep serving the keys we have; with none, callers get KeysUnavailable.
             log.warning("JWKS fetch from %s failed: %s", self.url, type(exc).__name__)
             return
+        if self._document is not None and document != self._document:
+            self.generation += 1
+        self._document = document
         self._keys = {key.key_id: key for key in keys if key.key_id}
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
 
 def _unauthorized(description: str) -> HTTPException:
@@ -163,6 +182,10 @@ def _unauthorized(description: str) -> HTTPException:
 
 
 VERIFIED_TOKENS = 10_000  # verified tokens remembered at once, per process
+# How long a verified token is taken at its word before its signature is checked again
+# (and so its key looked up, which refreshes a stale key set): a key revoked from the
+# JWKS stops working at most this long after the refresh that drops it, if not at once.
+VERIFIED_FOR_S = 60.0
 
 
 class ResourceServer:
@@ -178,24 +201,35 @@ class ResourceServer:
         self.settings = settings
         self.jwks: KeySource = jwks or JwksCache(settings.jwks_url)
         # The signature check is the costliest step of a request, and a client sends
-        # the same token for minutes: a token verified once is taken at its word until
-        # it would be refused as expired (its `exp` plus the leeway), never longer.
+        # the same token for minutes: a token verified once is taken at its word for
+        # VERIFIED_FOR_S, never past the moment it would be refused as expired (its
+        # `exp` plus the leeway), and never once the key set changed (`generation`).
         # Only verified tokens are remembered; the least recently used go first.
         self._verified: TLRUCache[str, tuple[Principal, float]] = TLRUCache(
-            maxsize=VERIFIED_TOKENS, ttu=lambda _token, entry, _now: entry[1], timer=clock
+            maxsize=VERIFIED_TOKENS,
+            ttu=lambda _token, entry, now: min(entry[1], now + VERIFIED_FOR_S),
+            timer=clock,
         )
+        self._generation = self._keys_generation()
 
     @classmethod
     def with_keys(cls, settings: AuthSettings, jwks: Mapping[str, Any]) -> ResourceServer:
         """A verifier over a fixed key set instead of the issuer's JWKS URL."""
         return cls(settings, StaticKeys(jwks))
 
+    def _keys_generation(self) -> int:
+        return getattr(self.jwks, "generation", 0)  # a fixed key set has none
+
     async def authenticate(self, token: str) -> Principal:
+        if self._generation != self._keys_generation():
+            self._verified.clear()  # verified with keys that may be gone
+            self._generation = self._keys_generation()
         remembered = self._verified.get(token)
         if remembered is not None:
             return remembered[0]
         principal, expires = await self._verify(token)
-        self._verified[token] = (principal, expires)
+        if self._generation == self._keys_generation():  # else a fetch just changed them
+            self._verified[token] = (principal, expires)
         return principal
 
     async def _verify(self, token: str) -> tuple[Principal, float]:

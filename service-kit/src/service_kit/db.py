@@ -60,9 +60,11 @@ def create_engine(url: str) -> AsyncEngine:
     )
 
 
-def tune_sqlite(engine: Engine) -> None:
+def tune_sqlite(engine: Engine, *, begin: bool = True) -> None:
     """What every SQLite connection of ours runs with (the async engine's, and the
-    synchronous one `reads.Reads` reads through)."""
+    synchronous ones `reads.Reads` reads and writes through). Without `begin`, the
+    caller issues its own BEGIN (a connection listener makes SQLAlchemy dispatch its
+    execute events on every statement, a fifth of a short read)."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: object) -> None:  # the driver's connection
@@ -76,6 +78,9 @@ def tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
+    if not begin:
+        return
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Writers take the write lock up front, so a read-then-write transaction cannot
@@ -85,7 +90,14 @@ def tune_sqlite(engine: Engine) -> None:
         if SERIAL in options:  # serial_sessions: the write lock taken off the loop
             options[SERIAL].begin(conn)
             return
-        conn.exec_driver_sql("BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE")
+        begin = "BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE"
+        driver = conn.connection.driver_connection
+        if isinstance(driver, sqlite3.Connection):
+            # Straight to the standard library's driver: exec_driver_sql would set up a
+            # whole execution context (~20 us) for a statement with no result.
+            driver.execute(begin)
+        else:  # aiosqlite's, through its thread
+            conn.exec_driver_sql(begin)
 
 
 READ_ONLY = "fooddelivery_read_only"
@@ -113,10 +125,13 @@ class _Connection(sqlite3.Connection):
         return super().cursor(factory)
 
 
-def sqlite_file_engine(engine: AsyncEngine, pool_size: int, max_overflow: int = 0) -> Engine | None:
+def sqlite_file_engine(
+    engine: AsyncEngine, pool_size: int, max_overflow: int = 0, *, begin: bool = True
+) -> Engine | None:
     """The same SQLite file through the standard library's driver, synchronously and
-    tuned alike (WAL, BEGIN IMMEDIATE for writers); None unless `engine` is on a file.
-    Its cursors can serve an AsyncSession too (`inline_sessions`)."""
+    tuned alike (WAL, BEGIN IMMEDIATE for writers; `begin`: see tune_sqlite); None
+    unless `engine` is on a file. Its cursors can serve an AsyncSession too
+    (`inline_sessions`)."""
     url = engine.url
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
@@ -127,7 +142,7 @@ def sqlite_file_engine(engine: AsyncEngine, pool_size: int, max_overflow: int = 
         max_overflow=max_overflow,
         hide_parameters=True,
     )
-    tune_sqlite(sync)
+    tune_sqlite(sync, begin=begin)
     return sync
 
 

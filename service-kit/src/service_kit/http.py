@@ -12,9 +12,10 @@ from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, StringConstraints, WithJsonSchema, model_validator
+from pydantic_core import to_json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_kit import metrics, telemetry
@@ -101,6 +102,22 @@ def command_route(answer: type[BaseModel], *refusals: int) -> dict[str, Any]:
         "response_model": answer,
         "responses": declare(*ACTOR, 403, 404, 409, *refusals),
     }
+
+
+# ---------------------------------------------------------------------- read answers
+
+
+class Shaped(Response):
+    """A read view's answer, already in the shape of its route's `response_model`:
+    serialized once, straight to JSON bytes. FastAPI passes a returned Response
+    through, so the model is not validated again on every read (a third of a status
+    page's cost beside the read itself); the route keeps its `response_model`, so the
+    OpenAPI document still names it, and the views' tests check the shape."""
+
+    media_type = JSON
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content)
 
 
 # --------------------------------------------------------------------------- paging
@@ -203,8 +220,16 @@ def service_app(
     install_edge(app, media_types)
     install_metrics(app, platform)
     install_resource_server(app, resource_server or ResourceServer(AuthSettings.from_env()))
-    app.include_router(health_router(platform.ready_checks()))
+    include(app, health_router(platform.ready_checks()))
     return app
+
+
+def include(app: FastAPI, router: APIRouter) -> None:
+    """`app.include_router(router)` for a router with no prefix or dependencies of its
+    own, without the layer: FastAPI keeps an included router as a branch it walks
+    (effective routes, contexts) on every request, ~8 us each, while these routes are
+    just as well the app's own."""
+    app.router.routes.extend(router.routes)
 
 
 C = TypeVar("C", bound=Container)
@@ -230,7 +255,7 @@ def service_api(
         """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
         container = container or bootstrap()
         app = service_app(container.platform, summary=summary, resource_server=resource_server)
-        app.include_router(routes(container))
+        include(app, routes(container))
         return app
 
     def main() -> None:
@@ -355,6 +380,7 @@ __all__ = [
     "RegionQuery",
     "RequestBody",
     "Rider",
+    "Shaped",
     "Timestamp",
     "command_route",
     "declare",

@@ -173,11 +173,17 @@ def request_done(scope: Scope, status: int, seconds: float) -> None:
 
 
 def _route(scope: Scope) -> str:
-    # The router leaves the route it chose in the scope: one match confirms it (a 405's
-    # partial match does not), instead of matching every route of the app per request.
+    # The router leaves the route it chose in the scope, instead of matching every
+    # route of the app per request. A route with methods chose it if it takes the
+    # request's (a 405's partial match does not); another kind is matched once more.
     chosen = scope.get("route")
-    if chosen is not None and chosen.matches(scope)[0] == Match.FULL:
-        return str(getattr(chosen, "path", "<unnamed>"))
+    if chosen is not None:
+        methods = getattr(chosen, "methods", None)
+        if methods is not None:
+            if scope["method"] in methods:
+                return str(getattr(chosen, "path", "<unnamed>"))
+        elif chosen.matches(scope)[0] == Match.FULL:
+            return str(getattr(chosen, "path", "<unnamed>"))
     for route in iter_route_contexts(scope["app"].router.routes):  # included routers too
         match, _ = route.matches(scope)
         if match == Match.FULL:

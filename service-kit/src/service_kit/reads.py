@@ -6,7 +6,7 @@ Why not an `AsyncSession` per read: on SQLite every statement (its BEGIN, cursor
 execute, fetch, close and the final rollback) is a separate hop to the aiosqlite
 thread and back, a dozen per status page, and the ORM session around them costs
 more than the query. Here a read on SQLite is no hop at all: the view runs on the
-event loop's thread on a pooled `sqlite3` connection, in a deferred transaction (WAL
+event loop's thread on the `sqlite3` connection it keeps, in a deferred transaction (WAL
 gives it a snapshot, so it never waits for a writer and never holds one up). On PostgreSQL
 the same view runs through the async engine's connection (`run_sync`), so both
 databases read through the same code.
@@ -20,14 +20,18 @@ instead of one aiosqlite hop per statement).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
+from cachetools import LRUCache
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service_kit.db import READ_ONLY, read_only, sqlite_file_engine
+from service_kit.db import read_only, sqlite_file_engine
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -36,6 +40,20 @@ View = Callable[Concatenate[Connection, P], T]
 # Reads at once on SQLite. Each holds the GIL but while SQLite steps, so a few
 # threads are enough to keep the event loop and the database both busy.
 SQLITE_READERS = 4
+REMEMBERED = 1024  # answers of stable views kept per reading thread (SQLite)
+
+_STABLE: set[Callable[..., object]] = set()
+
+
+def stable(view: View[P, T]) -> View[P, T]:
+    """Marks a view whose answer is a function of the database alone (no clock, no
+    randomness) and that its callers never change. On SQLite, `reads` then gives the
+    same answer again, from memory, until anything commits to the file: SQLite's
+    `PRAGMA data_version` moves on every commit by any other connection, this
+    process's or another's, and costs a few microseconds where the view costs a
+    hundred. A status page polled between two changes is read once."""
+    _STABLE.add(view)
+    return view
 
 
 class Reads:
@@ -47,11 +65,15 @@ class Reads:
         self._sqlite: Engine | None = None
         self._sqlite_writer: Engine | None = None
         self._threads: ThreadPoolExecutor | None = None
-        # The same file through the standard library's driver, synchronously.
-        sqlite = sqlite_file_engine(engine, pool_size=SQLITE_READERS)
-        if sqlite is not None:
-            self._sqlite_writer = sqlite
-            self._sqlite = sqlite.execution_options(**{READ_ONLY: True})  # BEGIN deferred
+        # Each thread that reads keeps one connection (_kept): the loop's, in practice.
+        self._local = threading.local()
+        self._open: list[Connection] = []
+        self._lock = threading.Lock()
+        # The same file through the standard library's driver, synchronously: writes
+        # in threads, reads on the reading thread with no engine events (_run begins).
+        self._sqlite_writer = sqlite_file_engine(engine, pool_size=SQLITE_READERS)
+        if self._sqlite_writer is not None:
+            self._sqlite = sqlite_file_engine(engine, pool_size=SQLITE_READERS, begin=False)
             self._threads = ThreadPoolExecutor(SQLITE_READERS, thread_name_prefix="reads")
 
     async def __call__(self, view: View[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -73,9 +95,67 @@ class Reads:
             return await conn.run_sync(change, *args, **kwargs)
 
     def _run(self, view: View[P, T], args: tuple[object, ...], kwargs: dict[str, object]) -> T:
-        assert self._sqlite is not None
-        with self._sqlite.connect() as conn:  # returned to the pool rolled back
-            return view(conn, *args, **kwargs)  # type: ignore[arg-type]
+        conn = self._kept()
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        if view not in _STABLE or kwargs:
+            return self._read(conn, driver, view, args, kwargs)
+        (version,) = driver.execute("PRAGMA data_version").fetchone()
+        remembered: LRUCache[tuple[object, ...], Any] = self._local.remembered
+        if version != self._local.version:  # something committed since: all may be stale
+            remembered.clear()
+            self._local.version = version
+        key = (view, *args)
+        try:
+            return cast(T, remembered[key])
+        except KeyError:
+            pass
+        except TypeError:  # an argument that cannot be a key (a list): read it
+            return self._read(conn, driver, view, args, kwargs)
+        answer = self._read(conn, driver, view, args, kwargs)
+        remembered[key] = answer
+        return answer
+
+    def _read(
+        self,
+        conn: Connection,
+        driver: sqlite3.Connection,
+        view: View[P, T],
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+    ) -> T:
+        try:
+            driver.execute("BEGIN")  # deferred: WAL gives the view one snapshot
+            try:
+                return view(conn, *args, **kwargs)  # type: ignore[arg-type]
+            finally:
+                conn.rollback()  # SQLAlchemy's transaction, begun by the view's first statement
+                driver.rollback()  # and SQLite's, if the view ran none
+        except (SQLAlchemyError, sqlite3.Error):
+            self._drop()  # a connection the database failed on is not kept
+            raise
+
+    def _kept(self) -> Connection:
+        """This thread's connection, kept between reads: checking one out of the pool
+        and back (events, reset, bookkeeping) cost as much as a short view."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            assert self._sqlite is not None
+            conn = self._local.conn = self._sqlite.connect()
+            # What the stable views answered, as of the connection's data_version.
+            self._local.remembered = LRUCache(maxsize=REMEMBERED)
+            self._local.version = None
+            with self._lock:
+                self._open.append(conn)
+        return conn
+
+    def _drop(self) -> None:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            with self._lock:
+                self._open.remove(conn)
+            conn.close()
 
     def _commit(self, change: View[P, T], args: tuple[object, ...], kwargs: dict[str, object]) -> T:
         assert self._sqlite_writer is not None
@@ -83,7 +163,12 @@ class Reads:
             return change(conn, *args, **kwargs)  # type: ignore[arg-type]
 
     def close(self) -> None:
+        with self._lock:
+            kept, self._open = self._open, []
+        for conn in kept:
+            conn.close()
         if self._threads is not None:
             self._threads.shutdown(wait=True)
-        if self._sqlite is not None:
-            self._sqlite.dispose()
+        for engine in (self._sqlite, self._sqlite_writer):
+            if engine is not None:
+                engine.dispose()

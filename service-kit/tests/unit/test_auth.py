@@ -19,6 +19,7 @@ from fastapi import FastAPI, HTTPException
 from jwt.algorithms import ECAlgorithm
 
 from service_kit.auth import (
+    VERIFIED_FOR_S,
     AuthSettings,
     JwksCache,
     Principal,
@@ -361,11 +362,16 @@ class CountingKeys:
         return await self.inner.get(kid)
 
 
-async def test_a_verified_token_is_remembered_until_it_expires_and_no_longer(issuer, clock):
+def counting_server(issuer: Issuer, clock: Clock) -> tuple[CountingKeys, Clock, ResourceServer]:
+    """A resource server over counted JWKS lookups, on a wall clock of ours."""
     keys = CountingKeys(JwksCache(SETTINGS.jwks_url, clock=clock, transport=issuer.transport()))
     wall = Clock()
     wall.now = time.time()
-    server = ResourceServer(SETTINGS, keys, clock=wall)
+    return keys, wall, ResourceServer(SETTINGS, keys, clock=wall)
+
+
+async def test_a_verified_token_is_remembered_until_it_expires_and_no_longer(issuer, clock):
+    keys, wall, server = counting_server(issuer, clock)
     token = issuer.token(exp=int(wall.now) + 60)
 
     first = await server.authenticate(token)
@@ -386,3 +392,30 @@ async def test_a_refused_token_is_not_remembered(issuer, clock):
     issuer.published.append("k2")  # the issuer rotates the key in
     clock.now += 60  # past the refetch guard
     assert (await server.authenticate(token)).sub == "acc-1"
+
+
+async def test_a_verified_token_is_checked_again_after_a_short_while(issuer, clock):
+    keys, wall, server = counting_server(issuer, clock)
+    token = issuer.token(exp=int(wall.now) + 3600)
+    await server.authenticate(token)
+    await server.authenticate(token)
+    checked = keys.lookups
+
+    wall.now += VERIFIED_FOR_S  # long before its exp
+    await server.authenticate(token)
+    assert keys.lookups == checked + 1
+
+
+async def test_a_key_revoked_from_the_jwks_stops_working_at_the_refresh(issuer, clock):
+    jwks = JwksCache(SETTINGS.jwks_url, clock=clock, transport=issuer.transport())
+    server = ResourceServer(SETTINGS, jwks)
+    issuer.add_key("k2")
+    old, new = issuer.token("k1", sub="acc-old"), issuer.token("k2", sub="acc-new")
+    assert (await server.authenticate(old)).sub == "acc-old"
+    assert (await server.authenticate(old)).sub == "acc-old"  # remembered
+
+    issuer.published.remove("k1")  # revoked
+    clock.now += jwks.max_age_s  # the key set is due for its refresh
+    assert (await server.authenticate(new)).sub == "acc-new"  # ... which happens here
+    assert (await refused(server, old)).detail == "unknown signing key"  # no longer remembered
+    await jwks.aclose()

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from service_kit.db import create_engine, read_only, session_factory
-from service_kit.reads import Reads
+from service_kit.reads import Reads, stable
 from service_kit.wake import KEYS_PER_WAKE, UdpWake, WakeSender, key_chunks, listen, relay_wake
 
 
@@ -36,11 +36,17 @@ def _n(conn, table: str) -> int:  # a view: a function of a Core connection
     return conn.execute(text(f"SELECT n FROM {table}")).scalar_one()
 
 
-async def test_a_view_read_through_reads_goes_on_while_a_writer_holds_the_lock(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'views.db'}")
+async def _one_row(url: str):
+    """An engine on `url` whose table t holds n = 1."""
+    engine = create_engine(url)
     async with engine.begin() as conn:
         await conn.execute(text("CREATE TABLE t (n INTEGER)"))
         await conn.execute(text("INSERT INTO t VALUES (1)"))
+    return engine
+
+
+async def test_a_view_read_through_reads_goes_on_while_a_writer_holds_the_lock(tmp_path):
+    engine = await _one_row(f"sqlite+aiosqlite:///{tmp_path / 'views.db'}")
     reads = Reads(engine)
     try:
         async with session_factory(engine)() as writer, writer.begin():
@@ -60,6 +66,41 @@ async def test_reads_on_an_in_memory_database_go_through_its_one_connection():
     reads = Reads(engine)
     try:
         assert await reads(_n, "t") == 7
+    finally:
+        reads.close()
+        await engine.dispose()
+
+
+_stable_reads: list[str] = []
+
+
+@stable
+def _stable_n(conn, table: str) -> int:
+    _stable_reads.append(table)
+    return _n(conn, table)
+
+
+@stable
+def _stable_count(conn, tables: list[str]) -> int:
+    return len(tables)
+
+
+async def test_a_stable_view_is_read_again_only_once_something_committed(tmp_path):
+    engine = await _one_row(f"sqlite+aiosqlite:///{tmp_path / 'stable.db'}")
+    reads = Reads(engine)
+    _stable_reads.clear()
+    try:
+        assert [await reads(_stable_n, "t") for _ in range(3)] == [1, 1, 1]
+        assert len(_stable_reads) == 1  # answered from memory twice
+        assert [await reads(_n, "t") for _ in range(2)] == [1, 1]  # not stable: always read
+
+        async with engine.begin() as conn:  # another connection commits
+            await conn.execute(text("UPDATE t SET n = 2"))
+        assert await reads(_stable_n, "t") == 2
+        await reads.write(_set, "t", 3)  # and so does a write through reads
+        assert await reads(_stable_n, "t") == 3
+        assert len(_stable_reads) == 3
+        assert await reads(_stable_count, ["t"]) == 1  # an argument no key can hold: read
     finally:
         reads.close()
         await engine.dispose()

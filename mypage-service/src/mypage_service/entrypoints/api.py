@@ -16,7 +16,7 @@ from mypage_service import views
 from mypage_service.bootstrap import Container, bootstrap
 from mypage_service.domain.model import OrderNotFound, ensure_visible_to
 from mypage_service.entrypoints.stream import StreamSettings, order_events
-from service_kit.http import Customer, Page, PathId, declare, paging, service_api
+from service_kit.http import Customer, Page, PathId, Shaped, declare, paging, service_api
 from service_kit.problems import ACTOR
 
 Paging = Annotated[Page, paging(default=20, most=100)]
@@ -33,12 +33,12 @@ def routes(container: Container) -> APIRouter:
         response_model=views.OrderPage,
         responses={**OWN, **declare(404)},
     )
-    async def get_order(order_id: PathId, viewer: Customer) -> dict[str, Any]:
+    async def get_order(order_id: PathId, viewer: Customer) -> Shaped:
         found = await reads(views.order, order_id)
         if found is None:
             raise OrderNotFound(order_id)
         ensure_visible_to(found["customer_id"], viewer.sub)
-        return found
+        return Shaped(found)  # the most read page: views.order shapes it as OrderPage
 
     stream_settings = StreamSettings.from_env()
     # This process serves the streams: the worker's commits wake them (stream.py).

@@ -18,6 +18,7 @@ from service_kit.http import (
     Id,
     PathId,
     RequestBody,
+    Shaped,
     command_route,
     declare,
     service_api,
@@ -126,8 +127,9 @@ def routes(container: Container) -> APIRouter:
         response_model=views.OrderView,
         responses=declare(*ACTOR, 403, 404),
     )
-    async def get_order(order_id: PathId, actor: Customer) -> dict[str, Any]:
-        return await platform.reads(views.order_for_customer, order_id, actor.sub)
+    async def get_order(order_id: PathId, actor: Customer) -> Shaped:
+        # Polled by every customer's client: views.order_for_customer shapes it as OrderView.
+        return Shaped(await platform.reads(views.order_for_customer, order_id, actor.sub))
 
     @router.delete("/orders/{order_id}", **command_route(views.OrderView))
     async def cancel_order(order_id: PathId, actor: Customer) -> dict[str, Any]:
