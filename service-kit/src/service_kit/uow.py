@@ -57,6 +57,10 @@ class Repository:
         """Fetch ahead what `get` will be asked for (a batch of consumed events);
         an in-memory repository has everything at hand already."""
 
+    async def save(self) -> None:
+        """Write what changed into the unit of work's transaction, at its commit: a
+        repository on Core (service_kit.repository) does; the ORM's session flushes."""
+
 
 class SqlRepository(Repository, Generic[E]):
     """One kind of row on the unit of work's session: `get` by primary key, `add`.
@@ -231,6 +235,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     async def commit(self) -> None:
         assert self.session is not None, "use the unit of work in `async with`"
         try:
+            for repository in self.repositories():
+                await repository.save()
             await self.session.flush()  # version checks run here, before events are staged
             envelopes = self._take_envelopes()
             await stage(self.session, envelopes)
