@@ -102,6 +102,12 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+async def execute(session: AsyncSession, statement: Any, params: Any = None) -> Any:
+    """A Core statement on the session's connection, in its transaction: it needs
+    none of the ORM session's execution steps (one greenlet hop instead)."""
+    return await session.run_sync(lambda sync: sync.connection().execute(statement, params))
+
+
 class _Cursor(sqlite3.Cursor):
     async def _async_soft_close(self) -> None:
         """What an AsyncSession awaits of a cursor after a statement (aiosqlite's closes

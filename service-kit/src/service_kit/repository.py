@@ -26,16 +26,11 @@ from typing import Any, ClassVar, TypeVar
 from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service_kit.db import execute
 from service_kit.kernel import ConcurrentChange
 from service_kit.uow import SqlRepository
 
 E = TypeVar("E")
-
-
-async def execute(session: AsyncSession, statement: Any, params: Any = None) -> Any:
-    """On the session's connection, in its transaction: Core statements need none of
-    the ORM session's execution steps."""
-    return await session.run_sync(lambda sync: sync.connection().execute(statement, params))
 
 
 class RowRepository(SqlRepository[E]):

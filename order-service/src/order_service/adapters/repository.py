@@ -11,7 +11,8 @@ from order_service.domain.menu import MenuItemReplica
 from order_service.domain.model import DeliveryAddress, Order
 from order_service.domain.payment import Payment, PaymentStatus
 from service_kit.claims import claimed
-from service_kit.repository import RowRepository, execute
+from service_kit.db import execute
+from service_kit.repository import RowRepository
 
 
 class OrderRepository(RowRepository[Order]):

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select
 
 from service_kit.claims import claimed
-from service_kit.repository import RowRepository, execute
+from service_kit.db import execute
+from service_kit.repository import RowRepository
 from store_service.adapters.orm import menu_items, store_orders, stores
 from store_service.domain.model import MenuItem, Store
 from store_service.domain.store_order import StoreOrder, TicketStatus
