@@ -3,7 +3,9 @@ for the events they raised, and the inbox record of the event being handled.
 
 A service subclasses `UnitOfWork` to declare its repositories as annotated
 attributes (`orders: OrderRepository`), then `SqlAlchemyUnitOfWork` (or
-`FakeUnitOfWork` in its unit tests) to run them.
+`FakeUnitOfWork` in its unit tests) to run them. At the commit each repository
+`save`s what changed (a Core one writes its rows; an ORM one leaves that to the
+session's flush), then the outbox rows are staged and the transaction commits.
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ class Repository:
 
 class SqlRepository(Repository, Generic[E]):
     """One kind of row on the unit of work's session: `get` by primary key, `add`.
-    A context's repository names its `entity` and adds its own queries."""
+    A context's repository names its `entity` and adds its own queries. Here on the
+    ORM (identity's mapped classes); order, store and delivery keep theirs on Core
+    (service_kit.repository.RowRepository), mypage its read model (its adapters)."""
 
     entity: type[E]
 
