@@ -4,7 +4,7 @@ reads and writes them on Core, service_kit.repository)."""
 from sqlalchemy import Column, Index, MetaData, String, Table
 
 from delivery_service.domain.model import DeliveryStatus
-from service_kit.mapping import mapped, states, version_column
+from service_kit.mapping import states, version_column
 from service_kit.tables import ADDRESS_LINE, REGION, key, optional, references
 from service_kit.types import UtcDateTime
 
@@ -38,5 +38,3 @@ deliveries = Table(
     # Offers near a rider: one region and status, oldest first.
     Index("ix_deliveries_region_status_ready", "region", "status", "ready_at"),
 )
-
-start_mappers = mapped()  # nothing mapped

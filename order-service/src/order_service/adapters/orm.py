@@ -8,7 +8,7 @@ from sqlalchemy.types import BigInteger, Boolean, Integer, String, Text
 
 from order_service.domain.model import OrderLine, OrderStatus
 from order_service.domain.payment import PaymentStatus
-from service_kit.mapping import JsonLines, mapped, states, version_column
+from service_kit.mapping import JsonLines, states, version_column
 from service_kit.tables import (
     ADDRESS_LINE,
     DIGEST,
@@ -69,5 +69,3 @@ menu_replica = Table(
     Column("revision", Integer, nullable=False),
     version_column(),
 )
-
-start_mappers = mapped()  # nothing mapped

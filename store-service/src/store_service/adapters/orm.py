@@ -4,7 +4,7 @@ read and write them on Core, service_kit.repository)."""
 from sqlalchemy import Column, Index, MetaData, Table
 from sqlalchemy.types import JSON, BigInteger, Boolean, Integer, String
 
-from service_kit.mapping import JsonLines, mapped, states, version_column
+from service_kit.mapping import JsonLines, states, version_column
 from service_kit.tables import REGION, belongs_to, key, listed_by, optional, references, required
 from service_kit.types import UtcDateTime
 from store_service.domain.store_order import MAX_REASON, TicketLine, TicketStatus
@@ -55,5 +55,3 @@ store_orders = Table(
     # The acceptance timer: the earliest deadlines of RECEIVED tickets, without a scan.
     Index("ix_store_orders_status_accept_by", "status", "accept_by"),
 )
-
-start_mappers = mapped()  # nothing mapped
