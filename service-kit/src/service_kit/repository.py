@@ -114,7 +114,7 @@ class RowRepository(SqlRepository[E]):
         if new:
             await execute(self._session, plan.insert, new)
         if changed:
-            await _guarded(self._session, plan.update, changed)
+            await write_guarded(self._session, plan.update, changed)
         for ident, version, values in written:
             self._read[ident] = (version, values)
 
@@ -145,7 +145,7 @@ def _parts(ident: Any) -> tuple[Any, ...]:
     return ident if isinstance(ident, tuple) else (ident,)
 
 
-async def _guarded(session: AsyncSession, statement: Any, rows: list[dict[str, Any]]) -> None:
+async def write_guarded(session: AsyncSession, statement: Any, rows: list[dict[str, Any]]) -> None:
     """Each row only at the version it was read at: one that moved since (another
     transaction changed it) fails the unit of work. One executemany where the driver
     counts its rows (SQLite), else row by row."""
