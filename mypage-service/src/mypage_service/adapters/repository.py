@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import BindParameter, Table, and_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mypage_service.adapters.orm import notifications, order_contact, order_status, order_timeline
@@ -190,7 +192,10 @@ _BY_ORDER = {
     )
 }
 _INSERT = {table.name: insert(table) for table in (order_status, order_timeline, notifications)}
-_INSERT_CONTACT = insert(order_contact)
+_INSERT_CONTACT = {  # the first phone stays
+    "postgresql": postgresql_insert(order_contact).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(order_contact).on_conflict_do_nothing(),
+}
 _UPDATE_STATUS = (
     update(order_status)
     .where(
@@ -250,8 +255,12 @@ class ContactRepository(SqlRepository[OrderContact]):
         return self._known[order_id]
 
     def add(self, entity: OrderContact) -> None:
-        self._known[entity.order_id] = entity
-        self._new.append(entity)
+        """Kept unless the order has a phone already: the first stays (one stored
+        before this unit of work is kept by the insert's ON CONFLICT DO NOTHING, so
+        OrderPlaced needs no read of it first)."""
+        if self._known.get(entity.order_id) is None:
+            self._known[entity.order_id] = entity
+            self._new.append(entity)
 
     async def load(self, keys: Iterable[str]) -> None:
         wanted = set(keys) - self._known.keys()
@@ -265,8 +274,9 @@ class ContactRepository(SqlRepository[OrderContact]):
     async def save(self) -> None:
         new, self._new = self._new, []
         if new:
+            dialect = self._session.get_bind().dialect.name
             await execute(
                 self._session,
-                _INSERT_CONTACT,
+                _INSERT_CONTACT["postgresql" if dialect == "postgresql" else "sqlite"],
                 [{"order_id": c.order_id, "phone": c.phone} for c in new],
             )
