@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from delivery_service.adapters.orm import start_mappers
 from delivery_service.service_layer.messagebus import create_bus
 from delivery_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
 from service_kit.runtime import Container, Platform
@@ -16,5 +15,5 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def bootstrap(settings: ServiceSettings | None = None) -> Container:
     settings = settings or ServiceSettings.from_env(SERVICE, http_port=8083, worker_web_port=6083)
-    platform = Platform(settings, MIGRATIONS, start_mappers)
+    platform = Platform(settings, MIGRATIONS)
     return Container(platform, create_bus(platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)))

@@ -11,7 +11,6 @@ from pathlib import Path
 from identity_service.adapters.hashing import Argon2PasswordHasher
 from identity_service.adapters.keys import SigningKey, load_signing_key
 from identity_service.adapters.notifier import LogNotifier
-from identity_service.adapters.orm import start_mappers
 from identity_service.service_layer.handlers import Identity, command_handlers
 from identity_service.service_layer.ports import Clock, Notifier, PasswordHasher, Policy
 from identity_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
@@ -52,7 +51,7 @@ def bootstrap(
 ) -> Container:
     settings = settings or ServiceSettings.from_env(PRODUCER, http_port=8085, worker_web_port=6085)
     auth = AuthSettings.from_env()
-    platform = Platform(settings, MIGRATIONS, start_mappers, messaging=False)
+    platform = Platform(settings, MIGRATIONS, messaging=False)
     signing_key = signing_key_from_env()
     hasher = hasher or Argon2PasswordHasher()
     identity = Identity(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mypage_service.adapters.notification_log import Due, NotificationLog, SqlNotificationLog
 from mypage_service.adapters.notifier import Notifier, notifier_from_env
-from mypage_service.adapters.orm import notifications, start_mappers
+from mypage_service.adapters.orm import notifications
 from mypage_service.domain.notification import NotificationState
 from mypage_service.entrypoints.stream import StreamHub
 from mypage_service.service_layer.dispatcher import DispatchPolicy, notification_loop
@@ -43,7 +43,7 @@ def bootstrap(
     settings = settings or settings_from_env()
     # KakaoTalk over HTTP when KAKAO_NOTIFY_URL is set, else the log notifier.
     notifier = notifier or notifier_from_env()
-    platform = Platform(settings, MIGRATIONS, start_mappers)
+    platform = Platform(settings, MIGRATIONS)
 
     # Its commits wake the status page streams of the orders they changed (stream.py).
     uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER, changes=platform)

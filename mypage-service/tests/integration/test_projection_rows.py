@@ -20,6 +20,7 @@ from service_kit.tables import inbox
 from service_kit.uow import Trace
 
 from ..events import ORDER, happy_path
+from ..events import envelope as wrapped
 
 
 @pytest.fixture
@@ -92,3 +93,15 @@ async def test_a_status_row_changed_under_a_unit_of_work_is_a_concurrent_change(
     async with container.platform.sessions() as session:
         (status,) = (await session.execute(select(order_status.c.status))).scalars()
     assert status == "PLACED"
+
+
+async def test_a_replayed_order_placed_keeps_the_first_phone_stored(container):
+    placed = happy_path()[0]
+    replay = wrapped(placed.event().model_copy(update={"phone": "010-0000-0000"}), 1)
+    await container.bus.handle_event(placed, placed.event())
+    # A later unit of work (a replay under a new event id, or in a batch) writes no
+    # phone over the stored one.
+    assert await container.bus.handle_batch([(replay, replay.event())]) == [True]
+    async with container.platform.sessions() as session:
+        phones = (await session.execute(select(order_contact.c.phone))).scalars().all()
+    assert phones == ["010-1234-5678"]

@@ -28,7 +28,7 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from mypage_service.adapters.notification_carry_over import NOT_SENT
 from mypage_service.adapters.notification_log import SqlNotificationLog
-from mypage_service.adapters.orm import notifications, order_status, start_mappers
+from mypage_service.adapters.orm import notifications, order_status
 from mypage_service.adapters.read_model_diff import compare_read_models
 from mypage_service.bootstrap import MIGRATIONS
 from mypage_service.entrypoints.rebuild import main, rebuild
@@ -110,7 +110,6 @@ async def publish_orders(bootstrap: str) -> Published:
 
 async def apply_live(url: str, envelopes: list[Envelope]) -> None:
     """What the live worker builds: the same bus, the events in causal order."""
-    start_mappers()
     engine = create_engine(url)
     await upgrade(MIGRATIONS, url)
     sessions = session_factory(engine)

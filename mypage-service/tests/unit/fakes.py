@@ -35,7 +35,7 @@ class FakeContactRepository(Repository):
         return self.rows.get(order_id)
 
     def add(self, contact: OrderContact) -> None:
-        self.rows[contact.order_id] = contact
+        self.rows.setdefault(contact.order_id, contact)  # the first phone stays
 
 
 class FakeUnitOfWork(_FakeUnitOfWork, UnitOfWork):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from order_service.adapters.orm import payments, start_mappers
+from order_service.adapters.orm import payments
 from order_service.adapters.payment import FakeCardGateway, PaymentGateway
 from order_service.domain.payment import PaymentStatus
 from order_service.service_layer.messagebus import create_bus
@@ -24,7 +24,7 @@ def bootstrap(
 ) -> Container:
     settings = settings or ServiceSettings.from_env(PRODUCER, http_port=8081, worker_web_port=6081)
     gateway = gateway or FakeCardGateway()  # no real payment provider yet
-    platform = Platform(settings, MIGRATIONS, start_mappers)
+    platform = Platform(settings, MIGRATIONS)
 
     uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
     # The dispatcher runs in the API process only (platform.background, beside the

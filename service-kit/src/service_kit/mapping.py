@@ -1,17 +1,14 @@
-"""What every context's tables and mappers share: the state column, the version
-column of an aggregate, lines kept as JSON, and mapping classes onto their tables."""
+"""What every context's tables share: the state column, the version column of an
+aggregate, and lines kept as JSON."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict
 from enum import Enum as PyEnum
-from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, Column, Enum, Integer, Table
+from sqlalchemy import JSON, Column, Enum, Integer
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
 
 
@@ -22,37 +19,9 @@ def states(enum: type[PyEnum]) -> Enum:
 
 
 def version_column() -> Column[int]:
-    """An aggregate's optimistic lock; `aggregate` makes SQLAlchemy check it."""
+    """An aggregate's optimistic lock: service_kit.repository writes a row only at the
+    version it was read at."""
     return Column("version", Integer, nullable=False)
-
-
-Mapping = Callable[[registry], object]  # maps one class when called with the registry
-
-
-def aggregate(cls: type, table: Table, **properties: Any) -> Mapping:
-    """An aggregate onto its table; its `version` turns concurrent updates into
-    StaleDataError (the unit of work's ConcurrentChange)."""
-    return lambda mappers: mappers.map_imperatively(
-        cls, table, version_id_col=table.c.version, properties=properties
-    )
-
-
-def entity(cls: type, table: Table) -> Mapping:
-    """A class that lives inside an aggregate (written only with it) onto its table."""
-    return lambda mappers: mappers.map_imperatively(cls, table)
-
-
-def mapped(*mappings: Mapping) -> Callable[[], None]:
-    """A context's `start_mappers`: its classes onto its tables, once per process
-    however often it is called (every Platform calls it before its first session)."""
-
-    @cache
-    def start_mappers() -> None:
-        mappers = registry()
-        for mapping in mappings:
-            mapping(mappers)
-
-    return start_mappers
 
 
 class JsonLines(TypeDecorator[tuple[Any, ...]]):

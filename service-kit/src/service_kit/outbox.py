@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, wait_exponential
 
 from service_kit import telemetry
+from service_kit.db import execute
 from service_kit.lease import AlwaysGranted, Lease, gated
 from service_kit.loop import WorkLoop
 from service_kit.reads import Reads
@@ -29,8 +30,9 @@ async def stage(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
     if not envelopes:
         return
     traceparent = telemetry.current_traceparent()  # the command's or policy's span
-    await session.execute(
-        insert(outbox),
+    await execute(
+        session,
+        _STAGE,
         [
             {
                 "event_id": str(env.event_id),
@@ -45,6 +47,9 @@ async def stage(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
             for env in envelopes
         ],
     )
+
+
+_STAGE = insert(outbox)  # built once
 
 
 def message_headers(event_type: str, event_version: int) -> list[tuple[str, bytes]]:

@@ -169,20 +169,17 @@ async def running(*loops: BackgroundLoop) -> AsyncIterator[None]:
 
 
 class Platform:
-    """The infrastructure one service process stands on: its database (with the
-    domain classes mapped onto it) and its relay. A service that neither publishes nor
-    consumes (`messaging=False`, identity-service) has no relay, and its readiness is
-    its database alone."""
+    """The infrastructure one service process stands on: its database and its relay.
+    A service that neither publishes nor consumes (`messaging=False`, identity-service)
+    has no relay, and its readiness is its database alone."""
 
     def __init__(
         self,
         settings: ServiceSettings,
         migrations_dir: Path,
-        start_mappers: Callable[[], None],
         *,
         messaging: bool = True,
     ) -> None:
-        start_mappers()  # once per process, before any session is opened
         self.settings = settings
         self.migrations_dir = migrations_dir
         self.engine = create_engine(settings.database_url)

@@ -3,7 +3,9 @@ for the events they raised, and the inbox record of the event being handled.
 
 A service subclasses `UnitOfWork` to declare its repositories as annotated
 attributes (`orders: OrderRepository`), then `SqlAlchemyUnitOfWork` (or
-`FakeUnitOfWork` in its unit tests) to run them.
+`FakeUnitOfWork` in its unit tests) to run them. At the commit each repository
+`save`s what changed (its rows, on Core), then the outbox rows are staged and the
+transaction commits.
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic, Self, TypeVar, get_type_hints
 
-from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
 from service_kit.inbox import Inbox, MemoryInbox
-from service_kit.kernel import Aggregate, ConcurrentChange, EventMeta
+from service_kit.kernel import Aggregate, EventMeta
 from service_kit.outbox import stage
 from shared_events.contract import Payload
 from shared_events.envelope import Envelope, wrap
@@ -57,63 +57,29 @@ class Repository:
         """Fetch ahead what `get` will be asked for (a batch of consumed events);
         an in-memory repository has everything at hand already."""
 
+    async def save(self) -> None:
+        """Write what changed into the unit of work's transaction, at its commit."""
+
 
 class SqlRepository(Repository, Generic[E]):
-    """One kind of row on the unit of work's session: `get` by primary key, `add`.
-    A context's repository names its `entity` and adds its own queries."""
+    """One kind of row on the unit of work's session, by key: order, store, delivery
+    and identity keep theirs on Core (service_kit.repository.RowRepository), mypage its
+    read model (its adapters). A context's repository names its `entity`."""
 
     entity: type[E]
 
     def __init__(self, session: AsyncSession) -> None:
         super().__init__()
         self._session = session
-        # By key, what `load` fetched (None: no such row) and what was added since:
-        # `get` answers these without a query.
+        # By key, what was read (None: no such row) and what was added since: `get`
+        # answers these without a query.
         self._known: dict[Any, E | None] = {}
 
-    async def get(self, *key: str) -> E | None:
-        ident = key[0] if len(key) == 1 else key
-        if ident in self._known:
-            return self._track(self._known[ident])
-        # One statement built once per entity, its key as parameters: Session.get
-        # builds a new statement (and its cache key) for every call.
-        statement, names = _by_key(self.entity)  # type: ignore[arg-type]  # a class hashes
-        found = await self._session.scalars(statement, dict(zip(names, key, strict=True)))
-        return self._track(found.unique().one_or_none())
+    @abstractmethod
+    async def get(self, *key: str) -> E | None: ...
 
-    async def load(self, keys: Iterable[str]) -> None:
-        """One query for the rows of many (single-column) keys, their eager
-        relationships with them, instead of one `get` per key."""
-        wanted = set(keys) - self._known.keys()
-        if not wanted:
-            return
-        mapper = inspect(self.entity)
-        found = (
-            await self._session.scalars(
-                select(self.entity).where(mapper.primary_key[0].in_(wanted))
-            )
-        ).unique()  # a joined collection repeats its row
-        self._known.update(dict.fromkeys(wanted))
-        for entity in found:
-            self._known[self._key(entity)] = entity
-
-    def add(self, entity: E) -> None:
-        self._session.add(self._track(entity))
-        if self._known:
-            self._known[self._key(entity)] = entity
-
-    def _key(self, entity: E) -> Any:
-        key = inspect(self.entity).primary_key_from_instance(entity)
-        return key[0] if len(key) == 1 else tuple(key)
-
-
-@cache
-def _by_key(entity: type) -> tuple[Select[Any], tuple[str, ...]]:
-    """`select(entity)` by its primary key, and the names of the key's parameters."""
-    columns: tuple[Any, ...] = tuple(inspect(entity).primary_key)
-    names = tuple(f"key_{column.key}" for column in columns)
-    where = [column == bindparam(name) for column, name in zip(columns, names, strict=True)]
-    return select(entity).where(*where), names
+    @abstractmethod
+    def add(self, entity: E) -> None: ...
 
 
 @cache
@@ -223,24 +189,18 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         finally:
             if self.session is not None:
                 await self.session.close()
-        if isinstance(exc[1], StaleDataError):
-            # A version check lost in an autoflush (a query after a change) rather
-            # than in commit(): the same ConcurrentChange, so callers see one kind.
-            raise ConcurrentChange() from exc[1]
 
     async def commit(self) -> None:
         assert self.session is not None, "use the unit of work in `async with`"
-        try:
-            await self.session.flush()  # version checks run here, before events are staged
-            envelopes = self._take_envelopes()
-            await stage(self.session, envelopes)
-            if envelopes and self._on_stage is not None:
-                await self._on_stage(self.session)
-            await self.session.commit()
-        except StaleDataError as exc:
-            # The optimistic version check lost: said in the kernel's words, so the
-            # layers above retry or answer 409 without knowing SQLAlchemy.
-            raise ConcurrentChange() from exc
+        # A row that moved since it was read fails its repository's save with
+        # ConcurrentChange, before any event is staged.
+        for repository in self.repositories():
+            await repository.save()
+        envelopes = self._take_envelopes()
+        await stage(self.session, envelopes)
+        if envelopes and self._on_stage is not None:
+            await self._on_stage(self.session)
+        await self.session.commit()
         self.staged.extend(envelopes)
         if envelopes and self._on_commit is not None:
             self._on_commit()

@@ -9,13 +9,14 @@ import threading
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, select
-from sqlalchemy.orm import registry
 
 from service_kit.db import create_engine, inline_sessions, sqlite_file_engine
 from service_kit.kernel import Aggregate, EventMeta
+from service_kit.mapping import version_column
 from service_kit.messagebus import MessageBus
+from service_kit.repository import RowRepository
 from service_kit.tables import inbox, plumbing_metadata
-from service_kit.uow import SqlAlchemyUnitOfWork, SqlRepository
+from service_kit.uow import SqlAlchemyUnitOfWork
 from shared_events import wrap
 from shared_events.contract import OrderAccepted
 
@@ -25,6 +26,7 @@ tallies = Table(
     metadata,
     Column("order_id", String(36), primary_key=True),
     Column("accepted", Integer, nullable=False),
+    version_column(),
 )
 
 
@@ -35,11 +37,9 @@ class Tally(Aggregate):
         self.accepted = 0
 
 
-registry().map_imperatively(Tally, tallies)
-
-
-class Tallies(SqlRepository[Tally]):
+class Tallies(RowRepository[Tally]):
     entity = Tally
+    table = tallies
 
 
 class TallyUnitOfWork(SqlAlchemyUnitOfWork):

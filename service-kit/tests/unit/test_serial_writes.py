@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
-from sqlalchemy.orm import registry
 
 from service_kit import db
 from service_kit.db import create_engine, serial_sessions
 from service_kit.kernel import Aggregate, ConcurrentChange
-from service_kit.mapping import aggregate, version_column
+from service_kit.mapping import version_column
+from service_kit.repository import RowRepository
 from service_kit.tables import outbox, plumbing_metadata
-from service_kit.uow import SqlAlchemyUnitOfWork, SqlRepository
+from service_kit.uow import SqlAlchemyUnitOfWork
 from shared_events.contract import OrderAccepted
 
 metadata = MetaData()
@@ -40,11 +40,9 @@ class Counter(Aggregate):
         self.value = 0
 
 
-aggregate(Counter, counters)(registry())
-
-
-class Counters(SqlRepository[Counter]):
+class Counters(RowRepository[Counter]):
     entity = Counter
+    table = counters
 
 
 class CounterUnitOfWork(SqlAlchemyUnitOfWork):
@@ -124,7 +122,7 @@ async def test_a_failed_unit_of_work_lets_the_next_one_in(file):
     with pytest.raises(RuntimeError):
         async with unit(sessions) as uow:
             uow.counters.add(Counter("o1"))
-            await uow.session.flush()
+            await uow.counters.save()  # written in its transaction, then it fails
             raise RuntimeError("the handler failed")
     await bump(sessions, "o2")
     assert stored(sync) == ({"o2": 1}, 1)

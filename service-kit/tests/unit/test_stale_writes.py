@@ -1,6 +1,6 @@
 """A write that lost the optimistic version check is one ConcurrentChange, raised by
-the unit of work (at commit or from a flush inside it), and the retry helper decides
-the command again on fresh state. SQLite file, no broker.
+the unit of work's commit (whichever of its rows lost it), and the retry helper
+decides the command again on fresh state. SQLite file, no broker.
 
 The engine is a plain one: the services' SQLite engine begins every transaction
 IMMEDIATE, which serialises them, so a version check can only be lost on
@@ -8,18 +8,16 @@ PostgreSQL there. Here reads take no lock, so a rival can commit in between."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, select
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
-from sqlalchemy.orm import registry
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from service_kit.db import session_factory
 from service_kit.kernel import Aggregate, ConcurrentChange, Conflict
+from service_kit.repository import RowRepository
 from service_kit.retry import ATTEMPTS, decided_again_when_stale
 from service_kit.tables import plumbing_metadata
-from service_kit.uow import Repository, SqlAlchemyUnitOfWork
+from service_kit.uow import SqlAlchemyUnitOfWork
 
 metadata = MetaData()
 counters = Table(
@@ -38,24 +36,13 @@ class Counter(Aggregate):
         self.value = value
 
 
-registry().map_imperatively(Counter, counters, version_id_col=counters.c.version)
-
-
-class Counters(Repository):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self.session = session
-
-    async def get(self, name: str) -> Counter | None:
-        return self._track(await self.session.get(Counter, name))
+class Counters(RowRepository[Counter]):
+    entity = Counter
+    table = counters
 
 
 class CounterUnitOfWork(SqlAlchemyUnitOfWork):
-    def bind(self, session: AsyncSession) -> None:
-        self.counters = Counters(session)
-
-    def repositories(self) -> Iterable[Repository]:
-        return (self.counters,)
+    counters: Counters
 
 
 @pytest.fixture
@@ -66,7 +53,7 @@ async def sessions(tmp_path):
         await conn.run_sync(plumbing_metadata.create_all)
     made = session_factory(engine)
     async with made() as session:
-        session.add(Counter("c", 0))
+        await session.execute(insert(counters).values(name="c", value=0, version=1))
         await session.commit()
     yield made
     await engine.dispose()
@@ -100,15 +87,18 @@ async def test_a_commit_that_lost_the_version_check_is_a_concurrent_change(sessi
     assert await value(sessions) == 100
 
 
-async def test_a_flush_inside_the_unit_of_work_that_lost_it_is_the_same_change(sessions):
+async def test_a_commit_with_new_rows_beside_the_stale_one_is_the_same_change(sessions):
     with pytest.raises(ConcurrentChange):
         async with uow(sessions) as mine:
+            mine.counters.add(Counter("d", 1))  # inserted before the stale update
             counter = await mine.counters.get("c")
             await bump_behind_our_back(sessions)
             counter.value += 1
-            await mine.counters.session.execute(select(Counter))  # autoflush
+            await mine.commit()
 
     assert await value(sessions) == 100
+    async with sessions() as session:  # nothing of the lost unit of work stays
+        assert (await session.execute(select(counters.c.name))).scalars().all() == ["c"]
 
 
 async def test_a_command_that_lost_the_race_is_decided_again_on_fresh_state(sessions):

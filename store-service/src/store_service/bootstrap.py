@@ -11,7 +11,6 @@ from service_kit.runtime import Platform
 from service_kit.settings import ServiceSettings
 from service_kit.uow import Trace
 from shared_events.envelope import utcnow
-from store_service.adapters.orm import start_mappers
 from store_service.service_layer.acceptance_timer import Clock, OverdueTickets, max_sleep_for
 from store_service.service_layer.messagebus import create_bus
 from store_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork, UnitOfWork
@@ -33,7 +32,7 @@ def bootstrap(
 ) -> Container:
     settings = settings or ServiceSettings.from_env(PRODUCER, http_port=8082, worker_web_port=6082)
     kitchen = kitchen or KitchenSettings.from_env()
-    platform = Platform(settings, MIGRATIONS, start_mappers)
+    platform = Platform(settings, MIGRATIONS)
 
     uow_factory = platform.unit_of_work(SqlAlchemyUnitOfWork, PRODUCER)
     # The timer runs in the API process only (platform.background, beside the relay).

@@ -1,9 +1,10 @@
-"""Tables of the Delivery context, mapped onto the plain domain classes."""
+"""Tables of the Delivery context (the domain classes stay unmapped: the repository
+reads and writes them on Core, service_kit.repository)."""
 
 from sqlalchemy import Column, Index, MetaData, String, Table
 
-from delivery_service.domain.model import Delivery, DeliveryStatus
-from service_kit.mapping import aggregate, mapped, states, version_column
+from delivery_service.domain.model import DeliveryStatus
+from service_kit.mapping import states, version_column
 from service_kit.tables import ADDRESS_LINE, REGION, key, optional, references
 from service_kit.types import UtcDateTime
 
@@ -37,5 +38,3 @@ deliveries = Table(
     # Offers near a rider: one region and status, oldest first.
     Index("ix_deliveries_region_status_ready", "region", "status", "ready_at"),
 )
-
-start_mappers = mapped(aggregate(Delivery, deliveries))

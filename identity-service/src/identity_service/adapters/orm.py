@@ -1,13 +1,12 @@
-"""Tables of the identity context, mapped onto the plain domain classes.
+"""Tables of the identity context (its repositories read and write them on Core).
 Opaque tokens are stored only as their SHA-256 digests."""
 
 from typing import Any
 
 from sqlalchemy import Column, Index, MetaData, String, Table
 
-from identity_service.domain.model import Account, Role
-from identity_service.domain.tokens import RefreshFamily, ResetToken
-from service_kit.mapping import aggregate, mapped, states, version_column
+from identity_service.domain.model import Role
+from service_kit.mapping import states, version_column
 from service_kit.tables import DIGEST, REGION, UUID, belongs_to, key, serial
 from service_kit.types import UtcDateTime
 
@@ -71,11 +70,4 @@ login_failures = Table(
     Column("failed_at", UtcDateTime, nullable=False),
     Index("ix_login_failures_key_failed_at", "key", "failed_at"),
     Index("ix_login_failures_failed_at", "failed_at"),
-)
-
-# The version check also settles two refreshes racing with one token: one wins.
-start_mappers = mapped(
-    aggregate(Account, accounts),
-    aggregate(RefreshFamily, refresh_families),
-    aggregate(ResetToken, reset_tokens),
 )

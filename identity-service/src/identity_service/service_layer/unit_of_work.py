@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_service.adapters.repository import (
@@ -12,7 +10,6 @@ from identity_service.adapters.repository import (
     RefreshFamilyRepository,
     ResetTokenRepository,
 )
-from service_kit.uow import Repository
 from service_kit.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
 from service_kit.uow import UnitOfWork as _UnitOfWork
 
@@ -23,15 +20,10 @@ class UnitOfWork(_UnitOfWork):
     accounts: AccountRepository
     refresh_families: RefreshFamilyRepository
     reset_tokens: ResetTokenRepository
-    login_failures: LoginFailures
-
-    def repositories(self) -> Iterable[Repository]:
-        return (self.accounts, self.refresh_families, self.reset_tokens)
+    login_failures: LoginFailures  # plain rows the throttle reads: no aggregates
 
 
 class SqlAlchemyUnitOfWork(_SqlAlchemyUnitOfWork, UnitOfWork):
     def bind(self, session: AsyncSession) -> None:
-        self.accounts = AccountRepository(session)
-        self.refresh_families = RefreshFamilyRepository(session)
-        self.reset_tokens = ResetTokenRepository(session)
+        super().bind(session)  # the declared repositories
         self.login_failures = LoginFailures(session)

@@ -3,7 +3,7 @@
 from sqlalchemy import Column, Index, MetaData, Table, UniqueConstraint
 from sqlalchemy.types import JSON, Integer, String, Text
 
-from service_kit.mapping import mapped, version_column
+from service_kit.mapping import version_column
 from service_kit.tables import EVENT_TYPE, TRACEPARENT, UUID, belongs_to, key, optional, references
 from service_kit.telemetry import current_traceparent
 from service_kit.types import UtcDateTime
@@ -73,7 +73,3 @@ order_contact = Table(
     key("order_id"),
     Column("phone", Text, nullable=False),
 )
-
-# Nothing mapped: the projection reads and writes these tables on Core
-# (adapters.repository), the views read them on Core too (views.py).
-start_mappers = mapped()

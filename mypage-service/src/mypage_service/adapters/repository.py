@@ -16,12 +16,15 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import BindParameter, Table, and_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mypage_service.adapters.orm import notifications, order_contact, order_status, order_timeline
 from mypage_service.domain.model import OrderStatusView, TimelineEntry
 from mypage_service.domain.notification import Notification, OrderContact
-from service_kit.kernel import ConcurrentChange
+from service_kit.db import execute
+from service_kit.repository import write_guarded
 from service_kit.uow import SqlRepository
 
 # The columns of order_status the projection writes, besides its key and version.
@@ -126,7 +129,7 @@ class OrderStatusRepository(SqlRepository[OrderStatusView]):
                 self._read[view.order_id] = _Read(view, version)
 
     async def _rows(self, table: Table, keys: Iterable[str]) -> Sequence[Any]:
-        result = await _execute(self._session, _BY_ORDER[table.name], {"keys": sorted(keys)})
+        result = await execute(self._session, _BY_ORDER[table.name], {"keys": sorted(keys)})
         return result.all()
 
 
@@ -164,17 +167,17 @@ class _Plan:
 
     async def run(self, session: AsyncSession) -> None:
         if self.created:
-            await _execute(session, _INSERT["order_status"], self.created)
+            await execute(session, _INSERT["order_status"], self.created)
         if self.updated:
-            await _guarded_update(session, self.updated)
+            await write_guarded(session, _UPDATE_STATUS, self.updated)
         if self.new_entries:
-            await _execute(session, _INSERT["order_timeline"], self.new_entries)
+            await execute(session, _INSERT["order_timeline"], self.new_entries)
         if self.moved_entries:
-            await _execute(session, _MOVE_ENTRY, self.moved_entries)
+            await execute(session, _MOVE_ENTRY, self.moved_entries)
         if self.new_notifications:
-            await _execute(session, _INSERT["notifications"], self.new_notifications)
+            await execute(session, _INSERT["notifications"], self.new_notifications)
         if self.addressed:
-            await _execute(session, _ADDRESS, self.addressed)
+            await execute(session, _ADDRESS, self.addressed)
 
 
 # Built once: a statement's construction and cache key cost more than running it.
@@ -189,7 +192,10 @@ _BY_ORDER = {
     )
 }
 _INSERT = {table.name: insert(table) for table in (order_status, order_timeline, notifications)}
-_INSERT_CONTACT = insert(order_contact)
+_INSERT_CONTACT = {  # the first phone stays
+    "postgresql": postgresql_insert(order_contact).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(order_contact).on_conflict_do_nothing(),
+}
 _UPDATE_STATUS = (
     update(order_status)
     .where(
@@ -217,26 +223,6 @@ _ADDRESS = (
     .where(notifications.c.notification_id == bindparam("key"))
     .values(customer_id=bindparam("new_customer"))
 )
-
-
-async def _guarded_update(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Each status row only at the version it was read at; one that moved since (a
-    second worker on the same order) fails the unit of work, as the ORM's check did.
-    One executemany where the driver counts its rows (SQLite), else row by row."""
-    if session.get_bind().dialect.supports_sane_multi_rowcount:
-        batches = [rows]
-    else:
-        batches = [[row] for row in rows]
-    for batch in batches:
-        result: Any = await _execute(session, _UPDATE_STATUS, batch)
-        if result.rowcount != len(batch):
-            raise ConcurrentChange()
-
-
-async def _execute(session: AsyncSession, statement: Any, params: Any = None) -> Any:
-    """On the session's connection, in its transaction: Core statements need none of
-    the ORM session's execution steps."""
-    return await session.run_sync(lambda sync: sync.connection().execute(statement, params))
 
 
 def _notification(values: Any) -> Notification:
@@ -269,23 +255,28 @@ class ContactRepository(SqlRepository[OrderContact]):
         return self._known[order_id]
 
     def add(self, entity: OrderContact) -> None:
-        self._known[entity.order_id] = entity
-        self._new.append(entity)
+        """Kept unless the order has a phone already: the first stays (one stored
+        before this unit of work is kept by the insert's ON CONFLICT DO NOTHING, so
+        OrderPlaced needs no read of it first)."""
+        if self._known.get(entity.order_id) is None:
+            self._known[entity.order_id] = entity
+            self._new.append(entity)
 
     async def load(self, keys: Iterable[str]) -> None:
         wanted = set(keys) - self._known.keys()
         if not wanted:
             return
         self._known.update(dict.fromkeys(wanted))
-        found = await _execute(self._session, _BY_ORDER["order_contact"], {"keys": sorted(wanted)})
+        found = await execute(self._session, _BY_ORDER["order_contact"], {"keys": sorted(wanted)})
         for row in found:
             self._known[row.order_id] = OrderContact(row.order_id, row.phone)
 
     async def save(self) -> None:
         new, self._new = self._new, []
         if new:
-            await _execute(
+            dialect = self._session.get_bind().dialect.name
+            await execute(
                 self._session,
-                _INSERT_CONTACT,
+                _INSERT_CONTACT["postgresql" if dialect == "postgresql" else "sqlite"],
                 [{"order_id": c.order_id, "phone": c.phone} for c in new],
             )

@@ -32,19 +32,17 @@ async def project_order_event(event: OrderEvent, meta: EventMeta, uow: UnitOfWor
     view.apply(event, cause, now=utcnow())
     uow.orders.add(view)  # a no-op for a row that was already there
     if isinstance(event, OrderPlaced):
-        await _keep_contact(event, uow)
+        _keep_contact(event, uow)
 
 
 async def preload(uow: UnitOfWork, events: Sequence[Payload]) -> None:
-    """A batch's status rows (with their timelines and notifications) and contacts in
-    a few queries, before `project_order_event` asks for each."""
-    orders = [event for event in events if isinstance(event, OrderEvent)]
-    await uow.orders.load(event.order_id for event in orders)
-    await uow.contacts.load(event.order_id for event in orders if isinstance(event, OrderPlaced))
+    """A batch's status rows (with their timelines and notifications) in a few
+    queries, before `project_order_event` asks for each."""
+    await uow.orders.load(event.order_id for event in events if isinstance(event, OrderEvent))
 
 
-async def _keep_contact(event: OrderPlaced, uow: UnitOfWork) -> None:
+def _keep_contact(event: OrderPlaced, uow: UnitOfWork) -> None:
     """The phone the messages go to; notifications decided before it was known
-    have waited for it (the dispatcher only picks messages it can address)."""
-    if await uow.contacts.get(event.order_id) is None:
-        uow.contacts.add(OrderContact(event.order_id, event.phone))
+    have waited for it (the dispatcher only picks messages it can address). The
+    first phone stays: a replay's is not written over it (no read needed)."""
+    uow.contacts.add(OrderContact(event.order_id, event.phone))

@@ -39,9 +39,7 @@ class SqlAlchemyUnitOfWork(_SqlAlchemyUnitOfWork, UnitOfWork):
 
     async def commit(self) -> None:
         # The repositories write on Core (adapters.repository): what changed goes into
-        # this transaction here, the inbox rows and outbox with it.
-        await self.orders.save()
-        await self.contacts.save()
+        # this transaction at the commit below (their `save`), the inbox rows and outbox with it.
         touched = {v.order_id for v in self.orders.seen if isinstance(v, OrderStatusView)}
         if touched and self._changes is not None and self.session is not None:
             await self._changes.changing(self.session, touched)  # NOTIFY goes with the commit

@@ -1,15 +1,14 @@
-"""Tables of the Ordering context, mapped onto the plain domain classes."""
+"""Tables of the Ordering context (the domain classes stay unmapped: the repositories
+read and write them on Core, service_kit.repository)."""
 
 from __future__ import annotations
 
 from sqlalchemy import Column, MetaData, Table, UniqueConstraint
-from sqlalchemy.orm import composite
 from sqlalchemy.types import BigInteger, Boolean, Integer, String, Text
 
-from order_service.domain.menu import MenuItemReplica
-from order_service.domain.model import DeliveryAddress, Order, OrderLine, OrderStatus
-from order_service.domain.payment import Payment, PaymentStatus
-from service_kit.mapping import JsonLines, aggregate, mapped, states, version_column
+from order_service.domain.model import OrderLine, OrderStatus
+from order_service.domain.payment import PaymentStatus
+from service_kit.mapping import JsonLines, states, version_column
 from service_kit.tables import (
     ADDRESS_LINE,
     DIGEST,
@@ -69,14 +68,4 @@ menu_replica = Table(
     Column("available", Boolean, nullable=False),
     Column("revision", Integer, nullable=False),
     version_column(),
-)
-
-start_mappers = mapped(
-    aggregate(
-        Order,
-        orders,
-        delivery_address=composite(DeliveryAddress, orders.c.address_line, orders.c.address_region),
-    ),
-    aggregate(Payment, payments),
-    aggregate(MenuItemReplica, menu_replica),
 )

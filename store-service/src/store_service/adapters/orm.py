@@ -1,13 +1,13 @@
-"""Tables of the Kitchen context, mapped onto the plain domain classes."""
+"""Tables of the Kitchen context (the domain classes stay unmapped: the repositories
+read and write them on Core, service_kit.repository)."""
 
 from sqlalchemy import Column, Index, MetaData, Table
 from sqlalchemy.types import JSON, BigInteger, Boolean, Integer, String
 
-from service_kit.mapping import JsonLines, aggregate, mapped, states, version_column
+from service_kit.mapping import JsonLines, states, version_column
 from service_kit.tables import REGION, belongs_to, key, listed_by, optional, references, required
 from service_kit.types import UtcDateTime
-from store_service.domain.model import MenuItem, Store
-from store_service.domain.store_order import MAX_REASON, StoreOrder, TicketLine, TicketStatus
+from store_service.domain.store_order import MAX_REASON, TicketLine, TicketStatus
 
 metadata = MetaData()
 
@@ -54,10 +54,4 @@ store_orders = Table(
     Index("ix_store_orders_store_status_placed", "store_id", "status", "placed_at"),
     # The acceptance timer: the earliest deadlines of RECEIVED tickets, without a scan.
     Index("ix_store_orders_status_accept_by", "status", "accept_by"),
-)
-
-start_mappers = mapped(
-    aggregate(Store, stores),
-    aggregate(MenuItem, menu_items),
-    aggregate(StoreOrder, store_orders),
 )
