@@ -74,9 +74,9 @@ class StateConflict(Conflict):
 
 class ConcurrentChange(Conflict):
     """Another transaction changed the aggregate between our read and our write (the
-    optimistic version check lost). The unit of work raises it (at commit, or from a
-    flush inside it), so nothing above it knows the ORM; `service_kit.retry` decides
-    the command again."""
+    optimistic version check lost). The repository raises it at the unit of work's
+    commit (service_kit.repository), so nothing above it knows the SQL;
+    `service_kit.retry` decides the command again."""
 
     def __init__(self, message: str = "changed concurrently by another request; retry") -> None:
         super().__init__(message)
@@ -135,9 +135,9 @@ class Aggregate:
 
     An aggregate is a `@dataclass(eq=False)` (identity, not value, makes two
     aggregates the same), or a plain class whose `__init__` calls ours. A field's
-    starting value is an `__init__` default or set in `__post_init__`, never only a
-    class attribute: the ORM's instrumentation replaces those (`init=False` with a
-    plain default would read None on a new instance)."""
+    starting value is an `__init__` default or set in `__post_init__`: a loaded
+    aggregate is made without `__init__` (service_kit.repository sets its columns),
+    so only what the table holds is set on it."""
 
     events: list[Any]
 
@@ -149,7 +149,7 @@ class Aggregate:
 
     def record(self, event: Any) -> None:
         if not hasattr(self, "events"):
-            self.events = []  # an instance the ORM loaded skips __init__
+            self.events = []  # a loaded instance skipped __init__
         self.events.append(event)
 
     def pull_events(self) -> list[Any]:
