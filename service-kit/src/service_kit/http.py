@@ -224,12 +224,17 @@ def service_app(
     return app
 
 
-def include(app: FastAPI, router: APIRouter) -> None:
+def include(app: FastAPI, router: APIRouter, *, ahead: bool = False) -> None:
     """`app.include_router(router)` for a router with no prefix or dependencies of its
     own, without the layer: FastAPI keeps an included router as a branch it walks
     (effective routes, contexts) on every request, ~8 us each, while these routes are
-    just as well the app's own."""
-    app.router.routes.extend(router.routes)
+    just as well the app's own. `ahead` puts them before the app's routes so far (docs,
+    metrics, health): the router matches a request against each route in turn, ~1 us
+    apiece, and the service's own routes are the ones called."""
+    if ahead:
+        app.router.routes[:0] = router.routes
+    else:
+        app.router.routes.extend(router.routes)
 
 
 C = TypeVar("C", bound=Container)
@@ -255,7 +260,7 @@ def service_api(
         """The app; `resource_server` verifies the bearer tokens (default: the AUTH_* settings)."""
         container = container or bootstrap()
         app = service_app(container.platform, summary=summary, resource_server=resource_server)
-        include(app, routes(container))
+        include(app, routes(container), ahead=True)
         return app
 
     def main() -> None:

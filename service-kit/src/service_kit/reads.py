@@ -95,16 +95,15 @@ class Reads:
             return await conn.run_sync(change, *args, **kwargs)
 
     def _run(self, view: View[P, T], args: tuple[object, ...], kwargs: dict[str, object]) -> T:
-        conn = self._kept()
-        driver = conn.connection.driver_connection
-        assert isinstance(driver, sqlite3.Connection)
+        conn, driver = self._kept()
         if view not in _STABLE or kwargs:
             return self._read(conn, driver, view, args, kwargs)
-        (version,) = driver.execute("PRAGMA data_version").fetchone()
-        remembered: LRUCache[tuple[object, ...], Any] = self._local.remembered
-        if version != self._local.version:  # something committed since: all may be stale
+        local = self._local
+        (version,) = local.versions.execute("PRAGMA data_version").fetchone()
+        remembered: LRUCache[tuple[object, ...], Any] = local.remembered
+        if version != local.version:  # something committed since: all may be stale
             remembered.clear()
-            self._local.version = version
+            local.version = version
         key = (view, *args)
         try:
             return cast(T, remembered[key])
@@ -135,19 +134,27 @@ class Reads:
             self._drop()  # a connection the database failed on is not kept
             raise
 
-    def _kept(self) -> Connection:
+    def _kept(self) -> tuple[Connection, sqlite3.Connection]:
         """This thread's connection, kept between reads: checking one out of the pool
-        and back (events, reset, bookkeeping) cost as much as a short view."""
-        conn: Connection | None = getattr(self._local, "conn", None)
+        and back (events, reset, bookkeeping) cost as much as a short view. Its
+        driver's connection is kept beside it (SQLAlchemy's proxies, looked through on
+        every read, cost more than the `PRAGMA data_version`)."""
+        local = self._local
+        conn: Connection | None = getattr(local, "conn", None)
         if conn is None:
             assert self._sqlite is not None
-            conn = self._local.conn = self._sqlite.connect()
+            conn = local.conn = self._sqlite.connect()
+            driver = conn.connection.driver_connection
+            assert isinstance(driver, sqlite3.Connection)
+            local.driver = driver
+            # One cursor for every `PRAGMA data_version`, instead of a new one per read.
+            local.versions = driver.cursor()
             # What the stable views answered, as of the connection's data_version.
-            self._local.remembered = LRUCache(maxsize=REMEMBERED)
-            self._local.version = None
+            local.remembered = LRUCache(maxsize=REMEMBERED)
+            local.version = None
             with self._lock:
                 self._open.append(conn)
-        return conn
+        return conn, local.driver
 
     def _drop(self) -> None:
         conn: Connection | None = getattr(self._local, "conn", None)
