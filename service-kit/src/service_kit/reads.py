@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service_kit.db import read_only, sqlite_file_engine
+from service_kit.db import CHECKPOINT_EVERY, read_only, sqlite_file_engine
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -70,6 +70,7 @@ class Reads:
         self._local = threading.local()
         self._open: list[Connection] = []
         self._writing: Connection | None = None  # the loop's writer (_commit_now)
+        self._commits = 0  # through it, counted for the checkpoints
         self._lock = threading.Lock()
         # The same file through the standard library's driver, synchronously: writes
         # in threads, reads on the reading thread with no engine events (_run begins).
@@ -95,11 +96,16 @@ class Reads:
             # Right here when SQLite's write lock is free (a claim or a mark is a
             # statement or two, microseconds, where the hop to a thread and back cost
             # ~0.25 ms of CPU); on a thread, waiting there, when another writer has it.
+            loop = asyncio.get_running_loop()
             try:
-                return self._commit_now(change, args, kwargs)
+                done = self._commit_now(change, args, kwargs)
             except _Busy:
                 pass
-            loop = asyncio.get_running_loop()
+            else:
+                self._commits += 1
+                if self._commits % CHECKPOINT_EVERY == 0:  # its syncs off the loop
+                    await loop.run_in_executor(self._threads, self._checkpoint)
+                return done
             return await loop.run_in_executor(self._threads, self._commit, change, args, kwargs)
         async with self._writer.begin() as conn:
             return await conn.run_sync(change, *args, **kwargs)
@@ -181,7 +187,10 @@ class Reads:
         if conn is None:
             assert self._sqlite_writer is not None
             conn = self._writing = self._sqlite_writer.connect()
-            conn.connection.driver_connection.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
+            driver: Any = conn.connection.driver_connection
+            driver.execute("PRAGMA busy_timeout=0")
+            # A commit only appends to the WAL; `write` checkpoints it on a thread.
+            driver.execute("PRAGMA wal_autocheckpoint=0")
         try:
             try:
                 transaction = conn.begin()  # BEGIN IMMEDIATE (db.tune_sqlite's begin event)
@@ -195,6 +204,15 @@ class Reads:
             self._writing = None  # a connection the database failed on is not kept
             conn.close()
             raise
+
+    def _checkpoint(self) -> None:
+        """PASSIVE, as SQLite's own autocheckpoint, on one of the writing threads."""
+        assert self._sqlite_writer is not None
+        raw = self._sqlite_writer.raw_connection()  # outside any transaction
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()  # type: ignore[union-attr]
+        finally:
+            raw.close()
 
     def close(self) -> None:
         if self._writing is not None:
