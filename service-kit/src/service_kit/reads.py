@@ -13,8 +13,9 @@ databases read through the same code.
 
 `await reads.write(change, *args)` is the same for a background loop's small write (a
 claim, a mark): `change(connection, *args)` runs whole in one transaction of its own,
-committed (on SQLite `BEGIN IMMEDIATE`, as every writer, and one thread hop for it all
-instead of one aiosqlite hop per statement).
+committed (on SQLite `BEGIN IMMEDIATE`, as every writer, right on the loop's thread
+when the file is free, as db.serial_sessions' units of work; on a thread, waiting
+there, only when another writer holds the file).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service_kit.db import read_only, sqlite_file_engine
+from service_kit.db import CHECKPOINT_EVERY, read_only, sqlite_file_engine
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -68,10 +69,13 @@ class Reads:
         # Each thread that reads keeps one connection (_kept): the loop's, in practice.
         self._local = threading.local()
         self._open: list[Connection] = []
+        self._writing: Connection | None = None  # the loop's writer (_commit_now)
+        self._commits = 0  # through it, counted for the checkpoints
         self._lock = threading.Lock()
         # The same file through the standard library's driver, synchronously: writes
         # in threads, reads on the reading thread with no engine events (_run begins).
-        self._sqlite_writer = sqlite_file_engine(engine, pool_size=SQLITE_READERS)
+        # One more than the threads: the loop keeps one to write through (_commit_now).
+        self._sqlite_writer = sqlite_file_engine(engine, pool_size=SQLITE_READERS + 1)
         if self._sqlite_writer is not None:
             self._sqlite = sqlite_file_engine(engine, pool_size=SQLITE_READERS, begin=False)
             self._threads = ThreadPoolExecutor(SQLITE_READERS, thread_name_prefix="reads")
@@ -89,7 +93,19 @@ class Reads:
     async def write(self, change: View[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`change(connection, *args)` in a transaction of its own, committed."""
         if self._sqlite_writer is not None and self._threads is not None:
+            # Right here when SQLite's write lock is free (a claim or a mark is a
+            # statement or two, microseconds, where the hop to a thread and back cost
+            # ~0.25 ms of CPU); on a thread, waiting there, when another writer has it.
             loop = asyncio.get_running_loop()
+            try:
+                done = self._commit_now(change, args, kwargs)
+            except _Busy:
+                pass
+            else:
+                self._commits += 1
+                if self._commits % CHECKPOINT_EVERY == 0:  # its syncs off the loop
+                    await loop.run_in_executor(self._threads, self._checkpoint)
+                return done
             return await loop.run_in_executor(self._threads, self._commit, change, args, kwargs)
         async with self._writer.begin() as conn:
             return await conn.run_sync(change, *args, **kwargs)
@@ -169,7 +185,46 @@ class Reads:
         with self._sqlite_writer.begin() as conn:  # BEGIN IMMEDIATE (db.tune_sqlite)
             return change(conn, *args, **kwargs)  # type: ignore[arg-type]
 
+    def _commit_now(
+        self, change: View[P, T], args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> T:
+        """`change` committed on the loop's thread; _Busy, having done nothing, when
+        another connection holds the write lock (its busy_timeout is 0: never waits)."""
+        conn = self._writing
+        if conn is None:
+            assert self._sqlite_writer is not None
+            conn = self._writing = self._sqlite_writer.connect()
+            driver: Any = conn.connection.driver_connection
+            driver.execute("PRAGMA busy_timeout=0")
+            # A commit only appends to the WAL; `write` checkpoints it on a thread.
+            driver.execute("PRAGMA wal_autocheckpoint=0")
+        try:
+            try:
+                transaction = conn.begin()  # BEGIN IMMEDIATE (db.tune_sqlite's begin event)
+            except sqlite3.OperationalError as exc:  # raised by the event, unwrapped
+                if exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+                    raise _Busy from exc
+                raise
+            with transaction:
+                return change(conn, *args, **kwargs)  # type: ignore[arg-type]
+        except (SQLAlchemyError, sqlite3.Error):
+            self._writing = None  # a connection the database failed on is not kept
+            conn.close()
+            raise
+
+    def _checkpoint(self) -> None:
+        """PASSIVE, as SQLite's own autocheckpoint, on one of the writing threads."""
+        assert self._sqlite_writer is not None
+        raw = self._sqlite_writer.raw_connection()  # outside any transaction
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()  # type: ignore[union-attr]
+        finally:
+            raw.close()
+
     def close(self) -> None:
+        if self._writing is not None:
+            self._writing.close()
+            self._writing = None
         with self._lock:
             kept, self._open = self._open, []
         for conn in kept:
@@ -179,3 +234,7 @@ class Reads:
         for engine in (self._sqlite, self._sqlite_writer):
             if engine is not None:
                 engine.dispose()
+
+
+class _Busy(Exception):
+    """Another connection holds SQLite's write lock: wait for it on a thread."""

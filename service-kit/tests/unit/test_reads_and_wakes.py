@@ -131,6 +131,28 @@ async def test_a_write_through_reads_commits_whole_or_not_at_all(tmp_path):
             await engine.dispose()
 
 
+async def test_a_write_through_reads_waits_for_another_writer_without_blocking_the_loop(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        await conn.execute(text("INSERT INTO t VALUES (1)"))
+    reads = Reads(engine)
+    try:
+        assert await reads.write(_set, "t", 2) == 2  # the file free: inline
+        async with session_factory(engine)() as writer, writer.begin():
+            await writer.execute(text("UPDATE t SET n = 5"))  # BEGIN IMMEDIATE: the lock held
+            waiting = asyncio.ensure_future(reads.write(_set, "t", 3))
+            # The loop goes on (this read answers) while the write waits on a thread.
+            assert await asyncio.wait_for(reads(_n, "t"), 5) == 2
+            assert not waiting.done()
+        assert await asyncio.wait_for(waiting, 30) == 3  # its turn came after the commit
+        assert await reads(_n, "t") == 3
+        assert await reads.write(_set, "t", 4) == 4  # and inline again
+    finally:
+        reads.close()
+        await engine.dispose()
+
+
 async def test_a_wake_datagram_reaches_the_listener():
     woken = asyncio.Event()
     transport = await listen(("127.0.0.1", 0), woken.set)
