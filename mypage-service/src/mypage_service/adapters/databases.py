@@ -9,7 +9,7 @@ from sqlalchemy import func, inspect, select, table
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from service_kit.db import async_url
+from service_kit.db import async_url, drop_closed_connections
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -42,8 +42,13 @@ def reader_engine(url: str) -> AsyncEngine:
     if path is not None:
         if not path.exists():
             raise FileNotFoundError(f"no SQLite database at {path}")
-        return create_async_engine(async_url(url), connect_args={"timeout": 30})
-    return create_async_engine(async_url(url), pool_pre_ping=True)
+        return create_async_engine(
+            async_url(url), connect_args={"timeout": 30}, hide_parameters=True
+        )
+    # As the services' engines: no ping per checkout, values kept out of errors.
+    engine = create_async_engine(async_url(url), hide_parameters=True)
+    drop_closed_connections(engine.sync_engine)
+    return engine
 
 
 async def tables_with_rows(engine: AsyncEngine) -> list[str]:
