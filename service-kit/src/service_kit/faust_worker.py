@@ -51,7 +51,9 @@ BATCH_MAX = int(os.environ.get("CONSUMER_BATCH_MAX", "200"))
 # covering every batch acknowledged since, rather than one OffsetCommit round trip per
 # batch (at light load a batch is one event). A message is acknowledged only after its
 # batch committed, so a crash redelivers at most that much, and the inbox skips it.
-COMMIT_INTERVAL = float(os.environ.get("CONSUMER_COMMIT_INTERVAL_MS", "200")) / 1000
+# A second, not 200 ms: each commit is a round trip through the consumer's thread and
+# the broker, and the loop (with Faust's livelock check at 2.5x) ticks idle too.
+COMMIT_INTERVAL = float(os.environ.get("CONSUMER_COMMIT_INTERVAL_MS", "1000")) / 1000
 # Busy (more arrived while the previous batch was applied), a batch waits this long
 # for more, so its fixed costs (transaction, preload, wake) spread over more events;
 # idle, the first event goes at once.
