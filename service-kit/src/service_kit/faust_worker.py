@@ -60,6 +60,18 @@ COMMIT_INTERVAL = float(os.environ.get("CONSUMER_COMMIT_INTERVAL_MS", "1000")) /
 LINGER = float(os.environ.get("CONSUMER_LINGER_MS", "5")) / 1000
 
 
+class _App(faust.App):
+    """A Faust app without the Monitor sensor."""
+
+    def on_init_dependencies(self) -> Iterable[Any]:
+        services = super().on_init_dependencies()
+        # Faust's Monitor keeps per-event statistics for its own web views, which are
+        # not served (the worker's /metrics are the chassis's): unhooked, no event
+        # pays for its sensor calls and the idle worker for its sampler's every second.
+        self.sensors.remove(self.monitor)
+        return services
+
+
 def create_worker_app(
     service: str,
     topics: Sequence[str],
@@ -72,7 +84,7 @@ def create_worker_app(
     on_stop: Callable[[], Awaitable[None]] | None = None,
     readings: Mapping[metrics.Gauge, metrics.Reading] | None = None,
 ) -> faust.App:
-    app = faust.App(
+    app = _App(
         service,  # the consumer group
         broker=f"kafka://{bootstrap_servers}",
         store="memory://",
@@ -183,7 +195,8 @@ async def arrivals(stream: faust.Stream[Any], most: int) -> AsyncIterator[list[E
     busy = False
     try:
         while not stream.should_stop:
-            await stream.wait_for_stopped(arrived)  # type: ignore[arg-type]
+            if not arrived.is_set():  # else at once: a wait is four tasks in mode
+                await stream.wait_for_stopped(arrived)  # type: ignore[arg-type]
             if busy and len(buffer) < most and LINGER > 0:
                 await asyncio.sleep(LINGER)  # a batch gathers while busy (see LINGER)
             if buffer:
