@@ -192,11 +192,14 @@ async def arrivals(stream: faust.Stream[Any], most: int) -> AsyncIterator[list[E
     stream.enable_acks = False
     stream.add_processor(add)
     stream._enable_passive(cast(faust.ChannelT, aiter(stream.channel)))
+    # The stream's stop (or crash) wakes the loop too: one watcher for the stream's
+    # life, where mode's `wait_for_stopped(arrived)` makes four tasks for every batch.
+    stopped = asyncio.ensure_future(stream.wait_for_stopped())
+    stopped.add_done_callback(lambda _: arrived.set())
     busy = False
     try:
-        while not stream.should_stop:
-            if not arrived.is_set():  # else at once: a wait is four tasks in mode
-                await stream.wait_for_stopped(arrived)  # type: ignore[arg-type]
+        while not (stream.should_stop or stopped.done()):
+            await arrived.wait()
             if busy and len(buffer) < most and LINGER > 0:
                 await asyncio.sleep(LINGER)  # a batch gathers while busy (see LINGER)
             if buffer:
@@ -207,6 +210,7 @@ async def arrivals(stream: faust.Stream[Any], most: int) -> AsyncIterator[list[E
                 yield taken
                 busy = bool(buffer)  # more came while it was applied
     finally:
+        stopped.cancel()
         stream.enable_acks = acks
         stream._processors.remove(add)
 
