@@ -11,6 +11,9 @@ DEBUG lines; DEBUG costs CPU, so the CPU figure is for the run without).
 
 A/B on one broker: `--rounds 3 --b-env CONSUMER_LINGER_MS=0` runs the worker as is (A)
 and with that environment (B), interleaved, each round a fresh worker and database.
+Against another commit's code: extract its `service-kit/src` and the service's `src`
+(`git archive REV service-kit/src store-service/src | tar -x -C DIR`) and pass
+`--b-env PYTHONPATH=DIR/service-kit/src:DIR/store-service/src` (ahead of the venv's).
 Besides the worker's CPU (its main thread apart from the rest: the consumer thread,
 SQLite's) it shows the broker's CPU per lifecycle over the same span.
 """
