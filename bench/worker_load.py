@@ -1,14 +1,19 @@
-"""The mypage worker as a real process on a fresh broker, fed order lifecycles at a
-steady rate (each lifecycle's events produced in causal order, its own key, the
-relay's headers): its CPU ms per lifecycle (from /proc, idle baseline shown apart)
-and, with --batch-times, the batch transaction's p50/p99 (claim to COMMIT, from the
-worker's DEBUG lines; DEBUG costs CPU, so the CPU figure is for the run without).
+"""One service's worker as a real process on a fresh broker, fed order lifecycles at a
+steady rate (each lifecycle's events on the topics the worker reads, produced in
+causal order, its own key, the relay's headers; what the API would have done first,
+the order placed or the store registered, done in this process on the worker's
+database): its CPU ms per lifecycle (from /proc, idle baseline shown apart) and, with
+--batch-times, the batch transaction's p50/p99 (claim to COMMIT, from the worker's
+DEBUG lines; DEBUG costs CPU, so the CPU figure is for the run without).
 
-    TEST_KAFKA_PORT=19500 uv run python bench/worker_load.py --rate 10 --seconds 30
+    TEST_KAFKA_PORT=19500 uv run python bench/worker_load.py --service store --rate 10
     (--pid-file F writes the worker's pid, e.g. for py-spy)
 
 A/B on one broker: `--rounds 3 --b-env CONSUMER_LINGER_MS=0` runs the worker as is (A)
 and with that environment (B), interleaved, each round a fresh worker and database.
+Against another commit's code: extract its `service-kit/src` and the service's `src`
+(`git archive REV service-kit/src store-service/src | tar -x -C DIR`) and pass
+`--b-env PYTHONPATH=DIR/service-kit/src:DIR/store-service/src` (ahead of the venv's).
 Besides the worker's CPU (its main thread apart from the rest: the consumer thread,
 SQLite's) it shows the broker's CPU per lifecycle over the same span.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import statistics
@@ -25,16 +31,70 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from worker_batch import lifecycle  # beside this script: the in-process harness's events
+
+# Beside this script: the in-process harness's lifecycle pieces.
+from command_path import ITEM, STORE, Flow, kitchen, order_stages, placed, riding, store_setup
 
 from service_kit.outbox import message_headers
+from shared_events import contract
 from shared_events.envelope import encode, wrap
 from testkit import ROOT, TEST_KAFKA_PORT, fresh_broker
 
 TICKS = os.sysconf("SC_CLK_TCK")
+SERVICES = ("order", "store", "delivery", "mypage")
+WEB_PORTS = {"order": 6081, "store": 6082, "delivery": 6083, "mypage": 6084}
+
+
+def lifecycle(flow: Flow, revision: int) -> list[contract.Payload]:
+    """Every event of a delivered order, in causal order, with the menu change its
+    stock move publishes: each worker reads those on its topics (and skips the types
+    it has no policy for, as in the system)."""
+    return [
+        placed(flow),
+        contract.OrderAccepted(**kitchen(flow)),
+        contract.CookStarted(**kitchen(flow)),
+        contract.CookFinished(**kitchen(flow)),
+        contract.FoodPicked(**riding(flow)),
+        contract.DeliveryConfirmed(**riding(flow)),
+        contract.MenuItemChanged(
+            store_id=STORE,
+            menu_item_id=ITEM,
+            name="Bibimbap",
+            price=9000,
+            stock=10**9 - revision,
+            available=True,
+            revision=revision,
+        ),
+    ]
+
+
+class Api:
+    """What the service's API does before its worker sees a lifecycle, in this process
+    on the worker's database: the store registered (store), each order placed (order)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.container: Any = importlib.import_module(f"{service}_service.bootstrap").bootstrap()
+        self.topics = set(self.container.bus.subscribed_topics())
+
+    async def setup(self) -> None:
+        if self.service == "store":
+            await store_setup(self.container.bus)
+        elif self.service == "order":  # the menu replica the order is priced from
+            item = lifecycle(Flow(), 1)[-1]
+            await self.container.bus.handle_event(wrap(item, producer="bench"), item)
+
+    async def before(self, flow: Flow) -> None:
+        if self.service == "order":
+            place = order_stages()[0][1]
+            flow.order_id = (await self.container.bus.handle(place(flow))).order_id
+
+    async def close(self) -> None:
+        await self.container.platform.dispose()
 
 
 def cpu_seconds(pid: int, task: int | None = None) -> float:
@@ -77,14 +137,21 @@ async def drained(port: int, within: float = 120) -> None:
     raise TimeoutError("the worker never caught up")
 
 
-async def feed(bootstrap: str, rate: float, seconds: float) -> int:
+async def feed(bootstrap: str, api: Api, rate: float, seconds: float) -> tuple[int, int]:
+    """Lifecycles started at `rate` for `seconds`: how many, and their messages."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
     await producer.start()
-    sent = 0
+    sent = messages = 0
     try:
 
-        async def one() -> None:
-            for event in lifecycle():
+        async def one(revision: int) -> None:
+            nonlocal messages
+            flow = Flow()
+            await api.before(flow)
+            for event in lifecycle(flow, revision):
+                if event.topic not in api.topics:
+                    continue
+                messages += 1
                 envelope = wrap(event, producer="bench")
                 await producer.send_and_wait(
                     event.topic,
@@ -97,13 +164,13 @@ async def feed(bootstrap: str, rate: float, seconds: float) -> int:
         tasks = []
         began = time.monotonic()
         while time.monotonic() - began < seconds:
-            tasks.append(asyncio.create_task(one()))
+            tasks.append(asyncio.create_task(one(sent + 2)))
             sent += 1
             await asyncio.sleep(max(0.0, began + sent / rate - time.monotonic()))
         await asyncio.gather(*tasks)
     finally:
         await producer.stop()
-    return sent
+    return sent, messages
 
 
 def start_worker(
@@ -115,12 +182,13 @@ def start_worker(
         "FOODDELIVERY_DATA_DIR": data,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "WORKER_WEB_PORT": str(args.web_port),
+        "HTTP_PORT": str(args.web_port + 1),  # its wakes go nowhere, not to a running API
         "LOG_LEVEL": "DEBUG" if args.batch_times else "INFO",
         "OTEL_SDK_DISABLED": "true",
     }
     with (Path(data) / "worker.log").open("w") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "mypage_service.entrypoints.worker"],
+            [sys.executable, "-m", f"{args.service}_service.entrypoints.worker"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -136,6 +204,8 @@ async def measure(args: argparse.Namespace, bootstrap: str, pid: int, label: str
     idle_from, idle_cpu = time.monotonic(), cpu_seconds(pid)
     await asyncio.sleep(args.idle)
     idle = (cpu_seconds(pid) - idle_cpu) / (time.monotonic() - idle_from)
+    api = Api(args.service)
+    await api.setup()
     kafka = broker_pid(args.kafka_port)
     began, cpu, main, broker = (
         time.monotonic(),
@@ -143,12 +213,14 @@ async def measure(args: argparse.Namespace, bootstrap: str, pid: int, label: str
         cpu_seconds(pid, pid),
         cpu_seconds(kafka),
     )
-    n = await feed(bootstrap, args.rate, args.seconds)
+    n, sent = await feed(bootstrap, api, args.rate, args.seconds)
     await drained(web)
+    await api.close()
     used, wall = cpu_seconds(pid) - cpu, time.monotonic() - began
     on_main, on_broker = cpu_seconds(pid, pid) - main, cpu_seconds(kafka) - broker
     print(
-        f"{label}{n} lifecycles at {args.rate}/s: worker {used * 1000 / n:.2f} CPU ms/lifecycle "
+        f"{label}{args.service}: {n} lifecycles ({sent / n:.0f} messages each) at "
+        f"{args.rate}/s: worker {used * 1000 / n:.2f} CPU ms/lifecycle "
         f"({(used - idle * wall) * 1000 / n:.2f} above its idle {idle * 100:.2f}% of a core; "
         f"main thread {on_main * 1000 / n:.2f}, other threads {(used - on_main) * 1000 / n:.2f}); "
         f"broker {on_broker * 1000 / n:.2f}",
@@ -169,16 +241,18 @@ def batch_times(log: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--service", choices=SERVICES, default="mypage")
     parser.add_argument("--rate", type=float, default=10.0, help="lifecycles per second")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle baseline")
     parser.add_argument("--kafka-port", type=int, default=TEST_KAFKA_PORT)
-    parser.add_argument("--web-port", type=int, default=6084 + 6200)
+    parser.add_argument("--web-port", type=int, help="the worker's (its usual + 6200)")
     parser.add_argument("--batch-times", action="store_true")
     parser.add_argument("--pid-file")
     parser.add_argument("--rounds", type=int, default=0, help="A/B rounds (with --b-env)")
     parser.add_argument("--b-env", action="append", default=[], help="KEY=VALUE for B")
     args = parser.parse_args()
+    args.web_port = args.web_port or WEB_PORTS[args.service] + 6200
     b_env = dict(item.split("=", 1) for item in args.b_env)
     runs = [("", {})] if not args.rounds else [("A ", {}), ("B ", b_env)] * args.rounds
     broker = fresh_broker(args.kafka_port)
@@ -186,6 +260,8 @@ def main() -> None:
     try:
         for label, extra in runs:
             with tempfile.TemporaryDirectory() as data:
+                os.environ["FOODDELIVERY_DATA_DIR"] = data  # the API's steps here, too
+                os.environ["HTTP_PORT"] = str(args.web_port + 1)
                 worker = start_worker(args, started.bootstrap, data, extra)
                 try:
                     asyncio.run(measure(args, started.bootstrap, worker.pid, label))

@@ -46,5 +46,5 @@ async def _decide(
             raise DeliveryNotFound(order_id)
         decide(delivery, utcnow())
         await uow.commit()
-    log.info("delivery %s is %s (rider %s)", order_id, delivery.status, delivery.rider_id)
+    log.debug("delivery %s is %s (rider %s)", order_id, delivery.status, delivery.rider_id)
     return delivery

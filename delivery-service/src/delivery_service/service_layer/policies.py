@@ -61,4 +61,4 @@ async def _delivery_of(uow: UnitOfWork, order_id: str, at: datetime) -> Delivery
 
 
 def _log(delivery: Delivery, event_type: str) -> None:
-    log.info("delivery %s is %s after %s", delivery.order_id, delivery.status, event_type)
+    log.debug("delivery %s is %s after %s", delivery.order_id, delivery.status, event_type)

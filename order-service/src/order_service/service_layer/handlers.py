@@ -71,7 +71,7 @@ async def place_order(cmd: commands.PlaceOrder, uow: UnitOfWork, gateway: Paymen
         if settled is None:
             raise
         return settled
-    log.info(
+    log.debug(
         "order %s placed: customer %s, store %s, %d line(s), %d won",
         order.order_id,
         order.customer_id,
@@ -204,10 +204,10 @@ KitchenFact = OrderAccepted | OrderRejected | CookStarted
 
 def _applied(order: Order, changed: bool, event: KitchenFact) -> bool:
     if changed:
-        log.info("%s takes order %s to %s", event.event_type, order.order_id, order.status)
+        log.debug("%s takes order %s to %s", event.event_type, order.order_id, order.status)
     else:
         # Cancellation won, or the order is already past this point.
-        log.info("order %s stays %s: %s ignored", order.order_id, order.status, event.event_type)
+        log.debug("order %s stays %s: %s ignored", order.order_id, order.status, event.event_type)
     return changed
 
 

@@ -44,7 +44,7 @@ async def register_store_order(
     if placed:
         if await uow.stores.get(event.store_id) is None:
             log.warning("store order %s: store %s is unknown here", ticket.order_id, event.store_id)
-        log.info(
+        log.debug(
             "store order %s received at store %s: %d line(s), now %s, accept by %s",
             ticket.order_id,
             event.store_id,
@@ -61,9 +61,9 @@ async def cancel_store_order(event: OrderCancelled, meta: EventMeta, uow: UnitOf
     at = meta.occurred_at  # the ticket's times follow the facts, not their arrival
     ticket = await _ticket(event.order_id, at, uow)
     if ticket.cancel(event.store_id, event.customer_id, at):
-        log.info("store order %s cancelled", ticket.order_id)
+        log.debug("store order %s cancelled", ticket.order_id)
     else:
-        log.info("store order %s stays %s on OrderCancelled", ticket.order_id, ticket.status)
+        log.debug("store order %s stays %s on OrderCancelled", ticket.order_id, ticket.status)
     await _follow_stock(ticket, uow)
 
 
@@ -106,7 +106,7 @@ async def _follow_stock(ticket: StoreOrder, uow: UnitOfWork) -> None:
     assert ticket.store_id is not None, "a ticket that knows its items knows its store"
     menu = await uow.menu_items.for_store(ticket.store_id, ticket.quantities().keys())
     move = reconcile_stock(ticket, menu)
-    log.info("store order %s: stock %s %s", ticket.order_id, move.direction, move.moved)
+    log.debug("store order %s: stock %s %s", ticket.order_id, move.direction, move.moved)
     for short in move.shortfalls:
         if short.unknown:
             log.warning(
