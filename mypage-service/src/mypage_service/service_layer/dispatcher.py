@@ -33,7 +33,11 @@ ERROR_LIMIT = 500
 
 @dataclass(frozen=True)
 class DispatchPolicy:
-    poll_interval: float = 0.2  # seconds between polls when nothing was due
+    # Seconds between looks when nothing was due: a backstop only, as the relay's is.
+    # Every worker commit that decides a message (or the phone it waits for) changes
+    # its order's status row, and that change wakes the loop (entrypoints.api); the
+    # poll finds what no wake announces: a lost wake, a retry or a lease falling due.
+    poll_interval: float = 1.0
     batch_size: int = 20
     backoff_initial: float = 0.5  # first retry of a row after this many seconds ...
     backoff_max: float = 60.0  # ... doubling per attempt up to this
