@@ -13,10 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 from sqlalchemy import inspect, select
 
 from delivery_service.bootstrap import Container, bootstrap
 from delivery_service.entrypoints.api import create_app
+from delivery_service.views import DeliveryDetail, DeliveryView, Offers
 from service_kit.tables import outbox
 from shared_events.contract import Payload
 from shared_events.envelope import Envelope, decode
@@ -78,6 +80,11 @@ async def service(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
             yield Service(http, container)
 
 
+def answers(view: type[BaseModel], body: dict[str, Any]) -> bool:
+    """Whether `body` is `view`'s shape exactly: the routes answer unvalidated (http.Shaped)."""
+    return view.model_validate(body).model_dump(mode="json", exclude_unset=True) == body
+
+
 def shape(body: dict[str, Any]) -> dict[str, Any]:
     """The body without its changing timestamp (checked to be ISO-8601 UTC)."""
     assert datetime.fromisoformat(body["updated_at"]).utcoffset().total_seconds() == 0
@@ -101,6 +108,7 @@ async def test_order_placed_and_cook_started_offer_the_delivery_in_its_region(se
 
     r = await service.offers()
     assert r.status_code == 200
+    assert answers(Offers, r.json())
     [offer] = r.json()["deliveries"]
     assert shape(offer) == {
         "order_id": ORDER,
@@ -204,6 +212,7 @@ async def test_the_picking_rider_confirms_and_returns_with_every_event_in_the_ou
     returned = await service.put(ORDER, "return", RIDER, json={"reason": "customer refused"})
     assert returned.status_code == 200
     assert shape(returned.json())["status"] == "RETURNED"
+    assert all(answers(DeliveryView, r.json()) for r in (picked, confirmed, returned))
 
     assert await service.published() == [
         (DELIVERY_EVENTS, ORDER, e)
@@ -243,6 +252,8 @@ async def test_only_the_rider_who_picked_sees_the_address(service):
     for headers in (VIEWER, tokens.rider(OTHER)):
         body = (await service.http.get(url, headers=headers)).json()
         assert "address_line" not in body and body["status"] == "PICKED"
+        assert answers(DeliveryDetail, body)
+    assert answers(DeliveryDetail, own.json())
 
 
 async def test_cancelled_before_cook_start_is_never_offered(service):

@@ -205,3 +205,31 @@ async def test_a_claimed_message_is_nobody_elses_until_its_lease_runs_out(servic
     assert [d.attempts for d in await log.due(later, 10)] == [1]
     await log.sent(due.notification_id, later)
     assert await log.due(later + timedelta(hours=1), 10) == []
+
+
+async def test_a_message_the_worker_decides_goes_out_without_waiting_for_the_poll(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, unused_udp_port: int
+):
+    """The dispatcher's poll is a backstop an hour away here: only the wake of the
+    worker's commit (another container on the same database, reaching the API's
+    through service_kit.wake) explains a message sent within the test's wait."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("HTTP_PORT", str(unused_udp_port))  # where the worker's datagrams go
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setenv("WORKER_HEALTH_URL", "http://127.0.0.1:1/health/ready")
+    notifier = FakeNotifier()
+    api = bootstrap(notifier=notifier, dispatch=DispatchPolicy(poll_interval=3600.0))
+    app = create_app(api, resource_server=tokens.resource_server())
+    async with app.router.lifespan_context(app):
+        worker = bootstrap(notifier=FakeNotifier())
+        try:
+            await asyncio.sleep(0)  # the dispatcher's first look (nothing due) is under way
+            placed = happy_path()[0]
+            assert await worker.bus.handle_event(placed, placed.event())
+
+            async def sent() -> bool:
+                return [m.status for m in notifier.delivered] == ["PLACED"]
+
+            await eventually(sent, "the PLACED message sent")
+        finally:
+            await worker.platform.dispose()

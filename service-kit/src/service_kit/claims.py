@@ -52,6 +52,7 @@ class Pacing:
     batch_size: int = 50  # rows one pass takes at the most
     backoff_multiplier: float = 0.2  # a failed pass is retried after this ...
     max_backoff: float = 5.0  # ... growing exponentially up to this
+    settle: float = 0.0  # after a wake, wait this long for the wakes that follow (loop.py)
 
 
 class ClaimsFailed(Exception):
@@ -106,7 +107,11 @@ class ClaimLoop(WorkLoop, Generic[T, U]):
 
     def __init__(self, units: Units[U], claims: Claims[T, U], pacing: Pacing) -> None:
         super().__init__(
-            self.work_off, pacing.poll_interval, pacing.backoff_multiplier, pacing.max_backoff
+            self.work_off,
+            pacing.poll_interval,
+            pacing.backoff_multiplier,
+            pacing.max_backoff,
+            pacing.settle,
         )
         self.claims = claims
         self._units = units

@@ -5,6 +5,8 @@ dispatcher): passes over work that waits in a table, until stop().
 * a pass that did something is followed at once by the next one;
 * an idle pass waits for wake() or `idle_seconds()` (the poll interval, unless the
   loop knows better: a timer waits until its next deadline), whichever comes first;
+  a loop woken once per commit elsewhere may `settle` a moment after a wake, so the
+  wakes of a burst bring one pass, not one look each;
 * a failing pass is retried with exponential backoff that wake() does not cut short
   (a burst of new work must not defeat it) but stop() does. Nothing is dropped: the
   work stays in its table until a pass finishes it.
@@ -30,9 +32,11 @@ class WorkLoop(ABC):
         poll_interval: float,
         backoff_multiplier: float,
         max_backoff: float,
+        settle: float = 0.0,
     ) -> None:
         self._work = work
         self._poll_interval = poll_interval
+        self._settle = settle
         self._backoff = wait_exponential(multiplier=backoff_multiplier, max=max_backoff)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -91,3 +95,5 @@ class WorkLoop(ABC):
     async def _idle(self) -> None:
         with suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=await self.idle_seconds())
+            if self._settle:  # woken: the wakes that follow go with this one (stop() cuts it)
+                await self._pause(self._settle)

@@ -16,8 +16,10 @@ def columns(table: Table, view: type[BaseModel]) -> list[Column[Any]]:
 
 
 def shown(row: Row[Any]) -> dict[str, Any]:
-    """A row as a view's dict, each datetime in ISO 8601."""
+    """A row as a view's dict, each datetime in ISO 8601. Its keys are plain `str`:
+    SQLAlchemy's are `quoted_name`, a str subclass that JSON encoding (http.Shaped's
+    `to_json`) takes the slow way, some 9 us a key."""
     return {
-        key: value.isoformat() if isinstance(value, datetime) else value
+        str(key): value.isoformat() if isinstance(value, datetime) else value
         for key, value in row._mapping.items()
     }

@@ -9,8 +9,12 @@ from testkit import eventually
 class Idle(WorkLoop):
     """Never finds work; counts its passes."""
 
-    def __init__(self, poll_interval: float, idle: float | None = None) -> None:
-        super().__init__(self.look, poll_interval, backoff_multiplier=0.1, max_backoff=0.1)
+    def __init__(
+        self, poll_interval: float, idle: float | None = None, settle: float = 0.0
+    ) -> None:
+        super().__init__(
+            self.look, poll_interval, backoff_multiplier=0.1, max_backoff=0.1, settle=settle
+        )
         self.idle = idle
         self.passes = 0
 
@@ -59,6 +63,25 @@ async def test_an_idle_wait_is_the_poll_interval_by_default():
             return loop.passes >= 2
 
         await eventually(second, within=10, what="the pass after wake()")
+    finally:
+        loop.stop()
+        await asyncio.wait_for(task, timeout=10)
+    assert loop.passes == 2
+
+
+async def test_a_settling_loop_makes_one_pass_of_a_burst_of_wakes():
+    loop = Idle(poll_interval=3600, settle=0.2)  # the wakes during this go with the first
+    task = asyncio.create_task(loop.run())
+    try:
+
+        async def passes(n: int) -> bool:
+            return loop.passes >= n
+
+        await eventually(lambda: passes(1), within=10, what="the first pass")
+        for _ in range(5):  # a burst: one wake per commit elsewhere
+            loop.wake()
+            await asyncio.sleep(0)
+        await eventually(lambda: passes(2), within=10, what="the pass after the burst")
     finally:
         loop.stop()
         await asyncio.wait_for(task, timeout=10)

@@ -125,8 +125,20 @@ def stores_in_region(conn: Connection, region: str, page: Page) -> dict[str, Any
     return {"region": region, "stores": [{"store_id": r.store_id, "name": r.name} for r in rows]}
 
 
+# The columns a ticket shows (`ticket`): the inbox, polled, reads nothing else (not the
+# delivery facts, nor the stock bookkeeping's JSON, decoded per row).
+_TICKET = tuple(
+    store_orders.c[name]
+    for name in (
+        "order_id", "store_id", "status", "reason", "accept_by", "items", "total_amount",
+        "updated_at",
+    )
+)  # fmt: skip
+
+
 def ticket(row: Any) -> dict[str, Any]:
-    """A kitchen ticket as its store owner sees it; `row` is a StoreOrder or a table row."""
+    """A kitchen ticket as its store owner sees it, in TicketView's shape (the routes
+    answer it as is, http.Shaped); `row` is a StoreOrder or a table row."""
     status = TicketStatus(row.status)
     return {
         "order_id": row.order_id,
@@ -162,7 +174,7 @@ def store_inbox(
         raise StoreNotFound(store_id)
     if store.owner_id != owner_id:
         raise NotStoreOwner(store_id)
-    query = select(store_orders).where(
+    query = select(*_TICKET).where(
         store_orders.c.store_id == store_id, store_orders.c.placed_at.is_not(None)
     )
     if status is not None:

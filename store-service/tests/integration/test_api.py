@@ -20,6 +20,7 @@ from shared_events.contract import Payload
 from shared_events.envelope import decode
 from store_service.bootstrap import Container, bootstrap
 from store_service.entrypoints.api import create_app
+from store_service.views import InboxView, TicketView
 from testkit import tokens
 
 from ..events import (
@@ -111,6 +112,9 @@ async def test_the_owner_accepts_cooks_and_finishes_and_each_event_is_in_the_out
     finished = await service.put(ORDER, "cooking-finish")
 
     assert [r.status_code for r in (accepted, started, finished)] == [200, 200, 200]
+    # Answered unvalidated (http.Shaped): each is TicketView's shape.
+    for answer in (accepted, started, finished):
+        assert TicketView.model_validate(answer.json()).model_dump(mode="json") == answer.json()
     ticket = accepted.json()
     assert ticket.pop("updated_at").endswith("+00:00")
     assert ticket == {
@@ -315,6 +319,8 @@ async def test_the_inbox_shows_until_when_each_received_ticket_may_be_decided(se
         "o-waiting": (at(1) + timedelta(seconds=300)).isoformat(),
         "o-decided": None,
     }
+    # Answered unvalidated (http.Shaped): it is InboxView's shape.
+    assert InboxView.model_validate(inbox).model_dump(mode="json") == inbox
 
 
 async def test_a_ticket_left_alone_is_rejected_by_the_timer_once_with_its_event(service):

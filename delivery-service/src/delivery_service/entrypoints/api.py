@@ -4,7 +4,7 @@ region in it."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +19,7 @@ from service_kit.http import (
     RegionQuery,
     RequestBody,
     Rider,
+    Shaped,
     command_route,
     declare,
     paging,
@@ -40,15 +41,18 @@ class ReturnBody(RequestBody):
     reason: Reason
 
 
-def shown(delivery: Delivery) -> dict[str, Any]:
-    return {
-        "order_id": delivery.order_id,
-        "status": str(delivery.status),
-        "region": delivery.region,
-        "store_id": delivery.store_id,
-        "rider_id": delivery.rider_id,
-        "updated_at": delivery.updated_at.isoformat(),
-    }
+def shown(delivery: Delivery) -> Shaped:
+    """A command's answer, in DeliveryView's shape (not validated again: http.Shaped)."""
+    return Shaped(
+        {
+            "order_id": delivery.order_id,
+            "status": str(delivery.status),
+            "region": delivery.region,
+            "store_id": delivery.store_id,
+            "rider_id": delivery.rider_id,
+            "updated_at": delivery.updated_at.isoformat(),
+        }
+    )
 
 
 def routes(container: Container) -> APIRouter:
@@ -65,7 +69,7 @@ def routes(container: Container) -> APIRouter:
         page: Paging,
         region: RegionQuery | None = None,
         status: Annotated[ListedStatus, Query()] = "WAITING",
-    ) -> dict[str, Any]:
+    ) -> Shaped:
         """Offers in `region`, by default the region in the rider's token."""
         region = region or rider.region
         if region is None:
@@ -76,7 +80,7 @@ def routes(container: Container) -> APIRouter:
             }
             raise RequestValidationError([missing])
         found = await platform.reads(views.offers, region, DeliveryStatus(status), page)
-        return {"deliveries": found}
+        return Shaped({"deliveries": found})  # polled by riders: views.offers shapes it
 
     @router.get(
         "/deliveries/{order_id}",
@@ -84,22 +88,22 @@ def routes(container: Container) -> APIRouter:
         response_model_exclude_unset=True,  # the address line only for its rider
         responses=declare(*ACTOR, 404),
     )
-    async def get_delivery(order_id: PathId, rider: Rider) -> dict[str, Any]:
+    async def get_delivery(order_id: PathId, rider: Rider) -> Shaped:
         found = await platform.reads(views.delivery, order_id, rider.sub)
         if found is None:
             raise DeliveryNotFound(order_id)
-        return found
+        return Shaped(found)  # views.delivery shapes it (the address only for its rider)
 
     @router.put("/deliveries/{order_id}/pick", **COMMAND)
-    async def pick(order_id: PathId, rider: Rider) -> dict[str, Any]:
+    async def pick(order_id: PathId, rider: Rider) -> Shaped:
         return shown(await bus.handle(commands.PickFood(order_id, rider.sub)))
 
     @router.put("/deliveries/{order_id}/confirm", **COMMAND)
-    async def confirm(order_id: PathId, rider: Rider) -> dict[str, Any]:
+    async def confirm(order_id: PathId, rider: Rider) -> Shaped:
         return shown(await bus.handle(commands.ConfirmDelivery(order_id, rider.sub)))
 
     @router.put("/deliveries/{order_id}/return", **command_route(views.DeliveryView, *BODY))
-    async def return_food(order_id: PathId, body: ReturnBody, rider: Rider) -> dict[str, Any]:
+    async def return_food(order_id: PathId, body: ReturnBody, rider: Rider) -> Shaped:
         return shown(await bus.handle(commands.ReturnDelivery(order_id, rider.sub, body.reason)))
 
     return router

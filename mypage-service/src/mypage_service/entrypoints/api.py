@@ -41,9 +41,16 @@ def routes(container: Container) -> APIRouter:
         return Shaped(found)  # the most read page: views.order shapes it as OrderPage
 
     stream_settings = StreamSettings.from_env()
-    # This process serves the streams: the worker's commits wake them (stream.py).
+    # This process serves the streams and sends the messages: the worker's commits
+    # wake both (stream.py, service_layer.dispatcher).
     hub = container.streams
-    container.platform.on_changed = hub.changed
+    dispatcher = container.dispatcher
+
+    def changed(keys: list[str]) -> None:
+        hub.changed(keys)
+        dispatcher.wake()
+
+    container.platform.on_changed = changed
 
     @router.get(
         "/mypage/orders/{order_id}/stream",

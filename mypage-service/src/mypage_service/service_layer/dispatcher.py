@@ -33,7 +33,15 @@ ERROR_LIMIT = 500
 
 @dataclass(frozen=True)
 class DispatchPolicy:
-    poll_interval: float = 0.2  # seconds between polls when nothing was due
+    # Seconds between looks when nothing was due: a backstop only, as the relay's is.
+    # Every worker commit that decides a message (or the phone it waits for) changes
+    # its order's status row, and that change wakes the loop (entrypoints.api); the
+    # poll finds what no wake announces: a lost wake, a retry or a lease falling due.
+    poll_interval: float = 1.0
+    # A wake comes with every worker commit that changes an order, several a lifecycle:
+    # a pass follows the first by this long and takes what the others brought too,
+    # rather than one look per commit (a message goes out within this of its decision).
+    settle: float = 0.1
     batch_size: int = 20
     backoff_initial: float = 0.5  # first retry of a row after this many seconds ...
     backoff_max: float = 60.0  # ... doubling per attempt up to this
@@ -42,7 +50,9 @@ class DispatchPolicy:
     @property
     def pacing(self) -> Pacing:
         """The loop's: a failing pass backs off as a failing message does (backoff)."""
-        return Pacing(self.poll_interval, self.batch_size, self.backoff_initial, self.backoff_max)
+        return Pacing(
+            self.poll_interval, self.batch_size, self.backoff_initial, self.backoff_max, self.settle
+        )
 
     def backoff(self, attempts: int) -> float:
         return min(self.backoff_max, self.backoff_initial * 2.0 ** max(attempts - 1, 0))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
@@ -132,11 +132,11 @@ def routes(container: Container) -> APIRouter:
         return Shaped(await platform.reads(views.order_for_customer, order_id, actor.sub))
 
     @router.delete("/orders/{order_id}", **command_route(views.OrderView))
-    async def cancel_order(order_id: PathId, actor: Customer) -> dict[str, Any]:
+    async def cancel_order(order_id: PathId, actor: Customer) -> Shaped:
         """CancelOrder, while the order is PLACED or ACCEPTED: the order as GET shows it,
         now CANCELLED with its payment REFUND_PENDING (or already REFUNDED)."""
         await bus.handle(commands.CancelOrder(order_id, actor.sub))
-        return await platform.reads(views.order_for_customer, order_id, actor.sub)
+        return Shaped(await platform.reads(views.order_for_customer, order_id, actor.sub))
 
     return router
 
