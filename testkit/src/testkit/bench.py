@@ -408,7 +408,7 @@ async def system_part(
     pids = process_table(system)
     if broker:
         pids["kafka"] = broker
-    async with client(system.endpoints) as http:
+    async with client() as http:
         # Customers and riders act many times, two lanes' worth of each.
         world = World(http, system.endpoints, accounts=2 * mode.concurrency)
         await world.open_stores(max(1, -(-(mode.lifecycles + mode.hops) // 50)))
