@@ -18,18 +18,22 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 from command_path import OWNER, STORE, Flow, placed, store_setup  # beside this script
-from worker_load import broker_pid, cpu_seconds, ready  # beside this script
+from worker_load import (  # beside this script
+    ab_rounds,
+    broker_pid,
+    cpu_seconds,
+    ready,
+    start_logged,
+)
 
-from testkit import TEST_KAFKA_PORT, fresh_broker, tokens
+from testkit import TEST_KAFKA_PORT, tokens
 
 
 def serve(port: int) -> None:
@@ -157,16 +161,8 @@ def start_api(args: argparse.Namespace, bootstrap: str, data: str, extra: dict[s
         "WORKER_HEALTH_URL": f"http://127.0.0.1:{args.port}/health/live",
         "BENCH_JWKS": json.dumps(tokens.jwks()),
     }
-    with (Path(data) / "api.log").open("w") as out:
-        api = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(args.port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    if args.pid_file:
-        Path(args.pid_file).write_text(str(api.pid))
-    return api
+    argv = [sys.executable, __file__, "--serve", str(args.port)]
+    return start_logged(argv, env, Path(data) / "api.log", args.pid_file)
 
 
 def main() -> None:
@@ -185,23 +181,14 @@ def main() -> None:
     if args.serve:
         serve(args.serve)
         return
-    b_env = dict(item.split("=", 1) for item in args.b_env)
-    runs = [("", {})] if not args.rounds else [("A ", {}), ("B ", b_env)] * args.rounds
-    broker = fresh_broker(args.kafka_port)
-    started = next(broker)
-    try:
-        for label, extra in runs:
-            with tempfile.TemporaryDirectory() as data:
-                os.environ["FOODDELIVERY_DATA_DIR"] = data
-                orders = asyncio.run(seed(int(args.rate * args.seconds)))
-                api = start_api(args, started.bootstrap, data, extra)
-                try:
-                    asyncio.run(measure(args, api.pid, orders, label))
-                finally:
-                    api.terminate()
-                    api.wait(30)
-    finally:
-        next(broker, None)
+    for label, extra, bootstrap, data in ab_rounds(args):
+        orders = asyncio.run(seed(int(args.rate * args.seconds)))
+        api = start_api(args, bootstrap, data, extra)
+        try:
+            asyncio.run(measure(args, api.pid, orders, label))
+        finally:
+            api.terminate()
+            api.wait(30)
 
 
 if __name__ == "__main__":

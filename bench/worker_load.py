@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -186,16 +187,19 @@ def start_worker(
         "LOG_LEVEL": "DEBUG" if args.batch_times else "INFO",
         "OTEL_SDK_DISABLED": "true",
     }
-    with (Path(data) / "worker.log").open("w") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", f"{args.service}_service.entrypoints.worker"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    if args.pid_file:
-        Path(args.pid_file).write_text(str(worker.pid))
-    return worker
+    argv = [sys.executable, "-m", f"{args.service}_service.entrypoints.worker"]
+    return start_logged(argv, env, Path(data) / "worker.log", args.pid_file)
+
+
+def start_logged(
+    argv: list[str], env: dict[str, str], log: Path, pid_file: str | None
+) -> subprocess.Popen[bytes]:
+    """A process under measure, its output in `log`, its pid in `pid_file` (py-spy)."""
+    with log.open("w") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+    if pid_file:
+        Path(pid_file).write_text(str(process.pid))
+    return process
 
 
 async def measure(args: argparse.Namespace, bootstrap: str, pid: int, label: str) -> None:
@@ -253,6 +257,22 @@ def main() -> None:
     parser.add_argument("--b-env", action="append", default=[], help="KEY=VALUE for B")
     args = parser.parse_args()
     args.web_port = args.web_port or WEB_PORTS[args.service] + 6200
+    os.environ["HTTP_PORT"] = str(args.web_port + 1)
+    for label, extra, bootstrap, data in ab_rounds(args):  # the API's steps here, too
+        worker = start_worker(args, bootstrap, data, extra)
+        try:
+            asyncio.run(measure(args, bootstrap, worker.pid, label))
+        finally:
+            worker.terminate()
+            worker.wait(30)
+        if args.batch_times:
+            batch_times(Path(data) / "worker.log")
+
+
+def ab_rounds(args: argparse.Namespace) -> Iterator[tuple[str, dict[str, str], str, str]]:
+    """On a fresh broker, one plain run or `--rounds` of A (as is) and B (with
+    `--b-env`) interleaved, each on a fresh data directory (FOODDELIVERY_DATA_DIR, for
+    this process's own steps too): (label, B's environment, bootstrap, directory)."""
     b_env = dict(item.split("=", 1) for item in args.b_env)
     runs = [("", {})] if not args.rounds else [("A ", {}), ("B ", b_env)] * args.rounds
     broker = fresh_broker(args.kafka_port)
@@ -260,16 +280,8 @@ def main() -> None:
     try:
         for label, extra in runs:
             with tempfile.TemporaryDirectory() as data:
-                os.environ["FOODDELIVERY_DATA_DIR"] = data  # the API's steps here, too
-                os.environ["HTTP_PORT"] = str(args.web_port + 1)
-                worker = start_worker(args, started.bootstrap, data, extra)
-                try:
-                    asyncio.run(measure(args, started.bootstrap, worker.pid, label))
-                finally:
-                    worker.terminate()
-                    worker.wait(30)
-                if args.batch_times:
-                    batch_times(Path(data) / "worker.log")
+                os.environ["FOODDELIVERY_DATA_DIR"] = data
+                yield label, extra, started.bootstrap, data
     finally:
         next(broker, None)
 
