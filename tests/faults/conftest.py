@@ -24,6 +24,9 @@ from testkit.launcher import SERVICES, System
 # successor gets them. Ten seconds keeps the fault tests short; what they prove does
 # not depend on it.
 FAST_GROUP_RECOVERY = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
+# A worker's batch holds up to 200 events; the faults' backlogs (a few hundred) are
+# taken in several batches at 50, so a kill can fall between two of them.
+SMALL_BATCHES = {"CONSUMER_BATCH_MAX": "50"}
 
 
 @pytest.fixture(scope="package")
@@ -46,7 +49,7 @@ def system(
         # Beside the e2e package's system, which may still be up: never share a port.
         port_offset=E2E_PORT_OFFSET + 500,
         database_urls=urls,
-        extra_env=FAST_GROUP_RECOVERY,
+        extra_env=FAST_GROUP_RECOVERY | SMALL_BATCHES,
     )
     try:
         running.start()
