@@ -127,6 +127,12 @@ async def caught_up(bootstrap: str, within: float = 120) -> None:
     raise TimeoutError("a consumer never caught up")
 
 
+def thread_seconds(pid: int) -> float:
+    """The CPU time of a process's main thread alone."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=100.0, help="messages per second")
@@ -162,19 +168,24 @@ def main() -> None:
         )
         for role in GROUPS
     }
+    faust = children["faust"].pid
     try:
         asyncio.run(produce(bootstrap, 10, 3))  # both joined, positioned, warm
         asyncio.run(caught_up(bootstrap))
         for r in range(args.rounds):
             cpu = {role: cpu_seconds(c.pid) for role, c in children.items()}
+            main = thread_seconds(faust)
             began = time.monotonic()
             n = asyncio.run(produce(bootstrap, args.rate, args.seconds))
             asyncio.run(caught_up(bootstrap))
             wall = time.monotonic() - began
             used = {role: cpu_seconds(c.pid) - cpu[role] for role, c in children.items()}
+            on_main = thread_seconds(faust) - main
             print(
                 f"round {r}: {n} messages at {args.rate}/s over {wall:.0f} s, CPU per message: "
-                + ", ".join(f"{role} {used[role] * 1e6 / n:.0f} us" for role in GROUPS),
+                + ", ".join(f"{role} {used[role] * 1e6 / n:.0f} us" for role in GROUPS)
+                + f" (Faust's main thread {on_main * 1e6 / n:.0f} us, its consumer thread and"
+                f" the rest {(used['faust'] - on_main) * 1e6 / n:.0f} us)",
                 flush=True,
             )
         idle = {role: cpu_seconds(c.pid) for role, c in children.items()}
