@@ -100,21 +100,23 @@ class LazyProducer:
 
 def unsent(conn: Connection, limit: int) -> list[Any]:
     """Up to `limit` unsent rows, oldest first (commit order): a relay's round."""
-    query = (
-        select(
-            outbox.c.id,
-            outbox.c.topic,
-            outbox.c.message_key,
-            outbox.c.message,
-            outbox.c.event_type,
-            outbox.c.event_version,
-            outbox.c.traceparent,
-        )
-        .where(outbox.c.published_at.is_(None))
-        .order_by(outbox.c.id)
-        .limit(limit)
+    return list(conn.execute(_UNSENT, {"limit": limit}).all())
+
+
+_UNSENT = (  # built once: building it (and its cache key) cost more than the query
+    select(
+        outbox.c.id,
+        outbox.c.topic,
+        outbox.c.message_key,
+        outbox.c.message,
+        outbox.c.event_type,
+        outbox.c.event_version,
+        outbox.c.traceparent,
     )
-    return list(conn.execute(query).all())
+    .where(outbox.c.published_at.is_(None))
+    .order_by(outbox.c.id)
+    .limit(bindparam("limit"))
+)
 
 
 def mark_sent(conn: Connection, ids: list[int]) -> None:
