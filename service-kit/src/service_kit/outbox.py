@@ -9,7 +9,7 @@ from contextlib import suppress
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, wait_exponential
 
@@ -100,21 +100,35 @@ class LazyProducer:
 
 def unsent(conn: Connection, limit: int) -> list[Any]:
     """Up to `limit` unsent rows, oldest first (commit order): a relay's round."""
-    query = (
-        select(
-            outbox.c.id,
-            outbox.c.topic,
-            outbox.c.message_key,
-            outbox.c.message,
-            outbox.c.event_type,
-            outbox.c.event_version,
-            outbox.c.traceparent,
-        )
-        .where(outbox.c.published_at.is_(None))
-        .order_by(outbox.c.id)
-        .limit(limit)
+    return list(conn.execute(_UNSENT, {"limit": limit}).all())
+
+
+_UNSENT = (  # built once: building it (and its cache key) cost more than the query
+    select(
+        outbox.c.id,
+        outbox.c.topic,
+        outbox.c.message_key,
+        outbox.c.message,
+        outbox.c.event_type,
+        outbox.c.event_version,
+        outbox.c.traceparent,
     )
-    return list(conn.execute(query).all())
+    .where(outbox.c.published_at.is_(None))
+    .order_by(outbox.c.id)
+    .limit(bindparam("limit"))
+)
+
+
+def mark_sent(conn: Connection, ids: list[int]) -> None:
+    """The rows of `ids` sent: the relay's mark, once per round for all it sent."""
+    conn.execute(_MARK, {"ids": ids, "at": utcnow()})
+
+
+_MARK = (  # built once, as _STAGE
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=bindparam("at", type_=outbox.c.published_at.type))
+)
 
 
 class OutboxRelay(WorkLoop):
@@ -235,10 +249,14 @@ class OutboxRelay(WorkLoop):
     async def _mark_published(self, ids: list[int]) -> None:
         async for attempt in AsyncRetrying(wait=wait_exponential(max=2), reraise=True):
             with attempt:
-                async with self._sessions() as session, session.begin():
-                    await session.execute(
-                        update(outbox).where(outbox.c.id.in_(ids)).values(published_at=utcnow())
-                    )
+                if self._reads is not None:
+                    # One transaction of its own on a Core connection (on SQLite right
+                    # on the loop's thread when the file is free): not an ORM session's
+                    # begin, execute and close around one statement.
+                    await self._reads.write(mark_sent, ids)
+                else:
+                    async with self._sessions() as session, session.begin():
+                        await execute(session, _MARK, {"ids": ids, "at": utcnow()})
 
     async def on_failure(self, exc: BaseException | None, retry_in: float) -> None:
         self.failures += 1

@@ -7,6 +7,7 @@ import pytest
 
 from service_kit.db import create_engine, session_factory
 from service_kit.outbox import OutboxRelay, make_producer, stage
+from service_kit.reads import Reads
 from service_kit.tables import plumbing_metadata
 from shared_events import wrap
 from shared_events.contract import CookFinished, CookStarted, OrderAccepted
@@ -17,17 +18,25 @@ pytestmark = pytest.mark.kafka
 
 
 @pytest.fixture
-async def sessions(database_url):
+async def engine(database_url):
     engine = create_engine(database_url)
     async with engine.begin() as conn:
         await conn.run_sync(plumbing_metadata.create_all)
-    yield session_factory(engine)
+    yield engine
     await engine.dispose()
 
 
-def relay_for(sessions, kafka) -> OutboxRelay:
+@pytest.fixture
+def sessions(engine):
+    return session_factory(engine)
+
+
+def relay_for(sessions, kafka, reads: Reads | None = None) -> OutboxRelay:
     return OutboxRelay(
-        sessions, lambda: make_producer(kafka.bootstrap, "test-relay"), max_backoff=1.0
+        sessions,
+        lambda: make_producer(kafka.bootstrap, "test-relay"),
+        max_backoff=1.0,
+        reads=reads,
     )
 
 
@@ -51,15 +60,22 @@ def published_order(records) -> dict[str, list[str]]:
     return seen
 
 
-async def test_relay_publishes_in_commit_order_keyed_by_aggregate(sessions, kafka):
+@pytest.mark.parametrize("through_reads", [False, True], ids=["sessions", "reads"])
+async def test_relay_publishes_in_commit_order_keyed_by_aggregate(
+    engine, sessions, kafka, through_reads: bool
+):
+    """As a service runs it (reading and marking through platform.reads) and without."""
     expected = await commit_lifecycles(sessions, orders=5)
-    relay = relay_for(sessions, kafka)
+    reads = Reads(engine) if through_reads else None
+    relay = relay_for(sessions, kafka, reads)
     task = asyncio.create_task(relay.run())
     try:
         await eventually(lambda: _none_pending(relay), what="the outbox to drain")
     finally:
         relay.stop()
         await task
+        if reads is not None:
+            reads.close()
 
     records = await read_topic(
         kafka.bootstrap, [STORE_EVENTS], keys=set(expected), until=lambda r: len(r) >= 15

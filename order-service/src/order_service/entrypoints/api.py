@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header
-from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, Field, StringConstraints
 
 from order_service import views
@@ -113,12 +112,12 @@ def routes(container: Container) -> APIRouter:
         body: PlaceOrderBody,
         actor: Customer,
         idempotency_key: IdempotencyKey = None,
-    ) -> JSONResponse:
+    ) -> Shaped:
         placed = await bus.handle(body.command(actor.sub, idempotency_key))
         order = await platform.reads(views.order_for_customer, placed.order_id, actor.sub)
-        return JSONResponse(
+        return Shaped(  # views.order_for_customer shapes it as OrderView
+            order,
             status_code=201 if placed.created else 200,
-            content=order,
             headers={"Location": f"/orders/{placed.order_id}"},
         )
 
