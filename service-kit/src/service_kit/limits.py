@@ -14,13 +14,11 @@
   A request's head (request line and headers) is limited to MAX_HEAD_BYTES
   (16 KiB, h11's limit); beyond, the protocol answers 400 in plain text and
   closes, before any application code runs.
-- A response's head goes out with its body in one write (HeadWithBody).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -70,53 +68,6 @@ def counting(receive: Receive, max_bytes: int = MAX_BODY_BYTES) -> Receive:
     return counted
 
 
-class HeadWithBody:
-    """A response cycle's transport that sends the response's head together with the
-    first piece of its body: uvicorn writes them apart, each a send() to the socket,
-    a TCP segment and, often, a wake-up of the client that finds only the head. The
-    head is held until the body's first write or the end of the loop's iteration
-    (a streamed response's first event may come much later), whichever comes first;
-    everything else is the connection's transport."""
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._held: bytes | None = None
-        self._flush: asyncio.Handle | None = None
-        self._first = True  # the head (or a 100 Continue) is the cycle's first write
-
-    def write(self, data: bytes) -> None:
-        if self._first:
-            self._first = False
-            self._held = data
-            self._flush = self._loop.call_soon(self._send_held)
-            return
-        if self._held is not None:
-            data = self._held + data
-            self._held = None
-            assert self._flush is not None
-            self._flush.cancel()
-        self._transport.write(data)
-
-    def _send_held(self) -> None:
-        held, self._held = self._held, None
-        if held is not None:
-            self._transport.write(held)
-
-    def close(self) -> None:
-        """Closed after an answer cut short: what was written goes first, as before."""
-        if self._flush is not None:
-            self._flush.cancel()
-        self._send_held()
-        self._transport.close()
-
-    def is_closing(self) -> bool:
-        return self._transport.is_closing()
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._transport, name)
-
-
 def read_timeout_protocol(seconds: float) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol, closing a connection whose request has not arrived
     whole `seconds` after the connection opened or the request's first byte, and
@@ -153,13 +104,7 @@ def read_timeout_protocol(seconds: float) -> type[HttpToolsProtocol]:
             if self._head_size > MAX_HEAD_BYTES:
                 # Raised inside the parser's callback: uvicorn answers 400 and closes.
                 raise ValueError("the request's head is too large")
-            before = self.cycle
             super().on_headers_complete()
-            if self.cycle is not None and self.cycle is not before:
-                # All the cycle asks of it is a transport's (the rest passes through).
-                self.cycle.transport = cast(
-                    asyncio.Transport, HeadWithBody(self.transport, self.loop)
-                )
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
