@@ -8,6 +8,9 @@ DEBUG lines; DEBUG costs CPU, so the CPU figure is for the run without).
 
     TEST_KAFKA_PORT=19500 uv run python bench/worker_load.py --service store --rate 10
     (--pid-file F writes the worker's pid, e.g. for py-spy)
+    --with-api also runs the service's API process, which the worker's wakes reach
+    (mypage: its notification dispatcher, woken by the worker's commits), and shows
+    its CPU per lifecycle beside the worker's.
 
 A/B on one broker: `--rounds 3 --b-env CONSUMER_LINGER_MS=0` runs the worker as is (A)
 and with that environment (B), interleaved, each round a fresh worker and database.
@@ -177,18 +180,39 @@ async def feed(bootstrap: str, api: Api, rate: float, seconds: float) -> tuple[i
 def start_worker(
     args: argparse.Namespace, bootstrap: str, data: str, extra: dict[str, str]
 ) -> subprocess.Popen[bytes]:
+    level = "DEBUG" if args.batch_times else "INFO"
+    return start_role(args, "worker", level, bootstrap, data, extra, args.pid_file)
+
+
+def start_api(
+    args: argparse.Namespace, bootstrap: str, data: str, extra: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    """The service's API on the port the worker's wakes go to."""
+    return start_role(args, "api", "WARNING", bootstrap, data, extra, None)
+
+
+def start_role(
+    args: argparse.Namespace,
+    role: str,
+    level: str,
+    bootstrap: str,
+    data: str,
+    extra: dict[str, str],
+    pid_file: str | None,
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         **extra,
         "FOODDELIVERY_DATA_DIR": data,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "WORKER_WEB_PORT": str(args.web_port),
-        "HTTP_PORT": str(args.web_port + 1),  # its wakes go nowhere, not to a running API
-        "LOG_LEVEL": "DEBUG" if args.batch_times else "INFO",
+        # The worker's wakes go there: to the API under --with-api, else nowhere.
+        "HTTP_PORT": str(args.web_port + 1),
+        "LOG_LEVEL": level,
         "OTEL_SDK_DISABLED": "true",
     }
-    argv = [sys.executable, "-m", f"{args.service}_service.entrypoints.worker"]
-    return start_logged(argv, env, Path(data) / "worker.log", args.pid_file)
+    argv = [sys.executable, "-m", f"{args.service}_service.entrypoints.{role}"]
+    return start_logged(argv, env, Path(data) / f"{role}.log", pid_file)
 
 
 def start_logged(
@@ -202,15 +226,22 @@ def start_logged(
     return process
 
 
-async def measure(args: argparse.Namespace, bootstrap: str, pid: int, label: str) -> None:
+async def measure(
+    args: argparse.Namespace, bootstrap: str, pid: int, label: str, api_pid: int | None = None
+) -> None:
     web = args.web_port
     await ready(web)
+    if api_pid is not None:
+        await ready(web + 1)
     idle_from, idle_cpu = time.monotonic(), cpu_seconds(pid)
+    api_from = cpu_seconds(api_pid) if api_pid else 0.0
     await asyncio.sleep(args.idle)
     idle = (cpu_seconds(pid) - idle_cpu) / (time.monotonic() - idle_from)
+    api_idle = (cpu_seconds(api_pid) - api_from) / (time.monotonic() - idle_from) if api_pid else 0
     api = Api(args.service)
     await api.setup()
     kafka = broker_pid(args.kafka_port)
+    api_cpu = cpu_seconds(api_pid) if api_pid else 0.0
     began, cpu, main, broker = (
         time.monotonic(),
         cpu_seconds(pid),
@@ -230,6 +261,16 @@ async def measure(args: argparse.Namespace, bootstrap: str, pid: int, label: str
         f"broker {on_broker * 1000 / n:.2f}",
         flush=True,
     )
+    if api_pid is not None:
+        await asyncio.sleep(2)  # the API's last wakes and passes
+        api_used = cpu_seconds(api_pid) - api_cpu
+        wall = time.monotonic() - began
+        print(
+            f"{label}{args.service} API: {api_used * 1000 / n:.2f} CPU ms/lifecycle "
+            f"({(api_used - api_idle * wall) * 1000 / n:.2f} above its idle "
+            f"{api_idle * 100:.2f}% of a core)",
+            flush=True,
+        )
 
 
 def batch_times(log: Path) -> None:
@@ -253,6 +294,7 @@ def main() -> None:
     parser.add_argument("--web-port", type=int, help="the worker's (its usual + 6200)")
     parser.add_argument("--batch-times", action="store_true")
     parser.add_argument("--pid-file")
+    parser.add_argument("--with-api", action="store_true", help="the API process too")
     parser.add_argument("--rounds", type=int, default=0, help="A/B rounds (with --b-env)")
     parser.add_argument("--b-env", action="append", default=[], help="KEY=VALUE for B")
     args = parser.parse_args()
@@ -260,11 +302,14 @@ def main() -> None:
     os.environ["HTTP_PORT"] = str(args.web_port + 1)
     for label, extra, bootstrap, data in ab_rounds(args):  # the API's steps here, too
         worker = start_worker(args, bootstrap, data, extra)
+        api = start_api(args, bootstrap, data, extra) if args.with_api else None
         try:
-            asyncio.run(measure(args, bootstrap, worker.pid, label))
+            asyncio.run(measure(args, bootstrap, worker.pid, label, api and api.pid))
         finally:
-            worker.terminate()
-            worker.wait(30)
+            for process in (worker, api):
+                if process is not None:
+                    process.terminate()
+                    process.wait(30)
         if args.batch_times:
             batch_times(Path(data) / "worker.log")
 

@@ -5,12 +5,13 @@ phone number is known, and no older message of the same order is still PENDING:
 one order's messages reach the customer in the order they were decided, even
 when an earlier one is waiting out a retry backoff.
 
-Claiming a row pushes its retry time out by a lease before the message goes
-out, in a transaction that first locks the row (service_kit.claims: FOR UPDATE
-SKIP LOCKED on PostgreSQL), so two dispatchers (two API replicas) never send one
-row at the same time, nor wait for each other,
-and a dispatcher that dies mid-send leaves the row to be picked up again once
-the lease runs out (same dedup key).
+Claiming the due rows pushes their retry time out by a lease before the
+messages go out, in one transaction that first locks the rows (service_kit.claims:
+FOR UPDATE SKIP LOCKED on PostgreSQL), so two dispatchers (two API replicas) never
+send one row at the same time, nor wait for each other, and a dispatcher that dies
+mid-send leaves its rows to be picked up again once the lease runs out (same dedup
+key). What the sends came to (sent, failed, not tried) is written in one more
+transaction: two writes per pass of the dispatcher, not two per message.
 """
 
 from __future__ import annotations
@@ -39,20 +40,37 @@ class Due:
     traceparent: str | None = None  # the trace that decided it (telemetry.py)
 
 
+@dataclass(frozen=True)
+class Failed:
+    notification_id: str
+    error: str  # stored as last_error: never the phone (dispatcher._describe)
+    retry_at: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one pass did with the rows it claimed until `lease_until`."""
+
+    lease_until: datetime
+    sent: list[str] = field(default_factory=list)
+    failed: Failed | None = None
+    untried: list[str] = field(default_factory=list)  # given back: due again at once
+
+
 class NotificationLog(ABC):
     @abstractmethod
     async def due(self, now: datetime, limit: int) -> list[Due]:
         """Oldest first."""
 
     @abstractmethod
-    async def claim(self, notification_id: str, now: datetime, lease_until: datetime) -> bool:
-        """Take the row for one attempt (counted); False when someone else has it."""
+    async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[Due]:
+        """`due`, each row taken for one attempt (counted) until `lease_until`; none that
+        someone else has. `attempts` are the ones made before this one."""
 
     @abstractmethod
-    async def sent(self, notification_id: str, at: datetime) -> None: ...
-
-    @abstractmethod
-    async def failed(self, notification_id: str, error: str, retry_at: datetime) -> None: ...
+    async def finish(self, outcome: Outcome, at: datetime) -> None:
+        """The sent rows SENT at `at`, the failed one to be retried, and the untried
+        ones given back (their attempt uncounted) while the lease is still ours."""
 
 
 _PENDING = notifications.c.state == NotificationState.PENDING
@@ -79,19 +97,15 @@ class SqlNotificationLog(NotificationLog):
     async def due(self, now: datetime, limit: int) -> list[Due]:
         return await self._reads(_due, now, limit)
 
-    async def claim(self, notification_id: str, now: datetime, lease_until: datetime) -> bool:
-        return await self._reads.write(_claim, notification_id, now, lease_until)
+    async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[Due]:
+        return await self._reads.write(_claim_due, now, limit, lease_until)
 
-    async def sent(self, notification_id: str, at: datetime) -> None:
-        # last_error stays: the record of what the earlier attempts ran into.
-        await self._reads.write(_set, notification_id, state=NotificationState.SENT, sent_at=at)
-
-    async def failed(self, notification_id: str, error: str, retry_at: datetime) -> None:
-        await self._reads.write(_set, notification_id, last_error=error, next_attempt_at=retry_at)
+    async def finish(self, outcome: Outcome, at: datetime) -> None:
+        await self._reads.write(_finish, outcome, at)
 
 
-def _due(conn: Connection, now: datetime, limit: int) -> list[Due]:
-    rows = conn.execute(
+def _due(conn: Connection, now: datetime, limit: int, *, claim: bool = False) -> list[Due]:
+    query = (
         select(
             notifications.c.notification_id,
             notifications.c.order_id,
@@ -106,27 +120,51 @@ def _due(conn: Connection, now: datetime, limit: int) -> list[Due]:
         .order_by(notifications.c.created_at, notifications.c.notification_id)
         .limit(limit)
     )
+    rows = conn.execute(claimed(query, notifications) if claim else query)
     return [
         Due(r.notification_id, r.order_id, r.status, r.message, r.attempts, r.phone, r.traceparent)
         for r in rows
     ]
 
 
-def _claim(conn: Connection, notification_id: str, now: datetime, lease_until: datetime) -> bool:
-    mine = (notifications.c.notification_id == notification_id, _PENDING, _ready(now))
-    if conn.scalar(claimed(select(notifications.c.notification_id).where(*mine))) is None:
-        return False
-    conn.execute(
-        update(notifications)
-        .where(*mine)
-        .values(attempts=notifications.c.attempts + 1, next_attempt_at=lease_until)
-    )
-    return True
+def _claim_due(conn: Connection, now: datetime, limit: int, lease_until: datetime) -> list[Due]:
+    found = _due(conn, now, limit, claim=True)
+    if found:
+        conn.execute(
+            update(notifications)
+            .where(_ours([d.notification_id for d in found]))
+            .values(attempts=notifications.c.attempts + 1, next_attempt_at=lease_until)
+        )
+    return found
 
 
-def _set(conn: Connection, notification_id: str, **values: object) -> None:
-    conn.execute(
-        update(notifications)
-        .where(notifications.c.notification_id == notification_id, _PENDING)
-        .values(**values)
-    )
+def _finish(conn: Connection, outcome: Outcome, at: datetime) -> None:
+    if outcome.sent:
+        # last_error stays: the record of what the earlier attempts ran into.
+        conn.execute(
+            update(notifications)
+            .where(_ours(outcome.sent))
+            .values(state=NotificationState.SENT, sent_at=at)
+        )
+    # A retry time is set only while the lease is ours (a row whose lease ran out
+    # may have been claimed by another dispatcher since).
+    if outcome.failed is not None:
+        conn.execute(
+            update(notifications)
+            .where(_ours([outcome.failed.notification_id], outcome.lease_until))
+            .values(last_error=outcome.failed.error, next_attempt_at=outcome.failed.retry_at)
+        )
+    if outcome.untried:
+        conn.execute(
+            update(notifications)
+            .where(_ours(outcome.untried, outcome.lease_until))
+            .values(attempts=notifications.c.attempts - 1, next_attempt_at=None)
+        )
+
+
+def _ours(notification_ids: list[str], lease_until: datetime | None = None) -> ColumnElement[bool]:
+    """These PENDING rows (and still under that lease)."""
+    mine = notifications.c.notification_id.in_(notification_ids) & _PENDING
+    if lease_until is None:
+        return mine
+    return mine & (notifications.c.next_attempt_at == lease_until)
