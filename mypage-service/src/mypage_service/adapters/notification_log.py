@@ -20,8 +20,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, exists, or_, select, update
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, bindparam, exists, or_, select, update
 
 from mypage_service.adapters.orm import notifications, order_contact
 from mypage_service.domain.notification import NotificationState
@@ -73,23 +72,66 @@ class NotificationLog(ABC):
         ones given back (their attempt uncounted) while the lease is still ours."""
 
 
-_PENDING = notifications.c.state == NotificationState.PENDING
+# The dispatcher's statements are built once: it runs them a few times a second.
+_c = notifications.c
+_PENDING = _c.state == NotificationState.PENDING
 _earlier = notifications.alias("earlier")
 _EARLIER_PENDING = exists().where(
-    _earlier.c.order_id == notifications.c.order_id,
+    _earlier.c.order_id == _c.order_id,
     _earlier.c.state == NotificationState.PENDING,
-    _earlier.c.created_at < notifications.c.created_at,
+    _earlier.c.created_at < _c.created_at,
 )
-
-
-def _ready(now: datetime) -> ColumnElement[bool]:
-    return or_(notifications.c.next_attempt_at.is_(None), notifications.c.next_attempt_at <= now)
+_IDS = _c.notification_id.in_(bindparam("ids", expanding=True))
+_LEASED = _c.next_attempt_at == bindparam("lease")  # still under this lease: ours
+_DUE = (
+    select(
+        _c.notification_id,
+        _c.order_id,
+        _c.status,
+        _c.message,
+        _c.attempts,
+        order_contact.c.phone,
+        _c.traceparent,
+    )
+    .join(order_contact, order_contact.c.order_id == _c.order_id)
+    .where(
+        _PENDING,
+        or_(_c.next_attempt_at.is_(None), _c.next_attempt_at <= bindparam("now")),
+        ~_EARLIER_PENDING,
+    )
+    .order_by(_c.created_at, _c.notification_id)
+    .limit(bindparam("limit"))
+)
+_CLAIM_DUE = claimed(_DUE, notifications)
+_CLAIM = (
+    update(notifications)
+    .where(_IDS, _PENDING)
+    .values(attempts=_c.attempts + 1, next_attempt_at=bindparam("lease"))
+)
+# last_error stays: the record of what the earlier attempts ran into.
+_SENT = (
+    update(notifications)
+    .where(_IDS, _PENDING)
+    .values(state=NotificationState.SENT, sent_at=bindparam("at"))
+)
+# A retry time is set only while the lease is ours (a row whose lease ran out may
+# have been claimed by another dispatcher since).
+_FAILED = (
+    update(notifications)
+    .where(_IDS, _PENDING, _LEASED)
+    .values(last_error=bindparam("error"), next_attempt_at=bindparam("retry_at"))
+)
+_GIVEN_BACK = (
+    update(notifications)
+    .where(_IDS, _PENDING, _LEASED)
+    .values(attempts=_c.attempts - 1, next_attempt_at=None)
+)
 
 
 class SqlNotificationLog(NotificationLog):
     """Each step one transaction, run whole by `reads` (service_kit.reads): what is due
-    in a read-only one, claim and marks in a committed one of their own; on SQLite
-    each is one thread hop, in Core, never an ORM session."""
+    in a read-only one; a pass's claim, and what became of its rows, in a committed one
+    each; in Core, never an ORM session."""
 
     def __init__(self, reads: Reads) -> None:
         self._reads = reads
@@ -105,22 +147,7 @@ class SqlNotificationLog(NotificationLog):
 
 
 def _due(conn: Connection, now: datetime, limit: int, *, claim: bool = False) -> list[Due]:
-    query = (
-        select(
-            notifications.c.notification_id,
-            notifications.c.order_id,
-            notifications.c.status,
-            notifications.c.message,
-            notifications.c.attempts,
-            order_contact.c.phone,
-            notifications.c.traceparent,
-        )
-        .join(order_contact, order_contact.c.order_id == notifications.c.order_id)
-        .where(_PENDING, _ready(now), ~_EARLIER_PENDING)
-        .order_by(notifications.c.created_at, notifications.c.notification_id)
-        .limit(limit)
-    )
-    rows = conn.execute(claimed(query, notifications) if claim else query)
+    rows = conn.execute(_CLAIM_DUE if claim else _DUE, {"now": now, "limit": limit})
     return [
         Due(r.notification_id, r.order_id, r.status, r.message, r.attempts, r.phone, r.traceparent)
         for r in rows
@@ -130,41 +157,24 @@ def _due(conn: Connection, now: datetime, limit: int, *, claim: bool = False) ->
 def _claim_due(conn: Connection, now: datetime, limit: int, lease_until: datetime) -> list[Due]:
     found = _due(conn, now, limit, claim=True)
     if found:
-        conn.execute(
-            update(notifications)
-            .where(_ours([d.notification_id for d in found]))
-            .values(attempts=notifications.c.attempts + 1, next_attempt_at=lease_until)
-        )
+        conn.execute(_CLAIM, {"ids": [d.notification_id for d in found], "lease": lease_until})
     return found
 
 
 def _finish(conn: Connection, outcome: Outcome, at: datetime) -> None:
     if outcome.sent:
-        # last_error stays: the record of what the earlier attempts ran into.
-        conn.execute(
-            update(notifications)
-            .where(_ours(outcome.sent))
-            .values(state=NotificationState.SENT, sent_at=at)
-        )
-    # A retry time is set only while the lease is ours (a row whose lease ran out
-    # may have been claimed by another dispatcher since).
+        conn.execute(_SENT, {"ids": outcome.sent, "at": at})
+    lease = outcome.lease_until
     if outcome.failed is not None:
+        failed = outcome.failed
         conn.execute(
-            update(notifications)
-            .where(_ours([outcome.failed.notification_id], outcome.lease_until))
-            .values(last_error=outcome.failed.error, next_attempt_at=outcome.failed.retry_at)
+            _FAILED,
+            {
+                "ids": [failed.notification_id],
+                "lease": lease,
+                "error": failed.error,
+                "retry_at": failed.retry_at,
+            },
         )
     if outcome.untried:
-        conn.execute(
-            update(notifications)
-            .where(_ours(outcome.untried, outcome.lease_until))
-            .values(attempts=notifications.c.attempts - 1, next_attempt_at=None)
-        )
-
-
-def _ours(notification_ids: list[str], lease_until: datetime | None = None) -> ColumnElement[bool]:
-    """These PENDING rows (and still under that lease)."""
-    mine = notifications.c.notification_id.in_(notification_ids) & _PENDING
-    if lease_until is None:
-        return mine
-    return mine & (notifications.c.next_attempt_at == lease_until)
+        conn.execute(_GIVEN_BACK, {"ids": outcome.untried, "lease": lease})
