@@ -42,11 +42,12 @@ from aiokafka import AIOKafkaProducer
 
 # Beside this script: the in-process harness's lifecycle pieces.
 from command_path import ITEM, STORE, Flow, kitchen, order_stages, placed, riding, store_setup
+from feed_watch import Watch
 
 from service_kit.outbox import message_headers
 from shared_events import contract
 from shared_events.envelope import encode, wrap
-from testkit import ROOT, TEST_KAFKA_PORT, fresh_broker
+from testkit import ROOT, TEST_KAFKA_PORT, fresh_broker, tokens
 
 TICKS = os.sysconf("SC_CLK_TCK")
 SERVICES = ("order", "store", "delivery", "mypage")
@@ -141,8 +142,11 @@ async def drained(port: int, within: float = 120) -> None:
     raise TimeoutError("the worker never caught up")
 
 
-async def feed(bootstrap: str, api: Api, rate: float, seconds: float) -> tuple[int, int]:
-    """Lifecycles started at `rate` for `seconds`: how many, and their messages."""
+async def feed(
+    bootstrap: str, api: Api, rate: float, seconds: float, watch: Watch | None = None
+) -> tuple[int, int]:
+    """Lifecycles started at `rate` for `seconds`: how many, and their messages. With
+    `watch` (mypage), each step waits for the customer's feed to show the one before."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
     await producer.start()
     sent = messages = 0
@@ -152,9 +156,12 @@ async def feed(bootstrap: str, api: Api, rate: float, seconds: float) -> tuple[i
             nonlocal messages
             flow = Flow()
             await api.before(flow)
-            for event in lifecycle(flow, revision):
-                if event.topic not in api.topics:
-                    continue
+            events = [e for e in lifecycle(flow, revision) if e.topic in api.topics]
+            # One timeline entry for each event the worker applies (not the menu's).
+            shown = [e for e in events if api.container.bus.handles(e)]
+            steps = {id(e): asyncio.Event() for e in shown}
+            following = watch and asyncio.create_task(watch.follow(flow.order_id, steps))
+            for event in events:
                 messages += 1
                 envelope = wrap(event, producer="bench")
                 await producer.send_and_wait(
@@ -163,7 +170,12 @@ async def feed(bootstrap: str, api: Api, rate: float, seconds: float) -> tuple[i
                     key=event.aggregate_id.encode(),
                     headers=message_headers(event.event_type, event.event_version),
                 )
-                await asyncio.sleep(0.02)  # the next step of the lifecycle, a little later
+                if watch is None or id(event) not in steps:
+                    await asyncio.sleep(0.02)  # the next step of the lifecycle, a little later
+                else:
+                    await watch.shown(steps[id(event)])
+            if following:
+                following.cancel()
 
         tasks = []
         began = time.monotonic()
@@ -191,6 +203,18 @@ def start_api(
     return start_role(args, "api", "WARNING", bootstrap, data, extra, None)
 
 
+def serve_api(service: str) -> None:
+    """The API process: the service's app as its entrypoint serves it, verifying the
+    tokens of this script's testkit issuer (its key set in BENCH_JWKS)."""
+    from service_kit.auth import ResourceServer
+    from service_kit.http import serve
+
+    verifier = ResourceServer.with_keys(tokens.SETTINGS, json.loads(os.environ["BENCH_JWKS"]))
+    bootstrap = importlib.import_module(f"{service}_service.bootstrap").bootstrap
+    create_app = importlib.import_module(f"{service}_service.entrypoints.api").create_app
+    serve(bootstrap(), lambda c: create_app(c, resource_server=verifier))
+
+
 def start_role(
     args: argparse.Namespace,
     role: str,
@@ -211,7 +235,11 @@ def start_role(
         "LOG_LEVEL": level,
         "OTEL_SDK_DISABLED": "true",
     }
-    argv = [sys.executable, "-m", f"{args.service}_service.entrypoints.{role}"]
+    if role == "api":
+        env["BENCH_JWKS"] = json.dumps(tokens.jwks())
+        argv = [sys.executable, __file__, "--serve-api", args.service]
+    else:
+        argv = [sys.executable, "-m", f"{args.service}_service.entrypoints.{role}"]
     return start_logged(argv, env, Path(data) / f"{role}.log", pid_file)
 
 
@@ -248,7 +276,11 @@ async def measure(
         cpu_seconds(pid, pid),
         cpu_seconds(kafka),
     )
-    n, sent = await feed(bootstrap, api, args.rate, args.seconds)
+    watch = Watch(web + 1) if args.watch else None
+    n, sent = await feed(bootstrap, api, args.rate, args.seconds, watch)
+    if watch is not None:
+        await watch.aclose()
+        print(f"{label}watch: {watch.polls / n:.1f} polls/lifecycle, {watch.missed} steps missed")
     await drained(web)
     await api.close()
     used, wall = cpu_seconds(pid) - cpu, time.monotonic() - began
@@ -295,9 +327,14 @@ def main() -> None:
     parser.add_argument("--batch-times", action="store_true")
     parser.add_argument("--pid-file")
     parser.add_argument("--with-api", action="store_true", help="the API process too")
+    parser.add_argument("--watch", action="store_true", help="mypage: follow each order's feed")
+    parser.add_argument("--serve-api", help=argparse.SUPPRESS)  # the API process
     parser.add_argument("--rounds", type=int, default=0, help="A/B rounds (with --b-env)")
     parser.add_argument("--b-env", action="append", default=[], help="KEY=VALUE for B")
     args = parser.parse_args()
+    if args.serve_api:
+        serve_api(args.serve_api)
+        return
     args.web_port = args.web_port or WEB_PORTS[args.service] + 6200
     os.environ["HTTP_PORT"] = str(args.web_port + 1)
     for label, extra, bootstrap, data in ab_rounds(args):  # the API's steps here, too
