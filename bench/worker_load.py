@@ -8,6 +8,9 @@ DEBUG lines; DEBUG costs CPU, so the CPU figure is for the run without).
 
     TEST_KAFKA_PORT=19500 uv run python bench/worker_load.py --service store --rate 10
     (--pid-file F writes the worker's pid, e.g. for py-spy)
+    --with-api also runs the service's API process, which the worker's wakes reach
+    (mypage: its notification dispatcher, woken by the worker's commits), and shows
+    its CPU per lifecycle beside the worker's.
 
 A/B on one broker: `--rounds 3 --b-env CONSUMER_LINGER_MS=0` runs the worker as is (A)
 and with that environment (B), interleaved, each round a fresh worker and database.
@@ -39,11 +42,12 @@ from aiokafka import AIOKafkaProducer
 
 # Beside this script: the in-process harness's lifecycle pieces.
 from command_path import ITEM, STORE, Flow, kitchen, order_stages, placed, riding, store_setup
+from feed_watch import Watch
 
 from service_kit.outbox import message_headers
 from shared_events import contract
 from shared_events.envelope import encode, wrap
-from testkit import ROOT, TEST_KAFKA_PORT, fresh_broker
+from testkit import ROOT, TEST_KAFKA_PORT, fresh_broker, tokens
 
 TICKS = os.sysconf("SC_CLK_TCK")
 SERVICES = ("order", "store", "delivery", "mypage")
@@ -138,8 +142,11 @@ async def drained(port: int, within: float = 120) -> None:
     raise TimeoutError("the worker never caught up")
 
 
-async def feed(bootstrap: str, api: Api, rate: float, seconds: float) -> tuple[int, int]:
-    """Lifecycles started at `rate` for `seconds`: how many, and their messages."""
+async def feed(
+    bootstrap: str, api: Api, rate: float, seconds: float, watch: Watch | None = None
+) -> tuple[int, int]:
+    """Lifecycles started at `rate` for `seconds`: how many, and their messages. With
+    `watch` (mypage), each step waits for the customer's feed to show the one before."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
     await producer.start()
     sent = messages = 0
@@ -149,9 +156,12 @@ async def feed(bootstrap: str, api: Api, rate: float, seconds: float) -> tuple[i
             nonlocal messages
             flow = Flow()
             await api.before(flow)
-            for event in lifecycle(flow, revision):
-                if event.topic not in api.topics:
-                    continue
+            events = [e for e in lifecycle(flow, revision) if e.topic in api.topics]
+            # One timeline entry for each event the worker applies (not the menu's).
+            shown = [e for e in events if api.container.bus.handles(e)]
+            steps = {id(e): asyncio.Event() for e in shown}
+            following = watch and asyncio.create_task(watch.follow(flow.order_id, steps))
+            for event in events:
                 messages += 1
                 envelope = wrap(event, producer="bench")
                 await producer.send_and_wait(
@@ -160,7 +170,12 @@ async def feed(bootstrap: str, api: Api, rate: float, seconds: float) -> tuple[i
                     key=event.aggregate_id.encode(),
                     headers=message_headers(event.event_type, event.event_version),
                 )
-                await asyncio.sleep(0.02)  # the next step of the lifecycle, a little later
+                if watch is None or id(event) not in steps:
+                    await asyncio.sleep(0.02)  # the next step of the lifecycle, a little later
+                else:
+                    await watch.shown(steps[id(event)])
+            if following:
+                following.cancel()
 
         tasks = []
         began = time.monotonic()
@@ -177,18 +192,55 @@ async def feed(bootstrap: str, api: Api, rate: float, seconds: float) -> tuple[i
 def start_worker(
     args: argparse.Namespace, bootstrap: str, data: str, extra: dict[str, str]
 ) -> subprocess.Popen[bytes]:
+    level = "DEBUG" if args.batch_times else "INFO"
+    return start_role(args, "worker", level, bootstrap, data, extra, args.pid_file)
+
+
+def start_api(
+    args: argparse.Namespace, bootstrap: str, data: str, extra: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    """The service's API on the port the worker's wakes go to."""
+    return start_role(args, "api", "WARNING", bootstrap, data, extra, None)
+
+
+def serve_api(service: str) -> None:
+    """The API process: the service's app as its entrypoint serves it, verifying the
+    tokens of this script's testkit issuer (its key set in BENCH_JWKS)."""
+    from service_kit.auth import ResourceServer
+    from service_kit.http import serve
+
+    verifier = ResourceServer.with_keys(tokens.SETTINGS, json.loads(os.environ["BENCH_JWKS"]))
+    bootstrap = importlib.import_module(f"{service}_service.bootstrap").bootstrap
+    create_app = importlib.import_module(f"{service}_service.entrypoints.api").create_app
+    serve(bootstrap(), lambda c: create_app(c, resource_server=verifier))
+
+
+def start_role(
+    args: argparse.Namespace,
+    role: str,
+    level: str,
+    bootstrap: str,
+    data: str,
+    extra: dict[str, str],
+    pid_file: str | None,
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         **extra,
         "FOODDELIVERY_DATA_DIR": data,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "WORKER_WEB_PORT": str(args.web_port),
-        "HTTP_PORT": str(args.web_port + 1),  # its wakes go nowhere, not to a running API
-        "LOG_LEVEL": "DEBUG" if args.batch_times else "INFO",
+        # The worker's wakes go there: to the API under --with-api, else nowhere.
+        "HTTP_PORT": str(args.web_port + 1),
+        "LOG_LEVEL": level,
         "OTEL_SDK_DISABLED": "true",
     }
-    argv = [sys.executable, "-m", f"{args.service}_service.entrypoints.worker"]
-    return start_logged(argv, env, Path(data) / "worker.log", args.pid_file)
+    if role == "api":
+        env["BENCH_JWKS"] = json.dumps(tokens.jwks())
+        argv = [sys.executable, __file__, "--serve-api", args.service]
+    else:
+        argv = [sys.executable, "-m", f"{args.service}_service.entrypoints.{role}"]
+    return start_logged(argv, env, Path(data) / f"{role}.log", pid_file)
 
 
 def start_logged(
@@ -202,22 +254,33 @@ def start_logged(
     return process
 
 
-async def measure(args: argparse.Namespace, bootstrap: str, pid: int, label: str) -> None:
+async def measure(
+    args: argparse.Namespace, bootstrap: str, pid: int, label: str, api_pid: int | None = None
+) -> None:
     web = args.web_port
     await ready(web)
+    if api_pid is not None:
+        await ready(web + 1)
     idle_from, idle_cpu = time.monotonic(), cpu_seconds(pid)
+    api_from = cpu_seconds(api_pid) if api_pid else 0.0
     await asyncio.sleep(args.idle)
     idle = (cpu_seconds(pid) - idle_cpu) / (time.monotonic() - idle_from)
+    api_idle = (cpu_seconds(api_pid) - api_from) / (time.monotonic() - idle_from) if api_pid else 0
     api = Api(args.service)
     await api.setup()
     kafka = broker_pid(args.kafka_port)
+    api_cpu = cpu_seconds(api_pid) if api_pid else 0.0
     began, cpu, main, broker = (
         time.monotonic(),
         cpu_seconds(pid),
         cpu_seconds(pid, pid),
         cpu_seconds(kafka),
     )
-    n, sent = await feed(bootstrap, api, args.rate, args.seconds)
+    watch = Watch(web + 1) if args.watch else None
+    n, sent = await feed(bootstrap, api, args.rate, args.seconds, watch)
+    if watch is not None:
+        await watch.aclose()
+        print(f"{label}watch: {watch.polls / n:.1f} polls/lifecycle, {watch.missed} steps missed")
     await drained(web)
     await api.close()
     used, wall = cpu_seconds(pid) - cpu, time.monotonic() - began
@@ -230,6 +293,16 @@ async def measure(args: argparse.Namespace, bootstrap: str, pid: int, label: str
         f"broker {on_broker * 1000 / n:.2f}",
         flush=True,
     )
+    if api_pid is not None:
+        await asyncio.sleep(2)  # the API's last wakes and passes
+        api_used = cpu_seconds(api_pid) - api_cpu
+        wall = time.monotonic() - began
+        print(
+            f"{label}{args.service} API: {api_used * 1000 / n:.2f} CPU ms/lifecycle "
+            f"({(api_used - api_idle * wall) * 1000 / n:.2f} above its idle "
+            f"{api_idle * 100:.2f}% of a core)",
+            flush=True,
+        )
 
 
 def batch_times(log: Path) -> None:
@@ -253,18 +326,27 @@ def main() -> None:
     parser.add_argument("--web-port", type=int, help="the worker's (its usual + 6200)")
     parser.add_argument("--batch-times", action="store_true")
     parser.add_argument("--pid-file")
+    parser.add_argument("--with-api", action="store_true", help="the API process too")
+    parser.add_argument("--watch", action="store_true", help="mypage: follow each order's feed")
+    parser.add_argument("--serve-api", help=argparse.SUPPRESS)  # the API process
     parser.add_argument("--rounds", type=int, default=0, help="A/B rounds (with --b-env)")
     parser.add_argument("--b-env", action="append", default=[], help="KEY=VALUE for B")
     args = parser.parse_args()
+    if args.serve_api:
+        serve_api(args.serve_api)
+        return
     args.web_port = args.web_port or WEB_PORTS[args.service] + 6200
     os.environ["HTTP_PORT"] = str(args.web_port + 1)
     for label, extra, bootstrap, data in ab_rounds(args):  # the API's steps here, too
         worker = start_worker(args, bootstrap, data, extra)
+        api = start_api(args, bootstrap, data, extra) if args.with_api else None
         try:
-            asyncio.run(measure(args, bootstrap, worker.pid, label))
+            asyncio.run(measure(args, bootstrap, worker.pid, label, api and api.pid))
         finally:
-            worker.terminate()
-            worker.wait(30)
+            for process in (worker, api):
+                if process is not None:
+                    process.terminate()
+                    process.wait(30)
         if args.batch_times:
             batch_times(Path(data) / "worker.log")
 

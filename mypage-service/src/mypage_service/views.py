@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, String, bindparam, func, select
+from sqlalchemy import Connection, String, bindparam, select
 
 from mypage_service.adapters.orm import notifications, order_status, order_timeline
 from mypage_service.domain.notification import NotificationState
@@ -73,8 +73,10 @@ class CustomerNotifications(BaseModel):
 # read only the columns it shows.
 _ORDER_ID = bindparam("order_id", type_=String)
 _STATUS = select(
-    *(order_status.c[name] for name in OrderPage.model_fields if name != "timeline")
+    *(order_status.c[name] for name in OrderPage.model_fields if name != "timeline"),
+    order_status.c.version,
 ).where(order_status.c.order_id == _ORDER_ID)
+_CUSTOMER = select(order_status.c.customer_id).where(order_status.c.order_id == _ORDER_ID)
 _TIMELINE = select(order_timeline.c.status, order_timeline.c.at, order_timeline.c.event_type).where(
     order_timeline.c.order_id == _ORDER_ID
 )
@@ -84,13 +86,21 @@ _TIMELINE = select(order_timeline.c.status, order_timeline.c.at, order_timeline.
 def order(conn: Connection, order_id: str) -> dict[str, Any] | None:
     """The status page; None until the order's customer is known (nobody could be
     shown it, since nobody's ownership can be checked yet)."""
+    signed = signed_order(conn, order_id)
+    return None if signed is None else signed[1]
+
+
+def signed_order(conn: Connection, order_id: str) -> tuple[str, dict[str, Any]] | None:
+    """The status page with its signature, what changes whenever the page does: the
+    row's optimistic version and the number of timeline entries, as "version.entries"
+    (the live feed's event id)."""
     row = conn.execute(_STATUS, {"order_id": order_id}).first()
     if row is None or row.customer_id is None:
         return None
     entries = conn.execute(_TIMELINE, {"order_id": order_id}).all()
     # Same moment: the earlier lifecycle status first.
     entries = sorted(entries, key=lambda e: (e.at, rank(e.status)))
-    return {
+    return f"{row.version}.{len(entries)}", {
         "order_id": row.order_id,
         "customer_id": row.customer_id,
         "store_id": row.store_id,
@@ -106,19 +116,10 @@ def order(conn: Connection, order_id: str) -> dict[str, Any] | None:
     }
 
 
-def order_signature(conn: Connection, order_id: str) -> str | None:
-    """What changes whenever the status page would: the row's optimistic version and
-    the number of timeline entries, as "version.entries" (the stream's event id)."""
-    entries = (
-        select(func.count())
-        .select_from(order_timeline)
-        .where(order_timeline.c.order_id == order_id)
-        .scalar_subquery()
-    )
-    row = conn.execute(
-        select(order_status.c.version, entries).where(order_status.c.order_id == order_id)
-    ).first()
-    return None if row is None else f"{row[0]}.{row[1]}"
+def order_customer(conn: Connection, order_id: str) -> str | None:
+    """Whose order it is; None while `order` would be None (the live feed's check,
+    before its first read of the page)."""
+    return conn.scalar(_CUSTOMER, {"order_id": order_id})
 
 
 def order_since(
@@ -126,10 +127,10 @@ def order_since(
 ) -> tuple[str | None, dict[str, Any] | None]:
     """The order's signature, and its status page unless the signature is still
     `since` (the client has that one): a woken stream's one read."""
-    signature = order_signature(conn, order_id)
-    if signature is None or signature == since:
-        return signature, None
-    return signature, order(conn, order_id)
+    signed = signed_order(conn, order_id)
+    if signed is None:
+        return None, None
+    return (signed[0], None) if signed[0] == since else signed
 
 
 def orders_since(

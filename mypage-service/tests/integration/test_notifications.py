@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from mypage_service.adapters.notification_log import SqlNotificationLog
+from mypage_service.adapters.notification_log import Outcome, SqlNotificationLog
 from mypage_service.adapters.orm import notifications
 from mypage_service.bootstrap import Container, bootstrap
 from mypage_service.entrypoints.api import create_app
@@ -195,15 +195,18 @@ async def test_a_claimed_message_is_nobody_elses_until_its_lease_runs_out(servic
     log = SqlNotificationLog(service.container.platform.reads)
     now = utcnow()
 
+    lease_until = now + timedelta(seconds=30)
     [due] = await log.due(now, 10)
     assert (due.status, due.phone, due.attempts) == ("PLACED", PHONE, 0)
-    assert await log.claim(due.notification_id, now, now + timedelta(seconds=30))
-    assert not await log.claim(due.notification_id, now, now + timedelta(seconds=30))
+    assert [d.notification_id for d in await log.claim_due(now, 10, lease_until)] == [
+        due.notification_id
+    ]
+    assert await log.claim_due(now, 10, lease_until) == []
     assert await log.due(now, 10) == []
 
     later = now + timedelta(seconds=31)
     assert [d.attempts for d in await log.due(later, 10)] == [1]
-    await log.sent(due.notification_id, later)
+    await log.finish(Outcome(lease_until, sent=[due.notification_id]), later)
     assert await log.due(later + timedelta(hours=1), 10) == []
 
 

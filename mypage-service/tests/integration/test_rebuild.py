@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from mypage_service.adapters.notification_carry_over import NOT_SENT
-from mypage_service.adapters.notification_log import SqlNotificationLog
+from mypage_service.adapters.notification_log import Outcome, SqlNotificationLog
 from mypage_service.adapters.orm import notifications, order_status
 from mypage_service.adapters.read_model_diff import compare_read_models
 from mypage_service.bootstrap import MIGRATIONS
@@ -120,8 +120,8 @@ async def apply_live(url: str, envelopes: list[Envelope]) -> None:
         # The live dispatcher sent every other message; the rest it still owes.
         log = SqlNotificationLog(reads := Reads(engine))
         pending = await log.due(utcnow(), limit=1000)
-        for row in pending[::2]:
-            await log.sent(row.notification_id, T0)
+        every_other = [row.notification_id for row in pending[::2]]
+        await log.finish(Outcome(lease_until=T0, sent=every_other), T0)
         reads.close()
     finally:
         await engine.dispose()

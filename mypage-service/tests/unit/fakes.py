@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from mypage_service.adapters.notification_log import Due, NotificationLog
+from mypage_service.adapters.notification_log import Due, NotificationLog, Outcome
 from mypage_service.domain.model import OrderStatusView
 from mypage_service.domain.notification import Notification, NotificationState, OrderContact
 from mypage_service.service_layer.unit_of_work import PRODUCER, UnitOfWork
@@ -94,18 +94,24 @@ class FakeNotificationLog(NotificationLog):
                 )
         return due[:limit]
 
-    async def claim(self, notification_id: str, now: datetime, lease_until: datetime) -> bool:
-        n = self._find(notification_id)
-        if not self._ready(n, now):
-            return False
-        n.attempts += 1
-        n.next_attempt_at = lease_until
-        return True
+    async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[Due]:
+        found = await self.due(now, limit)
+        for due in found:
+            n = self._find(due.notification_id)
+            n.attempts += 1
+            n.next_attempt_at = lease_until
+        return found
 
-    async def sent(self, notification_id: str, at: datetime) -> None:
-        n = self._find(notification_id)
-        n.state, n.sent_at = NotificationState.SENT, at
-
-    async def failed(self, notification_id: str, error: str, retry_at: datetime) -> None:
-        n = self._find(notification_id)
-        n.last_error, n.next_attempt_at = error, retry_at
+    async def finish(self, outcome: Outcome, at: datetime) -> None:
+        for notification_id in outcome.sent:
+            n = self._find(notification_id)
+            n.state, n.sent_at = NotificationState.SENT, at
+        if outcome.failed is not None:
+            n = self._find(outcome.failed.notification_id)
+            if n.next_attempt_at == outcome.lease_until:
+                n.last_error, n.next_attempt_at = outcome.failed.error, outcome.failed.retry_at
+        for notification_id in outcome.untried:
+            n = self._find(notification_id)
+            if n.state == NotificationState.PENDING and n.next_attempt_at == outcome.lease_until:
+                n.attempts -= 1
+                n.next_attempt_at = None

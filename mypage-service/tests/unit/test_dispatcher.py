@@ -192,11 +192,11 @@ class UnreachableLog(FakeNotificationLog):
         super().__init__(uow)
         self.outage = outage
 
-    async def due(self, now: datetime, limit: int) -> list[Due]:
+    async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[Due]:
         if self.outage > 0:
             self.outage -= 1
             raise ConnectionRefusedError("database away")
-        return await super().due(now, limit)
+        return await super().claim_due(now, limit, lease_until)
 
 
 async def test_the_loop_rides_out_the_database_being_away(bus, uow):

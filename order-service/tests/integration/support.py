@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 
 from order_service.adapters.payment import FakeCardGateway
 from order_service.bootstrap import Container
+from order_service.entrypoints.api import create_app
 from service_kit.tables import outbox
 from shared_events.contract import MenuItemChanged, Payload
 from shared_events.envelope import wrap
@@ -36,6 +38,19 @@ class RendezvousGateway(FakeCardGateway):
             self._all_here.set()
         await asyncio.wait_for(self._all_here.wait(), timeout=10)
         return reference
+
+
+@asynccontextmanager
+async def serving(container: Container, gateway: RendezvousGateway) -> AsyncIterator[Service]:
+    """The real app on `container`, its lifespan running (the dispatcher, the wakes)."""
+    app = create_app(container, resource_server=tokens.resource_server())
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://order-service"
+        ) as http,
+    ):
+        yield Service(http, container, gateway)
 
 
 @dataclass

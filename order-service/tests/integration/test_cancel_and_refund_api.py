@@ -7,14 +7,18 @@ import asyncio
 import uuid
 from typing import Any
 
+import pytest
+
+from order_service.bootstrap import bootstrap
 from order_service.service_layer.messagebus import create_bus
 from order_service.service_layer.unit_of_work import PRODUCER, SqlAlchemyUnitOfWork
+from service_kit.claims import Pacing
 from service_kit.kernel import ConcurrentChange
 from shared_events.contract import CookStarted, OrderAccepted, OrderRejected
 from shared_events.envelope import decode
 from testkit import tokens
 
-from .support import CUSTOMER, Service, eventually
+from .support import CUSTOMER, RendezvousGateway, Service, eventually, serving
 
 OTHER_CUSTOMER = tokens.customer("c2")
 
@@ -142,6 +146,30 @@ async def test_a_rejection_applied_by_the_worker_process_is_found_by_polling(ser
 
     await refunded(service, order_id)
     assert service.gateway.refund_calls == [order_id]
+
+
+async def test_a_rejection_the_worker_applies_wakes_the_dispatcher_without_its_poll(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, unused_udp_port: int
+):
+    """The dispatcher's poll is an hour away here: only the wake of the worker's commit
+    (another container on the same database, reaching the API's through
+    service_kit.wake) explains a refund within the test's wait."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("HTTP_PORT", str(unused_udp_port))  # where the worker's datagrams go
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    gateway = RendezvousGateway()
+    api = bootstrap(gateway=gateway, refund_pacing=Pacing(poll_interval=3600.0))
+    async with serving(api, gateway) as service:
+        worker = bootstrap(gateway=gateway)
+        try:
+            order_id = (await service.place())["order_id"]
+            rejected = OrderRejected(order_id=order_id, store_id="s1", reason="closed")
+            assert await service.kitchen(rejected, bus=worker.bus)
+
+            await refunded(service, order_id)
+            assert gateway.refund_calls == [order_id]
+        finally:
+            await worker.platform.dispose()
 
 
 async def test_a_store_event_after_the_cancel_leaves_the_order_cancelled(service):

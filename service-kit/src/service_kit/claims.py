@@ -6,7 +6,8 @@ over a service's `Claims`: the service says which rows are due and how to act on
 one; the loop opens a unit of work for each, paces the passes, collects failures
 and retries with backoff. A pass finds up to a batch of due rows and acts on each
 (the stop in between), and each row is taken with `claimed()` inside the unit of
-work that acts on it:
+work that acts on it (or, for a table whose work needs no transaction held open,
+all of a pass's rows at once in `due`, their outcomes written at once in `finish`):
 
 * PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`: a row another replica holds is
   skipped, never waited for, and stays locked until the acting transaction ends,
@@ -74,7 +75,8 @@ class Claims(ABC, Generic[T, U]):
 
     @abstractmethod
     async def due(self, uow: U, limit: int) -> Sequence[T]:
-        """Up to `limit` items that look due, oldest first (an unlocked read)."""
+        """Up to `limit` items that look due, oldest first (an unlocked read; or the
+        items claimed, for a table that claims a pass's items at once)."""
 
     @abstractmethod
     async def act(self, uow: U, item: T) -> int:
@@ -87,6 +89,10 @@ class Claims(ABC, Generic[T, U]):
         knows when its next item falls due."""
         return poll_interval
 
+    async def finish(self, uow: U) -> None:
+        """After a pass that found items, however its acts ended: write what the pass did at
+        once (a table that claims its items in `due`), in a unit of work of its own."""
+
     def failed(self, item: T, exc: Exception) -> None:
         """Say that `item` failed (never anything a log must not carry)."""
         log.warning("%s: %s failed (%s)", type(self).__name__, item, type(exc).__name__)
@@ -97,7 +103,7 @@ class Claims(ABC, Generic[T, U]):
 
 class ClaimLoop(WorkLoop, Generic[T, U]):
     """A WorkLoop whose pass is: `due(limit)`, then `act(item)` on each, in order, each
-    in a unit of work of its own from `units`.
+    in a unit of work of its own from `units`, then `finish` when anything was due.
 
     A failing item is logged and the pass goes on with the next; a pass with failures
     raises ClaimsFailed, so WorkLoop retries it with backoff. An `act` that raises
@@ -155,6 +161,9 @@ class ClaimLoop(WorkLoop, Generic[T, U]):
             except Exception as exc:
                 failed.append(item)
                 self.claims.failed(item, exc)
+        if items:
+            async with self._units() as uow:
+                await self.claims.finish(uow)
         self.done += done
         if failed:
             raise ClaimsFailed(failed)

@@ -11,10 +11,10 @@ transaction commits.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Generic, Self, TypeVar, get_type_hints
+from typing import Any, Generic, Protocol, Self, TypeVar, get_type_hints
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -90,6 +90,17 @@ def declared_repositories(uow_class: type) -> dict[str, type[SqlRepository[Any]]
         for name, kind in get_type_hints(uow_class).items()
         if isinstance(kind, type) and issubclass(kind, SqlRepository)
     }
+
+
+class Changes(Protocol):
+    """Who hears which keys a commit changed: the API process's live views and loops
+    (`service_kit.runtime.Platform`, over `service_kit.wake`)."""
+
+    async def changing(self, session: AsyncSession, keys: Collection[str]) -> None:
+        """In the transaction, before its commit (PostgreSQL's NOTIFY goes with it)."""
+
+    def changed(self, keys: Collection[str]) -> None:
+        """Once committed (SQLite's datagram)."""
 
 
 class UnitOfWork(ABC):

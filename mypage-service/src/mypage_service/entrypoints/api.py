@@ -65,10 +65,10 @@ def routes(container: Container) -> APIRouter:
         """The status page as Server-Sent Events: event `order` with the same body as
         `GET /mypage/orders/{order_id}`, now and after every change; the `id` lets a
         reconnect (`Last-Event-ID`) resume; comments as heartbeats. See stream.py."""
-        found = await reads(views.order, order_id)
-        if found is None:
+        customer_id = await reads(views.order_customer, order_id)
+        if customer_id is None:
             raise OrderNotFound(order_id)
-        ensure_visible_to(found["customer_id"], viewer.sub)
+        ensure_visible_to(customer_id, viewer.sub)  # the feed's first read is the page
         events = order_events(reads, hub, order_id, last_event_id, stream_settings)
         return EventSourceResponse(events, ping=stream_settings.heartbeat_s)
 

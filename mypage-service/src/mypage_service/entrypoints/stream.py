@@ -143,5 +143,8 @@ async def order_events(
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            with suppress(TimeoutError):  # no wake: the safety re-read (see above)
-                await asyncio.wait_for(woken.wait(), timeout=min(settings.poll_s, left))
+            # No wake: the safety re-read (see above). A timeout scope, not wait_for:
+            # no task made per wait.
+            with suppress(TimeoutError):
+                async with asyncio.timeout(min(settings.poll_s, left)):
+                    await woken.wait()

@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from mypage_service.adapters.notification_log import Due, NotificationLog
+from mypage_service.adapters.notification_log import Due, Failed, NotificationLog, Outcome
 from mypage_service.adapters.notifier import Message, Notifier, NotifierError
 from service_kit import telemetry
 from service_kit.claims import ClaimLoop, Claims, EndPass, Pacing
@@ -60,10 +60,11 @@ class DispatchPolicy:
 
 class Notifications(Claims[Due, NotificationLog]):
     """The notifications left PENDING, each sent once. Worked off by a ClaimLoop
-    (`run()` until `stop()`, finishing the message in flight). Each row is claimed
-    (a lease, taken with FOR UPDATE SKIP LOCKED on PostgreSQL) before it goes out,
-    so two API replicas never send one message; the lease, not a held transaction,
-    covers the send, so each step is a transaction of the log's own."""
+    (`run()` until `stop()`, finishing the message in flight). A pass claims its due
+    rows at once (a lease, taken with FOR UPDATE SKIP LOCKED on PostgreSQL) before any
+    goes out, so two API replicas never send one message; the lease, not a held
+    transaction, covers the sends, and what they came to is written at once when the
+    pass ends (`finish`): two transactions per pass, not two per message."""
 
     def __init__(
         self, notifier: Notifier, policy: DispatchPolicy, clock: Callable[[], datetime] = utcnow
@@ -71,6 +72,7 @@ class Notifications(Claims[Due, NotificationLog]):
         self._notifier = notifier
         self._policy = policy
         self._clock = clock
+        self._pass = Outcome(clock())  # the pass under way, claimed in `due`
 
     def failed(self, item: Due, exc: Exception) -> None:
         log.warning("notification %s: %s", item.notification_id, type(exc).__name__)
@@ -79,14 +81,18 @@ class Notifications(Claims[Due, NotificationLog]):
         await self._notifier.aclose()
 
     async def due(self, uow: NotificationLog, limit: int) -> list[Due]:
-        return await uow.due(self._clock(), limit)
+        now = self._clock()
+        lease_until = now + timedelta(seconds=self._policy.lease)
+        claimed = await uow.claim_due(now, limit, lease_until)
+        self._pass = Outcome(lease_until, untried=[d.notification_id for d in claimed])
+        return claimed
 
     async def act(self, uow: NotificationLog, item: Due) -> int:
-        now = self._clock()
-        if not await uow.claim(
-            item.notification_id, now, now + timedelta(seconds=self._policy.lease)
-        ):
-            return 0  # another dispatcher has it
+        # A send starts only with half the lease left (more than one send with its
+        # retries takes), so no send outlives the claim; the rest is given back.
+        if self._clock() + timedelta(seconds=self._policy.lease / 2) > self._pass.lease_until:
+            raise EndPass
+        self._pass.untried.remove(item.notification_id)
         attempts = item.attempts + 1
         message = Message(item.notification_id, item.order_id, item.status, item.text, item.phone)
         try:
@@ -104,12 +110,15 @@ class Notifications(Claims[Due, NotificationLog]):
                 error,
                 retry_at.isoformat(),
             )
-            await uow.failed(item.notification_id, error, retry_at)
+            self._pass = replace(self._pass, failed=Failed(item.notification_id, error, retry_at))
             # The first refusal ends the pass: a notifier that is down gets one try
             # per poll, not one per pending row.
             raise EndPass from exc
-        await uow.sent(item.notification_id, self._clock())
+        self._pass.sent.append(item.notification_id)
         return 1
+
+    async def finish(self, uow: NotificationLog) -> None:
+        await uow.finish(self._pass, self._clock())
 
 
 def notification_loop(

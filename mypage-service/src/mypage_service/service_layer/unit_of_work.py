@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any, Protocol
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any
 
 from mypage_service.adapters.repository import ContactRepository, OrderStatusRepository
 from mypage_service.domain.model import OrderStatusView
+from service_kit.uow import Changes
 from service_kit.uow import SqlAlchemyUnitOfWork as _SqlAlchemyUnitOfWork
 from service_kit.uow import UnitOfWork as _UnitOfWork
 
@@ -18,15 +16,6 @@ PRODUCER = "mypage-service"
 class UnitOfWork(_UnitOfWork):
     orders: OrderStatusRepository
     contacts: ContactRepository
-
-
-class Changes(Protocol):
-    """Who hears which orders a commit changed: the API's status page streams
-    (`service_kit.runtime.Platform`, over `service_kit.wake`)."""
-
-    async def changing(self, session: AsyncSession, keys: Collection[str]) -> None: ...
-
-    def changed(self, keys: Collection[str]) -> None: ...
 
 
 class SqlAlchemyUnitOfWork(_SqlAlchemyUnitOfWork, UnitOfWork):

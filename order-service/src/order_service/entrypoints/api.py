@@ -12,6 +12,7 @@ from order_service.bootstrap import Container, bootstrap
 from order_service.domain import commands
 from order_service.domain.menu import RequestedItem
 from order_service.domain.model import DeliveryAddress, normalise_phone
+from order_service.service_layer.unit_of_work import REFUNDS_OWED
 from service_kit.http import (
     Customer,
     Id,
@@ -98,6 +99,13 @@ class PlaceOrderBody(RequestBody):
 def routes(container: Container) -> APIRouter:
     bus, platform = container.bus, container.platform
     router = APIRouter(tags=["orders"])
+    refunds = container.refunds
+
+    def changed(keys: list[str]) -> None:
+        if REFUNDS_OWED in keys:  # a commit, the worker's too, left a refund owed
+            refunds.wake()
+
+    platform.on_changed = changed
 
     @router.post(
         "/orders",

@@ -5,8 +5,9 @@ written in the transaction that rejected or cancelled the order, so the owed
 refund survives any crash; this loop works that to-do list off:
 
 * woken after the commit by the internal RefundDue event when the decision was
-  taken in this process (a cancel), and polling every `poll_interval` otherwise
-  (rejections are applied by the worker process, which runs no dispatcher);
+  taken in this process (a cancel), and by the worker's commit when it was taken
+  there (a rejection: unit_of_work.REFUNDS_OWED, over service_kit.wake); the poll
+  every `poll_interval` is the backstop for a lost wake;
 * each refund is claimed (service_kit.claims) in the unit of work that gives it
   back: the payment row is locked (FOR UPDATE SKIP LOCKED on PostgreSQL) while the
   gateway is called and the payment is marked REFUNDED, so two API replicas never
@@ -32,8 +33,9 @@ from shared_events.envelope import utcnow
 
 log = logging.getLogger(__name__)
 
-# Rejections are applied by the worker process: the poll is what finds their refunds.
-PACING = Pacing(poll_interval=0.5)
+# Every commit that leaves a refund owed wakes the loop: the poll only finds what a
+# lost wake left behind.
+PACING = Pacing(poll_interval=5.0)
 
 
 class Refunds(Claims[str, UnitOfWork]):
