@@ -9,8 +9,8 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, bindparam, select
 
 from order_service.adapters.orm import orders, payments
-from order_service.domain.model import NotOrderOwner, OrderNotFound, OrderStatus
-from order_service.domain.payment import PaymentStatus
+from order_service.domain.model import NotOrderOwner, Order, OrderNotFound, OrderStatus
+from order_service.domain.payment import Payment, PaymentStatus
 from service_kit.http import Timestamp
 from service_kit.reads import stable
 
@@ -68,12 +68,28 @@ def order_for_customer(conn: Connection, order_id: str, customer_id: str) -> dic
         raise OrderNotFound(order_id)
     if row.customer_id != customer_id:
         raise NotOrderOwner(order_id)
+    # Every stored order has its payment (they commit together).
+    payment = None if row.payment_status is None else (row.payment_status, row.payment_amount)
+    return _shaped(row, row.address_line, row.address_region, payment)
+
+
+def placed_order(order: Order, payment: Payment) -> dict[str, Any]:
+    """What order_for_customer reads back for an order and its payment just committed
+    together by its customer (POST /orders answers it without reading again)."""
+    address = order.delivery_address
+    return _shaped(order, address.line, address.region, (payment.status, payment.amount))
+
+
+def _shaped(
+    order: Any, address_line: str, address_region: str, payment: tuple[PaymentStatus, int] | None
+) -> dict[str, Any]:
+    """OrderView's shape from a stored row or an Order: their fields share names."""
     return {
-        "order_id": row.order_id,
-        "customer_id": row.customer_id,
-        "store_id": row.store_id,
-        "status": row.status.value,
-        "total_amount": row.total_amount,
+        "order_id": order.order_id,
+        "customer_id": order.customer_id,
+        "store_id": order.store_id,
+        "status": order.status.value,
+        "total_amount": order.total_amount,
         "items": [
             {
                 "menu_item_id": line.menu_item_id,
@@ -82,13 +98,10 @@ def order_for_customer(conn: Connection, order_id: str, customer_id: str) -> dic
                 "quantity": line.quantity,
                 "line_total": line.line_total,
             }
-            for line in row.lines
+            for line in order.lines
         ],
-        "delivery_address": {"line": row.address_line, "region": row.address_region},
-        "phone": row.phone,
-        "placed_at": row.placed_at.isoformat(),
-        # Every stored order has its payment (they commit together).
-        "payment": None
-        if row.payment_status is None
-        else {"status": row.payment_status.value, "amount": row.payment_amount},
+        "delivery_address": {"line": address_line, "region": address_region},
+        "phone": order.phone,
+        "placed_at": order.placed_at.isoformat(),
+        "payment": None if payment is None else {"status": payment[0].value, "amount": payment[1]},
     }

@@ -77,6 +77,8 @@ async def test_the_customer_reads_their_order_back(service):
 
     assert response.status_code == 200
     assert response.json() == created.json()
+    # POST answers from what it committed, GET from a read: the same bytes.
+    assert response.content == created.content
     # Both answer the view unvalidated (http.Shaped, JSONResponse): it is OrderView's shape.
     assert OrderView.model_validate(response.json()).model_dump(mode="json") == response.json()
 

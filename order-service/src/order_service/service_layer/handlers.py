@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from order_service.adapters.payment import PaymentGateway
 from order_service.domain import commands
@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 class Placed:
     order_id: str
     created: bool  # False when an Idempotency-Key replay found the existing order
+    # The order and its payment as this call committed them, so the answer needs no
+    # read; None when they were found stored instead (a replay, a lost commit reply).
+    committed: tuple[Order, Payment] | None = field(default=None, compare=False)
 
 
 async def place_order(cmd: commands.PlaceOrder, uow: UnitOfWork, gateway: PaymentGateway) -> Placed:
@@ -79,7 +82,7 @@ async def place_order(cmd: commands.PlaceOrder, uow: UnitOfWork, gateway: Paymen
         len(order.lines),
         order.total_amount,
     )
-    return Placed(order.order_id, created=True)
+    return Placed(order.order_id, created=True, committed=(order, payment))
 
 
 async def _replay(cmd: commands.PlaceOrder, fingerprint: str, uow: UnitOfWork) -> Placed | None:
