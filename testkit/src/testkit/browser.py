@@ -9,7 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -54,7 +58,18 @@ class Site:
         waiting = WebDriverWait(
             self.driver, timeout, poll_frequency=0.05, ignored_exceptions=REPLACED
         )
-        return waiting.until(condition)
+
+        def looked(driver: webdriver.Chrome) -> Any:
+            try:
+                return condition(driver)
+            except WebDriverException as exc:
+                # chromedriver reports a node that htmx swapped out between finding it
+                # and reading it as an "unknown error", not a stale element: look again.
+                if "does not belong to the document" in (exc.msg or ""):
+                    return False
+                raise
+
+        return waiting.until(looked)
 
     def act(self, action: Callable[[], Any]) -> None:
         """Do `action`, again if the part of the page it used was replaced meanwhile."""
