@@ -1,12 +1,14 @@
-"""What consuming costs per message apart from any handler: the Faust worker
-(`faust_worker.create_worker_app`, its consumer thread and drain) against a plain
-aiokafka consumer on the process's own loop, both reading the same messages of the
-three event topics at once (two consumer groups, two processes, the same noise), each
-message skipped from its `event_type` header by the same `EventProcessor`, offsets
-committed once a second by both. Messages arrive one by one at a steady rate, as in
-the system (a fetch brings about one). Evidence for the note on issue 11, not product
-code: the plain consumer lacks what Faust gives the worker (rebalance callbacks,
-acks, held partitions, health views).
+"""What consuming costs per message apart from any handler: the chassis's worker
+(`service_kit.worker.Worker`, with its rebalance hand-over, held partitions, health
+and metrics port) against a bare aiokafka consumer loop on the process's own event
+loop, both reading the same messages of the three event topics at once (two
+consumer groups, two processes, the same noise), each message skipped from its
+`event_type` header by the same `EventProcessor`, offsets committed once a second by
+both. Messages arrive one by one at a steady rate, as in the system (a fetch brings
+about one). The bare loop is the floor the worker is held to. Until `72da019` the
+worker was a Faust agent, and this script measured it against the same bare loop:
+1,077-1,833 us per message against 440-803 (README, Performance), the reason the
+worker left faust-streaming.
 
     TEST_KAFKA_PORT=19560 uv run python bench/consume_cost.py --rate 100 --seconds 30
 """
@@ -27,12 +29,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from service_kit.consumer import EventProcessor, RawMessage
 from service_kit.outbox import message_headers
+from service_kit.worker import Worker, run
 from shared_events.envelope import Envelope
 from shared_events.topics import EVENT_TOPICS
 from testkit import TEST_KAFKA_PORT, fresh_broker, lag
 from testkit.bench import cpu_seconds
 
-GROUPS = {"faust": "consume-cost-faust", "plain": "consume-cost-plain"}
+GROUPS = {"worker": "consume-cost-worker", "plain": "consume-cost-plain"}
 
 
 class SkipAll:
@@ -60,16 +63,19 @@ def processor() -> EventProcessor:
     return EventProcessor("consume-cost", SkipAll(), NoDeadLetters())
 
 
-def run_faust(bootstrap: str, web_port: int) -> None:
-    from service_kit.faust_worker import BoundedWorker, create_worker_app
-
+def run_worker(bootstrap: str, web_port: int) -> None:
     async def factory() -> EventProcessor:
         return processor()
 
-    app = create_worker_app(
-        GROUPS["faust"], list(EVENT_TOPICS), factory, bootstrap_servers=bootstrap, web_port=web_port
+    run(
+        Worker(
+            GROUPS["worker"],
+            list(EVENT_TOPICS),
+            factory,
+            bootstrap_servers=bootstrap,
+            web_port=web_port,
+        )
     )
-    BoundedWorker(app, loglevel="warning").execute_from_commandline()
 
 
 async def run_plain(bootstrap: str) -> None:
@@ -127,24 +133,18 @@ async def caught_up(bootstrap: str, within: float = 120) -> None:
     raise TimeoutError("a consumer never caught up")
 
 
-def thread_seconds(pid: int) -> float:
-    """The CPU time of a process's main thread alone."""
-    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=100.0, help="messages per second")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--kafka-port", type=int, default=TEST_KAFKA_PORT)
-    parser.add_argument("--web-port", type=int, default=TEST_KAFKA_PORT + 50, help="Faust's")
-    parser.add_argument("--role", choices=("faust", "plain"), help=argparse.SUPPRESS)
+    parser.add_argument("--web-port", type=int, default=TEST_KAFKA_PORT + 50, help="the worker's")
+    parser.add_argument("--role", choices=tuple(GROUPS), help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.role == "faust":
-        return run_faust(args.bootstrap, args.web_port)
+    if args.role == "worker":
+        return run_worker(args.bootstrap, args.web_port)
     if args.role == "plain":
         return asyncio.run(run_plain(args.bootstrap))
     broker = fresh_broker(args.kafka_port)
@@ -164,28 +164,23 @@ def main() -> None:
                 str(args.web_port),
             ],
             env=env,
-            cwd=scratch,  # Faust's data folder
+            cwd=scratch,
         )
         for role in GROUPS
     }
-    faust = children["faust"].pid
     try:
         asyncio.run(produce(bootstrap, 10, 3))  # both joined, positioned, warm
         asyncio.run(caught_up(bootstrap))
         for r in range(args.rounds):
             cpu = {role: cpu_seconds(c.pid) for role, c in children.items()}
-            main = thread_seconds(faust)
             began = time.monotonic()
             n = asyncio.run(produce(bootstrap, args.rate, args.seconds))
             asyncio.run(caught_up(bootstrap))
             wall = time.monotonic() - began
             used = {role: cpu_seconds(c.pid) - cpu[role] for role, c in children.items()}
-            on_main = thread_seconds(faust) - main
             print(
                 f"round {r}: {n} messages at {args.rate}/s over {wall:.0f} s, CPU per message: "
-                + ", ".join(f"{role} {used[role] * 1e6 / n:.0f} us" for role in GROUPS)
-                + f" (Faust's main thread {on_main * 1e6 / n:.0f} us, its consumer thread and"
-                f" the rest {(used['faust'] - on_main) * 1e6 / n:.0f} us)",
+                + ", ".join(f"{role} {used[role] * 1e6 / n:.0f} us" for role in GROUPS),
                 flush=True,
             )
         idle = {role: cpu_seconds(c.pid) for role, c in children.items()}

@@ -20,10 +20,13 @@ from testkit.launcher import SERVICES, System
 
 
 # A SIGKILLed worker never leaves its consumer group: its partitions wait until the
-# broker gives up on it (Faust's default session timeout, 60 s) before its restarted
-# successor gets them. Ten seconds keeps the fault tests short; what they prove does
-# not depend on it.
-FAST_GROUP_RECOVERY = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
+# broker gives up on it (the session timeout, 10 s) before its restarted successor
+# gets them; a heartbeat a second tells the live workers of a rebalance sooner. That
+# keeps the fault tests short; what they prove does not depend on it.
+FAST_GROUP_RECOVERY = {
+    "CONSUMER_SESSION_TIMEOUT_MS": "6000",
+    "CONSUMER_HEARTBEAT_INTERVAL_MS": "1000",
+}
 # A worker's batch holds up to 200 events; the faults' backlogs (a few hundred) are
 # taken in several batches at 50, so a kill can fall between two of them.
 SMALL_BATCHES = {"CONSUMER_BATCH_MAX": "50"}

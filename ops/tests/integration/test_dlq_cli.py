@@ -1,4 +1,4 @@
-"""The dead-letter CLI against a real broker and a real Faust worker (the probe): `list`
+"""The dead-letter CLI against a real broker and a real worker (the probe): `list`
 shows what was parked without its payload, `replay --dry-run` publishes nothing, and
 `replay` after the fix puts the message back on its origin topic, where it is applied
 once however often it is replayed."""

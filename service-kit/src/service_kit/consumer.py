@@ -4,7 +4,7 @@
 a message is either applied (its handler committed), skipped (a type this
 consumer does not react to), or parked on the consumer's dead-letter topic with
 the error and its origin. Only then may the caller acknowledge the offset.
-The Faust agent (`faust_worker.py`) and the read-model rebuild both drive it.
+The worker (`worker.py`) and the read-model rebuild both drive it.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from service_kit.faust_worker import FORCED_EXIT
+from service_kit.worker import FORCED_EXIT
 from shared_events import encode, wrap
 from shared_events.topics import dead_letter_topic
 from testkit import TEST_KAFKA_PORT, KafkaBroker, eventually, fresh_broker

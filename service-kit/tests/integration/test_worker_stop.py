@@ -1,4 +1,4 @@
-"""A Faust worker built from the shared plumbing, stopped with SIGTERM while a handler
+"""A worker built from the shared plumbing, stopped with SIGTERM while a handler
 is in flight: the handler finishes, its offset is committed, the process exits 0.
 The worker's readiness names the partitions its consumer owns."""
 

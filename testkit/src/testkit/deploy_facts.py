@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from service_kit.consumer import EventProcessor
 from service_kit.http import health_router
+from service_kit.worker import Worker
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "deploy" / "k8s"
@@ -22,7 +24,6 @@ _ENV_READ = re.compile(
     r"""|environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]"""
 )
 _DEFAULT_PORTS = re.compile(r"http_port=(\d+),\s*worker_web_port=(\d+)")
-_WORKER_PAGE = re.compile(r"""@app\.page\(\s*["'](/[^"']+)["']\s*\)""")
 # The chassis and the contract run in every service process.
 SHARED_SOURCES = (ROOT / "service-kit" / "src", ROOT / "shared-events" / "src")
 
@@ -83,5 +84,9 @@ def api_health_paths() -> frozenset[str]:
 
 @cache
 def worker_health_paths() -> frozenset[str]:
-    source = (ROOT / "service-kit" / "src" / "service_kit" / "faust_worker.py").read_text()
-    return frozenset(p for p in _WORKER_PAGE.findall(source) if p.startswith("/health/"))
+    async def no_processor() -> EventProcessor:
+        raise AssertionError("never started")
+
+    app = Worker("facts", [], no_processor, bootstrap_servers="", web_port=0).web_app()
+    paths = (route.path for route in app.routes)  # type: ignore[attr-defined]
+    return frozenset(p for p in paths if p.startswith("/health/"))

@@ -1,5 +1,5 @@
 """What the probe workers (`testkit.probe_worker`, `testkit.slow_probe_worker`) share:
-a Faust worker built from the chassis, configured by the environment, whose policies
+a worker built from the chassis, configured by the environment, whose policies
 record each event they apply in one table of their own SQLite database.
 
     PROBE_NAME, PROBE_TOPIC, PROBE_DB, PROBE_WEB_PORT, KAFKA
@@ -9,17 +9,17 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import faust
 from sqlalchemy import Column, MetaData, Table, insert
 
 from service_kit.consumer import DeadLetterPublisher, EventProcessor
 from service_kit.db import create_engine, session_factory
-from service_kit.faust_worker import BoundedWorker, create_worker_app, stop_grace
 from service_kit.kernel import EventMeta
 from service_kit.messagebus import MessageBus, Policy
-from service_kit.runtime import Check
+from service_kit.runtime import Check, configure_logging
 from service_kit.tables import ID, UUID, key, plumbing_metadata
 from service_kit.uow import SqlAlchemyUnitOfWork, Trace
+from service_kit.worker import Worker
+from service_kit.worker import run as run_worker
 from shared_events.contract import Payload
 
 NAME = os.environ["PROBE_NAME"]
@@ -51,8 +51,8 @@ def worker_app(
     *,
     ready_checks: Mapping[str, Check] | None = None,
     **retries: Any,
-) -> faust.App:
-    """The probe's Faust app on PROBE_TOPIC, its policies on a real message bus (so
+) -> Worker:
+    """The probe's worker on PROBE_TOPIC, its policies on a real message bus (so
     the inbox applies each event once); `retries` go to its EventProcessor."""
     bus = MessageBus(unit_of_work, commands={}, policies=policies)
 
@@ -62,7 +62,7 @@ def worker_app(
             await conn.run_sync(plumbing_metadata.create_all)
         return EventProcessor(NAME, bus, DeadLetterPublisher(NAME, KAFKA), **retries)
 
-    return create_worker_app(
+    return Worker(
         NAME,
         [os.environ["PROBE_TOPIC"]],
         processor,
@@ -73,5 +73,6 @@ def worker_app(
     )
 
 
-def run(app: faust.App) -> None:
-    BoundedWorker(app, loglevel="info", grace=stop_grace()).execute_from_commandline()
+def run(worker: Worker) -> None:
+    configure_logging(NAME)
+    run_worker(worker)

@@ -1,4 +1,4 @@
-"""A Faust worker built from the shared plumbing, with one idempotent policy and one
+"""A worker built from the shared plumbing, with one idempotent policy and one
 that always fails. The consumer test runs it as a real process.
 
     PROBE_NAME=probe-x PROBE_TOPIC=t PROBE_DB=/tmp/x.db KAFKA=127.0.0.1:19092 \

@@ -1,4 +1,4 @@
-"""A Faust worker built from the shared plumbing whose one policy is slow: it marks
+"""A worker built from the shared plumbing whose one policy is slow: it marks
 that it started (a file), takes PROBE_HANDLER_SECONDS inside its transaction, then
 records the event. The graceful-stop test SIGTERMs it mid-handler. While the file
 PROBE_INTERRUPT exists, the next handler is cancelled mid-way (and the file removed),

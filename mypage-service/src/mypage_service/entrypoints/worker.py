@@ -5,7 +5,7 @@ in the same transactions; the API process's dispatcher sends them."""
 from __future__ import annotations
 
 from mypage_service.bootstrap import bootstrap
-from service_kit.faust_worker import run_worker
+from service_kit.worker import run_worker
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from order_service.bootstrap import bootstrap
-from service_kit.faust_worker import run_worker
+from service_kit.worker import run_worker
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ Order events open and cancel kitchen tickets; delivery events move the menu's st
 
 from __future__ import annotations
 
-from service_kit.faust_worker import run_worker
+from service_kit.worker import run_worker
 from store_service.bootstrap import bootstrap
 
 

@@ -1,4 +1,4 @@
-"""The consumer side on a real Faust worker and broker: duplicates are applied once,
+"""The consumer side on a real worker and broker: duplicates are applied once,
 a failing handler's message is parked with its origin, and the stream goes on."""
 
 import os
