@@ -240,33 +240,40 @@ class Worker:
         raise AssertionError("unreachable: the retry above never gives up")
 
     async def _consume(self, consumer: AIOKafkaConsumer, processor: EventProcessor) -> None:
-        fetch = AsyncRetrying(  # a fetch error the consumer did not ride out itself
-            retry=retry_if_exception_type(KafkaError),
-            wait=wait_exponential(multiplier=0.2, max=5),
-            before_sleep=lambda state: log.warning("fetching failed; trying again"),
-        )
         committed_at = time.monotonic()
         while not self.stopping:
             handovers = self._handovers
             # What arrived while the last batch was applied; if that is something, a
             # little more (LINGER); if nothing, wait for the first to come.
-            arrived: Arrived = await fetch(consumer.getmany, max_records=BATCH_MAX)
+            arrived = await self._fetch(consumer, 0, BATCH_MAX)
             room = BATCH_MAX - sum(map(len, arrived.values()))
             if arrived and room > 0 and LINGER > 0:
                 await asyncio.sleep(LINGER)
-                more: Arrived = await fetch(consumer.getmany, max_records=room)
+                more = await self._fetch(consumer, 0, room)
                 for tp, records in more.items():
                     arrived.setdefault(tp, []).extend(records)
             elif not arrived:
-                arrived = await fetch(
-                    consumer.getmany, timeout_ms=IDLE_WAIT_MS, max_records=BATCH_MAX
-                )
+                arrived = await self._fetch(consumer, IDLE_WAIT_MS, BATCH_MAX)
             if arrived:
                 await self._apply(consumer, processor, arrived, handovers)
             now = time.monotonic()
             if not arrived or now - committed_at >= COMMIT_INTERVAL:
                 await self._commit(consumer)
                 committed_at = now
+
+    async def _fetch(self, consumer: AIOKafkaConsumer, wait_ms: int, most: int) -> Arrived:
+        try:
+            return await consumer.getmany(timeout_ms=wait_ms, max_records=most)
+        except KafkaError as exc:  # one the consumer did not ride out itself (most it does)
+            log.warning("fetching failed (%s); trying again", type(exc).__name__)
+        # The retrying only here: on every round it would cost more than the fetch.
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(KafkaError),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            before_sleep=lambda state: log.warning("fetching failed; trying again"),
+        )
+        arrived: Arrived = await retrying(consumer.getmany, timeout_ms=wait_ms, max_records=most)
+        return arrived
 
     async def _apply(
         self,
