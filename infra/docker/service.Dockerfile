@@ -4,7 +4,7 @@
 #
 # The <service>/Dockerfile files (and ops/Dockerfile) are this file with the two ARG defaults
 # filled in; infra/docker/sync-dockerfiles.sh rewrites them (--check verifies).
-# The image runs the API by default; compose runs the Faust worker and the
+# The image runs the API by default; compose runs the worker (the consumer) and the
 # topics CLI from the same image with another command.
 FROM python:3.11-slim
 
@@ -54,8 +54,8 @@ ENV PATH=/app/.venv/bin:$PATH \
     APP_PACKAGE=${PACKAGE} \
     HTTP_HOST=0.0.0.0
 
-# A writable working directory for the non-root user (the Faust worker keeps
-# its local table data under the current directory).
+# A writable working directory for the non-root user (without DATABASE_URL, a
+# service keeps its SQLite file under ./.local/data).
 WORKDIR /home/app
 USER app
 

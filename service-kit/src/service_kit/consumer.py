@@ -62,7 +62,7 @@ class RawMessage:
 
     @classmethod
     def of(cls, record: Any) -> RawMessage:
-        """From what a consumer hands out: an aiokafka record or a Faust message."""
+        """From what aiokafka hands out (a `ConsumerRecord`)."""
         raw = record.headers
         items = raw.items() if isinstance(raw, Mapping) else (raw or ())
         return cls(

@@ -43,9 +43,9 @@ from service_kit.wake import Changed, relay_wake
 U = TypeVar("U", bound=SqlAlchemyUnitOfWork)
 
 # Health design. A service is two processes: the API (with the outbox relay) and
-# the Faust worker (the consumer). Each answers `/health/live` (the process runs)
+# the worker (the consumer). Each answers `/health/live` (the process runs)
 # and `/health/ready`. The worker is ready when its consumer owns partitions and
-# its database and the broker answer; it serves that on its Faust web port
+# its database and the broker answer; it serves that on its own web port
 # (WORKER_WEB_PORT). The API is ready when its database and the broker answer and
 # its worker is ready: the "consumer" check asks the worker's readiness URL
 # (WORKER_HEALTH_URL), so one probe of the API covers the whole service. Checks
@@ -94,7 +94,7 @@ class JsonFormatter(logging.Formatter):
 
 def logging_config(service: str) -> dict[str, Any]:
     """The one logging setup (for `logging.config.dictConfig`): JSON lines on stdout.
-    uvicorn and Faust are handed it too, so their own lines come out the same way."""
+    uvicorn is handed it too, so its own lines come out the same way."""
     return {
         "version": 1,
         "disable_existing_loggers": False,

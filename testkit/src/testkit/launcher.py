@@ -1,6 +1,6 @@
 """Run the whole system on one machine: Kafka, identity-service (the token issuer,
 an API alone) and, per event-driven service, its API process (with the outbox
-relay) and its Faust worker when it has policies.
+relay) and its worker (the consumer) when it has policies.
 
     uv run python -m testkit.launcher        # what `make run` does; Ctrl-C stops it all
     uv run python -m testkit.launcher --replicas 2   # `make run REPLICAS=2`, on PostgreSQL
