@@ -8,18 +8,17 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 
 from fooddelivery_ops.dlq import REPLAYED_FROM, DeadLetter, read_dead_letters, run, table
 from shared_events import encode, wrap
 from shared_events.contract import OrderCancelled
 from shared_events.topics import dead_letter_topic
 from testkit import eventually
-from testkit.probes import applied_rows, free_port
+from testkit.probes import applied_rows, free_port, probe_topics
 from testkit.samples import order_placed
 
 pytestmark = pytest.mark.kafka
@@ -30,12 +29,7 @@ PHONE, ADDRESS = "010-1234-5678", "12 Teheran-ro"
 @pytest.fixture
 async def probe(kafka, tmp_path):
     """The probe worker, with its cancellation policy broken while `broken` exists."""
-    name = f"probe-{uuid.uuid4().hex[:8]}"
-    topic = f"fooddelivery.{name}.events"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 3, 1), NewTopic(dead_letter_topic(name), 3, 1)])
-    await admin.close()
+    name, topic = await probe_topics(kafka.bootstrap, "probe")
     broken = tmp_path / "broken"
     broken.touch()
     db = tmp_path / "probe.db"

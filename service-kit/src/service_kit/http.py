@@ -159,9 +159,15 @@ class Ready(BaseModel):
     checks: dict[str, bool]
 
 
-def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
+def health_router(
+    ready_checks: Mapping[str, Check],
+    *,
+    model: type[Ready] = Ready,
+    details: Callable[[], Mapping[str, Any]] | None = None,
+) -> APIRouter:
     """`/health/live`: the process answers. `/health/ready`: every check passes
-    (see the health design in runtime.py); the body lists each check."""
+    (see the health design in runtime.py); the body lists each check, and what
+    `details` adds (a worker: its partitions), as `model` says."""
     router = APIRouter(tags=["health"])
 
     @router.get("/health/live", response_model=Live)
@@ -170,15 +176,19 @@ def health_router(ready_checks: Mapping[str, Check]) -> APIRouter:
 
     @router.get(
         "/health/ready",
-        response_model=Ready,
-        responses={503: {"model": Ready, "description": "A check failed"}},
+        response_model=model,
+        responses={503: {"model": model, "description": "A check failed"}},
     )
     async def ready() -> JSONResponse:
         results = await run_checks(ready_checks)  # a failing check is "not ready", never a 500
         ok = all(results.values())
         return JSONResponse(
             status_code=200 if ok else 503,
-            content={"status": "ok" if ok else "unavailable", "checks": results},
+            content={
+                "status": "ok" if ok else "unavailable",
+                "checks": results,
+                **(details() if details is not None else {}),
+            },
         )
 
     return router

@@ -42,19 +42,18 @@ import uvloop
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from service_kit import metrics
 from service_kit.consumer import DeadLetterPublisher, EventProcessor, RawMessage
-from service_kit.http import Live, Ready
+from service_kit.http import Ready, health_router, include
 from service_kit.messagebus import MessageBus
 from service_kit.runtime import (
     Check,
     Platform,
     configure_logging,
     freeze_built_objects,
-    run_checks,
 )
 from service_kit.settings import ServiceSettings
 from service_kit.telemetry import configure_tracing
@@ -392,30 +391,18 @@ class Worker:
             title=f"{self.service} worker", docs_url=None, redoc_url=None, openapi_url=None
         )
 
-        @app.get("/health/live", response_model=Live)
-        async def live() -> dict[str, str]:
-            return {"status": "ok"}
+        async def consumer() -> bool:
+            return bool(self.owned()) and not self.held
 
-        @app.get(
-            "/health/ready",
-            response_model=WorkerReady,
-            responses={503: {"model": WorkerReady, "description": "A check failed"}},
+        def details() -> dict[str, dict[str, list[int]]]:
+            return {"partitions": self.owned(), "held": by_topic(self.held)}
+
+        include(
+            app,
+            health_router(
+                {"consumer": consumer, **self._ready_checks}, model=WorkerReady, details=details
+            ),
         )
-        async def ready() -> JSONResponse:
-            partitions = self.owned()
-
-            async def consumer() -> bool:
-                return bool(partitions) and not self.held
-
-            results = await run_checks({"consumer": consumer, **self._ready_checks})
-            ok = all(results.values())
-            body = WorkerReady(
-                status="ok" if ok else "unavailable",
-                checks=results,
-                partitions=partitions,
-                held=by_topic(self.held),
-            )
-            return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
         @app.get("/metrics", response_class=Response)
         async def scrape() -> Response:

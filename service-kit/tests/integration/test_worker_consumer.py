@@ -4,17 +4,15 @@ a failing handler's message is parked with its origin, and the stream goes on.""
 import os
 import subprocess
 import sys
-import uuid
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared_events import encode, wrap
 from shared_events.contract import OrderCancelled
 from shared_events.topics import dead_letter_topic
 from testkit import eventually, read_topic
-from testkit.probes import applied_rows, free_port
+from testkit.probes import applied_rows, free_port, probe_topics
 from testkit.samples import order_placed
 
 pytestmark = pytest.mark.kafka
@@ -22,12 +20,7 @@ pytestmark = pytest.mark.kafka
 
 @pytest.fixture
 async def probe(kafka, tmp_path):
-    name = f"probe-{uuid.uuid4().hex[:8]}"
-    topic = f"fooddelivery.{name}.events"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 3, 1), NewTopic(dead_letter_topic(name), 3, 1)])
-    await admin.close()
+    name, topic = await probe_topics(kafka.bootstrap, "probe")
     db = tmp_path / "probe.db"
     env = {
         **os.environ,

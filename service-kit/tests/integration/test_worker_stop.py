@@ -8,17 +8,16 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared_events import encode, wrap
-from shared_events.topics import dead_letter_topic
 from testkit import eventually
+from testkit.probes import probe_topics
 from testkit.samples import order_placed
 
 pytestmark = pytest.mark.kafka
@@ -104,12 +103,7 @@ class SlowProbe:
 
 @pytest.fixture
 async def probe(kafka, tmp_path):
-    name = f"slow-probe-{uuid.uuid4().hex[:8]}"
-    topic = f"fooddelivery.{name}.events"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 3, 1), NewTopic(dead_letter_topic(name), 3, 1)])
-    await admin.close()
+    name, topic = await probe_topics(kafka.bootstrap, "slow-probe")
     probe = SlowProbe(kafka, tmp_path, name, topic)
     probe.start()
     yield probe
@@ -163,12 +157,7 @@ async def test_sigterm_lets_the_handler_in_flight_finish_and_commits_its_offset(
 
 
 async def test_a_handler_cut_off_mid_way_is_not_acknowledged_and_comes_back(kafka, tmp_path):
-    name = f"slow-probe-{uuid.uuid4().hex[:8]}"
-    topic = f"fooddelivery.{name}.events"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 3, 1), NewTopic(dead_letter_topic(name), 3, 1)])
-    await admin.close()
+    name, topic = await probe_topics(kafka.bootstrap, "slow-probe")
     probe = SlowProbe(kafka, tmp_path, name, topic)
     probe.handler_seconds = 0
     probe.interrupt.touch()  # the first handler is cancelled inside its transaction
