@@ -47,7 +47,7 @@ View = Callable[Concatenate[Connection, P], T]
 # Reads at once on SQLite. Each holds the GIL but while SQLite steps, so a few
 # threads are enough to keep the event loop and the database both busy.
 SQLITE_READERS = 4
-REMEMBERED = 1024  # answers of stable views kept per reading thread (SQLite), per process
+REMEMBERED = 1024  # stable answers kept per reading thread (SQLite), per process (PostgreSQL)
 
 _STABLE: set[Callable[..., object]] = set()
 
@@ -93,9 +93,10 @@ class Memory:
                 self._answers[key] = answer
 
 
-# Why the server's snapshot: it moves when, and only when, a transaction that wrote
-# anything (it has an xid) ends, in any session of the server: the API's, the worker's,
-# another replica's, a migration's, the rebuild tool's. A write W whose commit returned
+# Why the server's snapshot (xmin:xmax:in-progress xids): it moves whenever a
+# transaction that wrote anything (it has an xid) ends, in any session of the server:
+# the API's, the worker's, another replica's, a migration's, the rebuild tool's; a
+# transaction that only read leaves it alone. A write W whose commit returned
 # before a GET arrived has left the snapshot's in-progress list (or moved xmax past it)
 # by the time the GET's check is taken, so a snapshot equal to the one an answer was
 # read after proves nothing was written since: no staleness, and read-your-writes is
@@ -106,7 +107,7 @@ class Memory:
 # more or bound less: a version row bumped by triggers serializes every writer on one
 # row; pg_stat_database's counters lag by up to a second; a NOTIFY reaches the API some
 # time after the writer's commit returned, with no bound. (The snapshot is the whole
-# server's: another database's commit only costs a read again.)
+# server's: another database's write only costs one read again.)
 SNAPSHOT = "SELECT pg_current_snapshot()::text"
 
 
