@@ -107,7 +107,8 @@ class Memory:
 # more or bound less: a version row bumped by triggers serializes every writer on one
 # row; pg_stat_database's counters lag by up to a second; a NOTIFY reaches the API some
 # time after the writer's commit returned, with no bound. (The snapshot is the whole
-# server's: another database's write only costs one read again.)
+# server's: a write to another database on it only costs one read again; deploy/ gives
+# each service a server of its own, the bench and the tests share one.)
 SNAPSHOT = "SELECT pg_current_snapshot()::text"
 
 
