@@ -1,6 +1,6 @@
 """One mypage API on its own, `GET /mypage/orders/{id}` under wrk: requests/s, p99 and
 the API process's CPU per request (/proc), on whatever DATABASE_URL names (PostgreSQL:
-`infra/postgres/postgres.sh url mypage_service`; the database is reset first).
+`infra/postgres/postgres.sh url mypage_service`; its read model is emptied first).
 
     DATABASE_URL=... uv run python bench/status_page.py --seconds 15
 
@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert
 
-from mypage_service.adapters.orm import order_status, order_timeline
+from mypage_service.adapters.orm import notifications, order_status, order_timeline
 from mypage_service.bootstrap import MIGRATIONS
 from service_kit.db import create_engine
 from service_kit.migrations import upgrade
@@ -57,6 +57,7 @@ async def seed(url: str) -> None:
     engine = create_engine(url)
     now = datetime.now(UTC)
     async with engine.begin() as conn:
+        await conn.execute(notifications.delete())
         await conn.execute(order_timeline.delete())
         await conn.execute(order_status.delete())
         await conn.execute(
