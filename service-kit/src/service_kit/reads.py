@@ -11,6 +11,11 @@ gives it a snapshot, so it never waits for a writer and never holds one up). On 
 the same view runs through the async engine's connection (`run_sync`), so both
 databases read through the same code.
 
+A view marked `@stable` is answered again from memory while the database has not
+changed since it was read: on SQLite while `PRAGMA data_version` stands still, on
+PostgreSQL while the server's snapshot does (`Snapshots`, one round trip shared by the
+requests that arrived while the one before it was out).
+
 `await reads.write(change, *args)` is the same for a background loop's small write (a
 claim, a mark): `change(connection, *args)` runs whole in one transaction of its own,
 committed (on SQLite `BEGIN IMMEDIATE`, as every writer, right on the loop's thread
@@ -23,8 +28,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from cachetools import LRUCache
@@ -41,20 +47,103 @@ View = Callable[Concatenate[Connection, P], T]
 # Reads at once on SQLite. Each holds the GIL but while SQLite steps, so a few
 # threads are enough to keep the event loop and the database both busy.
 SQLITE_READERS = 4
-REMEMBERED = 1024  # answers of stable views kept per reading thread (SQLite)
+REMEMBERED = 1024  # stable answers kept per reading thread (SQLite), per process (PostgreSQL)
 
 _STABLE: set[Callable[..., object]] = set()
 
 
 def stable(view: View[P, T]) -> View[P, T]:
     """Marks a view whose answer is a function of the database alone (no clock, no
-    randomness) and that its callers never change. On SQLite, `reads` then gives the
-    same answer again, from memory, until anything commits to the file: SQLite's
-    `PRAGMA data_version` moves on every commit by any other connection, this
-    process's or another's, and costs a few microseconds where the view costs a
-    hundred. A status page polled between two changes is read once."""
+    randomness) and that its callers never change. `reads` then gives the same answer
+    again, from memory, until anything commits to the database, whoever commits:
+    on SQLite until `PRAGMA data_version` moves (every commit by any other
+    connection moves it, this process's or another's: a few microseconds where the
+    view costs a hundred); on PostgreSQL until the server's snapshot moves
+    (`Snapshots`). A status page polled between two changes is read once."""
     _STABLE.add(view)
     return view
+
+
+_MISSING: Any = object()
+
+
+class Memory:
+    """What the stable views answered, as of one version of the database (SQLite's
+    data_version, PostgreSQL's snapshot): a new version forgets them all."""
+
+    def __init__(self) -> None:
+        self.version: object = None
+        self._answers: LRUCache[tuple[object, ...], Any] = LRUCache(maxsize=REMEMBERED)
+
+    def get(self, version: object, key: tuple[object, ...]) -> Any:
+        """The answer remembered for `key` at `version`, else _MISSING."""
+        if version != self.version:  # something committed since: all may be stale
+            self._answers.clear()
+            self.version = version
+        try:
+            return self._answers.get(key, _MISSING)
+        except TypeError:  # an argument that cannot be a key (a list): read it
+            return _MISSING
+
+    def put(self, version: object, key: tuple[object, ...], answer: object) -> None:
+        """Remember `answer`, read after `version` was seen, unless the database has
+        moved on since (a read that was still in flight when a newer version came)."""
+        if version == self.version:
+            with suppress(TypeError):
+                self._answers[key] = answer
+
+
+# Why the server's snapshot (xmin:xmax:in-progress xids): it moves whenever a
+# transaction that wrote anything (it has an xid) ends, in any session of the server:
+# the API's, the worker's, another replica's, a migration's, the rebuild tool's; a
+# transaction that only read leaves it alone. A write W whose commit returned
+# before a GET arrived has left the snapshot's in-progress list (or moved xmax past it)
+# by the time the GET's check is taken, so a snapshot equal to the one an answer was
+# read after proves nothing was written since: no staleness, and read-your-writes is
+# exact across processes, with nothing for writers to do. It costs one round trip per
+# check, shared: a request waits for a check *sent* after it arrived (at most the one in
+# flight plus the next), and every request that arrived meanwhile takes the same one,
+# where a view is a checkout, BEGIN, its statements and ROLLBACK. The alternatives cost
+# more or bound less: a version row bumped by triggers serializes every writer on one
+# row; pg_stat_database's counters lag by up to a second; a NOTIFY reaches the API some
+# time after the writer's commit returned, with no bound. (The snapshot is the whole
+# server's: a write to another database on it only costs one read again; deploy/ gives
+# each service a server of its own, the bench and the tests share one.)
+SNAPSHOT = "SELECT pg_current_snapshot()::text"
+
+
+class Snapshots:
+    """`await snapshots()`: the server's current snapshot, taken after the call began.
+    Calls that arrive while a check is out share the next one."""
+
+    def __init__(self, ask: Callable[[], Awaitable[object]]) -> None:
+        self._ask = ask
+        self._next: asyncio.Future[object] | None = None  # the check not sent yet
+        self._asking: asyncio.Task[None] | None = None  # kept: the loop holds tasks weakly
+
+    async def __call__(self) -> object:
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+            if self._asking is None:
+                self._asking = asyncio.create_task(self._serve())
+        # shielded: one caller's cancellation must not cancel the others' check
+        return await asyncio.shield(self._next)
+
+    async def _serve(self) -> None:
+        try:
+            while self._next is not None:
+                # Callers from here on wait for the next check: this one may be sent
+                # before they arrived.
+                waiting, self._next = self._next, None
+                try:
+                    snapshot = await self._ask()
+                except Exception as exc:  # each caller sees it (the database is down)
+                    waiting.set_exception(exc)
+                    waiting.exception()  # retrieved: a caller may be gone
+                else:
+                    waiting.set_result(snapshot)
+        finally:
+            self._asking = None
 
 
 class Reads:
@@ -72,6 +161,8 @@ class Reads:
         self._writing: Connection | None = None  # the loop's writer (_commit_now)
         self._commits = 0  # through it, counted for the checkpoints
         self._lock = threading.Lock()
+        self._memory = Memory()  # the stable views' answers, on PostgreSQL (the loop's)
+        self._snapshots = Snapshots(self._snapshot)
         # The same file through the standard library's driver, synchronously: writes
         # in threads, reads on the reading thread with no engine events (_run begins).
         # One more than the threads: the loop keeps one to write through (_commit_now).
@@ -87,8 +178,30 @@ class Reads:
             # a thread and back (submit, GIL hand-over, waking the loop) cost more CPU
             # than the read itself.
             return self._run(view, args, kwargs)
+        if view not in _STABLE or kwargs:
+            return await self._read_async(view, args, kwargs)
+        snapshot = await self._snapshots()  # taken after this request arrived
+        key = (view, *args)
+        found = self._memory.get(snapshot, key)
+        if found is not _MISSING:
+            return cast(T, found)
+        answer = await self._read_async(view, args, kwargs)  # as of snapshot, or later
+        self._memory.put(snapshot, key, answer)
+        return answer
+
+    async def _read_async(
+        self, view: View[P, T], args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> T:
         async with self._engine.connect() as conn:  # its rollback ends the transaction
-            return await conn.run_sync(view, *args, **kwargs)
+            return await conn.run_sync(view, *args, **kwargs)  # type: ignore[arg-type]
+
+    async def _snapshot(self) -> object:
+        """PostgreSQL's current snapshot, in a statement of its own (no BEGIN: a
+        pooled connection's driver asked directly)."""
+        async with self._engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            return await driver.fetchval(SNAPSHOT)
 
     async def write(self, change: View[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`change(connection, *args)` in a transaction of its own, committed."""
@@ -116,19 +229,13 @@ class Reads:
             return self._read(conn, driver, view, args, kwargs)
         local = self._local
         (version,) = local.versions.execute("PRAGMA data_version").fetchone()
-        remembered: LRUCache[tuple[object, ...], Any] = local.remembered
-        if version != local.version:  # something committed since: all may be stale
-            remembered.clear()
-            local.version = version
+        memory: Memory = local.memory
         key = (view, *args)
-        try:
-            return cast(T, remembered[key])
-        except KeyError:
-            pass
-        except TypeError:  # an argument that cannot be a key (a list): read it
-            return self._read(conn, driver, view, args, kwargs)
+        found = memory.get(version, key)
+        if found is not _MISSING:
+            return cast(T, found)
         answer = self._read(conn, driver, view, args, kwargs)
-        remembered[key] = answer
+        memory.put(version, key, answer)
         return answer
 
     def _read(
@@ -166,8 +273,7 @@ class Reads:
             # One cursor for every `PRAGMA data_version`, instead of a new one per read.
             local.versions = driver.cursor()
             # What the stable views answered, as of the connection's data_version.
-            local.remembered = LRUCache(maxsize=REMEMBERED)
-            local.version = None
+            local.memory = Memory()
             with self._lock:
                 self._open.append(conn)
         return conn, local.driver
