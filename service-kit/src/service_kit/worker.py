@@ -354,11 +354,29 @@ class Worker:
 
     async def _close(self) -> None:
         consumer = self._consumer
-        if consumer is not None:
-            await self._commit(consumer)
-            await consumer.stop()  # leaves the group: its partitions move at once
-        if self._on_stop is not None:
-            await self._on_stop()
+        try:
+            if consumer is not None:
+                await self._commit(consumer)
+                await self._leave(consumer)
+        finally:
+            if self._on_stop is not None:
+                await self._on_stop()
+
+    @staticmethod
+    async def _leave(consumer: AIOKafkaConsumer) -> None:
+        """Stop the consumer, which leaves the group: its partitions move at once."""
+        try:
+            await consumer.stop()
+        except asyncio.CancelledError:
+            # With the broker away, aiokafka's stop lets out the CancelledError of its
+            # own fetch task's retry sleep. Only a cancellation of this task is ours to
+            # pass on; the stop itself is done either way (nothing left to commit).
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            log.warning("the consumer stopped without reaching the broker")
+        except KafkaError as exc:
+            log.warning("the consumer stopped without reaching the broker (%s)", type(exc).__name__)
 
     # ------------------------------------------------------------- health, metrics
 
