@@ -2,7 +2,7 @@
 # A throwaway PostgreSQL server for tests and local runs, no Docker: Debian's
 # server binaries, our own data directory, 127.0.0.1 only, trust auth.
 #
-#   infra/postgres/postgres.sh up | down | status | url NAME | reset NAME
+#   infra/postgres/postgres.sh up | down | status | pid | url NAME | reset NAME
 #
 #   up          install the server binaries if absent (apt-get, as root),
 #               initdb once, start, wait for pg_isready, then make sure the
@@ -10,6 +10,7 @@
 #               Running it again is a no-op.
 #   down        stop the server (fast shutdown); a no-op when stopped.
 #   status      "running ..." (exit 0) or "stopped" (exit 1).
+#   pid         the server's (postmaster's) pid; exit 1 when stopped.
 #   url NAME    print the connection URL of database NAME.
 #   reset NAME  drop database NAME (kicking its sessions) and recreate it
 #               empty, owned by `fooddelivery`; starts the server if needed.
@@ -159,7 +160,7 @@ write_config() {
 listen_addresses = '$HOST'
 port = $PORT
 unix_socket_directories = ''
-max_connections = 200
+max_connections = 300  # nine processes' pools of 20 (+10 overflow), and the tests'
 # Throwaway data: trade durability for speed.
 fsync = off
 synchronous_commit = off
@@ -322,7 +323,8 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
+  pid) server_pid ;;
   url) url "${2:-}" ;;
   reset) reset "${2:-}" ;;
-  *) echo "usage: $0 up|down|status|url NAME|reset NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|pid|url NAME|reset NAME" >&2; exit 2 ;;
 esac

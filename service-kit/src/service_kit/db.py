@@ -56,7 +56,10 @@ def create_engine(url: str) -> AsyncEngine:
         )
         tune_sqlite(engine.sync_engine)
         return engine
-    engine = create_async_engine(url, pool_size=10, max_overflow=10, hide_parameters=True)
+    # As on SQLite, a pool that holds the requests in flight: an overflow connection
+    # is opened per request under load (a new server process and its start-up, in
+    # both processes) and closed again at check-in. Overflow only for bursts beyond.
+    engine = create_async_engine(url, pool_size=20, max_overflow=10, hide_parameters=True)
     drop_closed_connections(engine.sync_engine)
     return engine
 

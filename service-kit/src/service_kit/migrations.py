@@ -11,11 +11,15 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from service_kit.db import async_url, create_engine
+from service_kit.lease import lease_key
 from service_kit.tables import plumbing_metadata
+
+# The advisory lock the migrations of a database take, keyed as the relays' leases are.
+MIGRATION_LOCK = lease_key("schema migrations")
 
 
 def run_env(service_metadata: MetaData, *, plumbing: bool = True) -> None:
@@ -37,6 +41,13 @@ def run_env(service_metadata: MetaData, *, plumbing: bool = True) -> None:
             compare_type=True,
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # One migrator at a time (the API and the worker both migrate at start;
+                # replicas too): the others wait here, then find the schema at head.
+                # SQLite's BEGIN IMMEDIATE (db.tune_sqlite) serialises them already.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
             context.run_migrations()
 
     async def online() -> None:

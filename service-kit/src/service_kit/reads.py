@@ -151,6 +151,10 @@ class Reads:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = read_only(engine)
+        if engine.dialect.name == "postgresql":
+            # At READ COMMITTED each statement reads its own snapshot, in a transaction
+            # or not: a view's BEGIN and ROLLBACK were two round trips buying nothing.
+            self._engine = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         self._writer = engine
         self._sqlite: Engine | None = None
         self._sqlite_writer: Engine | None = None

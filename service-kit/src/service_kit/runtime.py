@@ -236,8 +236,8 @@ class Platform:
         return [self.engine, *self._inline]
 
     async def migrate(self) -> None:
-        # The API and the worker of a service both migrate at start; whichever
-        # loses a race on PostgreSQL finds the schema at head on its retry.
+        # The API and the worker of a service both migrate at start, one at a time
+        # (migrations.run_env); retried while the database is not reachable yet.
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(5), wait=wait_fixed(1), reraise=True
         ):

@@ -71,6 +71,14 @@ class PostgresServer:
             [str(POSTGRES_SH), "url", database], check=True, capture_output=True, text=True
         ).stdout.strip()
 
+    def pid(self) -> int:
+        """The server's (postmaster's) pid."""
+        return int(
+            subprocess.run(
+                [str(POSTGRES_SH), "pid"], check=True, capture_output=True, text=True
+            ).stdout
+        )
+
     def reset(self, database: str) -> str:
         subprocess.run([str(POSTGRES_SH), "reset", database], check=True, capture_output=True)
         return self.url(database)

@@ -70,6 +70,7 @@ MODES = {
 PAYLOAD = b"x" * 600  # about one encoded envelope
 BARE_PORT_OFFSET = 7000  # the bare app beside the system's ports
 SINK_PORT_OFFSET = 7001  # the trace sink beside it
+SHARED = ("kafka", "postgresql")  # servers beside the services, not counted as theirs
 STAGES = ("broker", "transport", "bare app", "system start", "hop", "saturation", "GETs")
 
 
@@ -104,9 +105,18 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (threads included), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    """CPU of a process (threads included) and of its children, from /proc: the ones
+    it reaped (cutime, cstime) and the live ones. PostgreSQL's server is a process per
+    connection, forked by its postmaster; the services and the broker have none."""
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(f) for f in stat[11:15])  # utime, stime, cutime, cstime
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in children.read_text().split() if children.exists() else ():
+        try:
+            ticks += round(cpu_seconds(int(child)) * TICK)
+        except OSError:  # it exited meanwhile: its time is in ours now
+            continue
+    return ticks / TICK
 
 
 def rss_mb(pid: int) -> float:
@@ -359,7 +369,7 @@ async def saturation(
     finished = sorted(p.finished_at for p in plans if p.finished_at)
     n = len(finished)
     cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
-    services_cpu = sum(v for k, v in cpu.items() if k != "kafka")
+    services_cpu = sum(v for k, v in cpu.items() if k not in SHARED)
     half = n // 2
     halves = []
     if half >= 2:
@@ -403,11 +413,19 @@ async def gets(system: System, plans: list[Any], seconds: int) -> dict[str, Any]
 
 
 async def system_part(
-    system: System, mode: Mode, bar: tqdm, broker: int | None, *, saturation_only: bool = False
+    system: System,
+    mode: Mode,
+    bar: tqdm,
+    broker: int | None,
+    *,
+    database: int | None = None,
+    saturation_only: bool = False,
 ) -> dict[str, Any]:
     pids = process_table(system)
     if broker:
         pids["kafka"] = broker
+    if database:  # the PostgreSQL server, shared by the services as the broker is
+        pids["postgresql"] = database
     async with client() as http:
         # Customers and riders act many times, two lanes' worth of each.
         world = World(http, system.endpoints, accounts=2 * mode.concurrency)
@@ -501,7 +519,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             system.start(timeout=180)
             bar.update()
             part = system_part(
-                system, mode, bar, broker_pid(broker.home), saturation_only=saturation_only
+                system,
+                mode,
+                bar,
+                broker_pid(broker.home),
+                database=postgres_pid() if args.postgres else None,
+                saturation_only=saturation_only,
             )
             # The driver on libuv's loop, as the APIs are: its CPU shares the box with
             # the system it measures, so the less it takes the less it skews.
@@ -531,6 +554,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report["machine"]["loadavg_end"] = loadavg()
     report["table"] = table(report)
     return report
+
+
+def postgres_pid() -> int:
+    from testkit import PostgresServer
+
+    return PostgresServer().pid()
 
 
 def postgres_urls() -> dict[str, str]:
@@ -611,8 +640,8 @@ def table(r: dict[str, Any]) -> list[dict[str, Any]]:
     rows.append(
         row(
             "memory, all services, after saturation (before)",
-            round(sum(v for k, v in sat["rss_mb_after"].items() if k != "kafka"), 1),
-            round(sum(v for k, v in sat["rss_mb_before"].items() if k != "kafka"), 1),
+            round(sum(v for k, v in sat["rss_mb_after"].items() if k not in SHARED), 1),
+            round(sum(v for k, v in sat["rss_mb_before"].items() if k not in SHARED), 1),
             "MB",
         )
     )
