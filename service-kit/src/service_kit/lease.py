@@ -2,9 +2,11 @@
 database publish at a time, however many API replicas run.
 
 * PostgreSQL: a session-level `pg_try_advisory_lock` taken on a connection of its
-  own, kept for as long as the relay holds the lease. Each round asks that
-  connection again, so a lost connection is a lost lease; a holder that dies takes
-  its connection with it and PostgreSQL frees the lock at once. A replica that does
+  own, kept for as long as the relay holds the lease. A lost connection is a lost
+  lease: PostgreSQL frees the lock when the session ends (the holder died, the
+  backend was terminated, the server restarted), and closes its socket, which each
+  round sees without a round trip; a session whose end never reached us (a dropped
+  network) is found by asking the connection, at most once every `ask_every`. A replica that does
   not hold it asks again every `retry_seconds`, so another takes over within
   seconds. Per-order order holds across a hand-over: the new holder reads the unsent
   rows in commit (id) order, whatever the old one had left.
@@ -22,7 +24,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -71,14 +73,18 @@ class AdvisoryLease:
         name: str,
         *,
         retry_seconds: float = 1.0,
+        ask_every: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
         self._name = name
         self._key = lease_key(name)
         self._retry_seconds = retry_seconds
+        self._ask_every = ask_every
         self._clock = clock
         self._conn: AsyncConnection | None = None
+        self._driver: Any = None  # the lease connection's asyncpg connection
+        self._asked_at = 0.0
         self._next_try = 0.0
         self._first_publish_due = False
 
@@ -103,6 +109,8 @@ class AdvisoryLease:
             await _close(conn)
             return False
         self._conn = conn
+        self._driver = (await conn.get_raw_connection()).driver_connection
+        self._asked_at = self._clock()
         self._first_publish_due = True
         metrics.RELAY_LEASE_HELD.set(1)
         log.info("relay lease of %s taken: this process publishes the outbox", self._name)
@@ -123,14 +131,22 @@ class AdvisoryLease:
         await self._drop("released on stop", level=logging.INFO)
 
     async def _still_held(self, conn: AsyncConnection) -> bool:
+        """Whether the lease's session is alive: its socket open (no round trip: a
+        relay round on PostgreSQL is a few round trips, and this was one of them), and,
+        once every `ask_every`, the server answering on it."""
+        if self._driver is None or self._driver.is_closed():
+            return False
+        if self._clock() - self._asked_at < self._ask_every:
+            return True
         try:
             await conn.execute(select(1))
-            return True
         except Exception:
             return False
+        self._asked_at = self._clock()
+        return True
 
     async def _drop(self, why: str, level: int = logging.WARNING) -> None:
-        conn, self._conn = self._conn, None
+        conn, self._conn, self._driver = self._conn, None, None
         metrics.RELAY_LEASE_HELD.set(0)
         if conn is not None:
             await _close(conn, invalidate=True)

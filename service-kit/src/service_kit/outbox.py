@@ -250,10 +250,10 @@ class OutboxRelay(WorkLoop):
         async for attempt in AsyncRetrying(wait=wait_exponential(max=2), reraise=True):
             with attempt:
                 if self._reads is not None:
-                    # One transaction of its own on a Core connection (on SQLite right
-                    # on the loop's thread when the file is free): not an ORM session's
-                    # begin, execute and close around one statement.
-                    await self._reads.write(mark_sent, ids)
+                    # One statement on a Core connection (on SQLite right on the loop's
+                    # thread when the file is free; on PostgreSQL in autocommit): not
+                    # an ORM session's begin, execute, commit and close around it.
+                    await self._reads.write_one(mark_sent, ids)
                 else:
                     async with self._sessions() as session, session.begin():
                         await execute(session, _MARK, {"ids": ids, "at": utcnow()})

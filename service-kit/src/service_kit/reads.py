@@ -151,11 +151,13 @@ class Reads:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = read_only(engine)
+        self._writer = engine
+        self._one_statement = engine  # write_one's
         if engine.dialect.name == "postgresql":
             # At READ COMMITTED each statement reads its own snapshot, in a transaction
             # or not: a view's BEGIN and ROLLBACK were two round trips buying nothing.
             self._engine = self._engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._writer = engine
+            self._one_statement = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sqlite: Engine | None = None
         self._sqlite_writer: Engine | None = None
         self._threads: ThreadPoolExecutor | None = None
@@ -225,6 +227,15 @@ class Reads:
                 return done
             return await loop.run_in_executor(self._threads, self._commit, change, args, kwargs)
         async with self._writer.begin() as conn:
+            return await conn.run_sync(change, *args, **kwargs)
+
+    async def write_one(self, change: View[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`change(connection, *args)` that runs one statement, atomic on its own,
+        committed: on PostgreSQL in autocommit, one round trip where BEGIN, the
+        statement and COMMIT took three; on SQLite as `write`."""
+        if self._sqlite_writer is not None:
+            return await self.write(change, *args, **kwargs)
+        async with self._one_statement.connect() as conn:
             return await conn.run_sync(change, *args, **kwargs)
 
     def _run(self, view: View[P, T], args: tuple[object, ...], kwargs: dict[str, object]) -> T:

@@ -4,7 +4,7 @@ moves when the holder's connection dies; two claimers never get the same row."""
 import asyncio
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, func, select, text
+from sqlalchemy import Column, Integer, MetaData, Table, event, func, select, text
 
 from service_kit import metrics
 from service_kit.claims import claimed
@@ -48,6 +48,25 @@ async def test_one_holder_at_a_time_and_a_dead_holder_hands_over(engines):
     await two.release()
     assert await eventually(one.hold, within=10, what="the lease free again after release")
     await one.release()
+
+
+async def test_a_held_lease_asks_the_server_once_every_ask_every(engines):
+    """Each round sees a closed connection without a round trip (the test above); the
+    server is asked whether the session lives at most once every `ask_every`."""
+    now = [0.0]
+    lease = AdvisoryLease(engines[0], "store-service", ask_every=5, clock=lambda: now[0])
+    asked: list[str] = []
+    event.listen(engines[0].sync_engine, "before_cursor_execute", lambda *a: asked.append(a[2]))
+    assert await lease.hold()
+    asked.clear()
+    for _ in range(20):
+        now[0] += 0.2  # rounds within 4 s of taking it
+        assert await lease.hold()
+    assert asked == []
+    now[0] += 1.5
+    assert await lease.hold()
+    assert len(asked) == 1  # SELECT 1 on the lease's connection
+    await lease.release()
 
 
 async def test_services_never_contend_for_one_lease(engines):
