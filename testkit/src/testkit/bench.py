@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -491,6 +491,8 @@ def tracing_comparison(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     mode = MODES[args.mode]
+    if args.concurrency:
+        mode = replace(mode, concurrency=args.concurrency)
     require_wrk()
     report: dict[str, Any] = {
         "measured_at": datetime.now(UTC).isoformat(),
@@ -694,6 +696,9 @@ def main() -> None:
     parser.add_argument("--kafka-port", type=int, default=TEST_KAFKA_PORT + 300)
     parser.add_argument("--port-offset", type=int, default=E2E_PORT_OFFSET + 1000)
     parser.add_argument("--postgres", action="store_true", help="the services on PostgreSQL")
+    parser.add_argument(
+        "--concurrency", type=int, help="lanes (orders in flight) at saturation; default 40"
+    )
     parser.add_argument("--report-dir", type=Path, help="default: .local/reports/")
     parser.add_argument(
         "--tracing",
