@@ -6,10 +6,13 @@ database publish at a time, however many API replicas run.
   lease: PostgreSQL frees the lock when the session ends (the holder died, the
   backend was terminated, the server restarted), and closes its socket, which each
   round sees without a round trip; a session whose end never reached us (a dropped
-  network) is found by asking the connection, at most once every `ask_every`. A replica that does
-  not hold it asks again every `retry_seconds`, so another takes over within
-  seconds. Per-order order holds across a hand-over: the new holder reads the unsent
-  rows in commit (id) order, whatever the old one had left.
+  network) is found by asking the connection, at most once every `ask_every`;
+  meanwhile such a relay cannot read rows to publish either (its database is out of
+  reach), so at most the round in flight goes out beside the new holder's: a row
+  twice, never out of order, applied once (the consumers' inbox). A replica that
+  does not hold it asks again every `retry_seconds`, so another takes over within
+  seconds. Per-order order holds across a hand-over: the new holder reads the
+  unsent rows in commit (id) order, whatever the old one had left.
 * SQLite: the gate always grants. A SQLite file belongs to one machine and one API
   process, so there is one relay per file by construction.
 

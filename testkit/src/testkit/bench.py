@@ -114,7 +114,7 @@ def cpu_seconds(pid: int) -> float:
     for child in children.read_text().split() if children.exists() else ():
         try:
             ticks += round(cpu_seconds(int(child)) * TICK)
-        except OSError:  # it exited meanwhile: its time is in ours now
+        except OSError:  # it exited meanwhile: once reaped, its time is in our cutime
             continue
     return ticks / TICK
 
