@@ -160,7 +160,7 @@ write_config() {
 listen_addresses = '$HOST'
 port = $PORT
 unix_socket_directories = ''
-max_connections = 300  # nine processes' pools of 20 (+10 overflow), and the tests'
+max_connections = 300  # the bench: nine processes, pools of 20 (+10 overflow); and the tests'
 # Throwaway data: trade durability for speed.
 fsync = off
 synchronous_commit = off

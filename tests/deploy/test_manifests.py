@@ -16,6 +16,7 @@ import kubernetes_validate
 import pytest
 
 from fooddelivery_ops.topics import parser as topics_parser
+from service_kit.db import DB_POOL_OVERFLOW, DB_POOL_SIZE
 from service_kit.runtime import CHECK_TIMEOUT
 from shared_events.topics import ALL_TOPICS, PARTITIONS
 from testkit import deploy_facts as facts
@@ -275,6 +276,36 @@ def test_scaling_autoscales_apis_and_keeps_workers_within_the_partitions(overlay
             assert 1 <= deployment["spec"]["replicas"] <= PARTITIONS
     if overlay == "production":
         assert all(h["spec"]["minReplicas"] >= 2 for h in hpas.values())
+
+
+@pytest.mark.parametrize("overlay", facts.OVERLAYS)
+def test_every_process_at_its_most_fits_its_databases_connections(overlay: str) -> None:
+    """Each API replica the autoscaler may run and each worker, their pools full (plus an
+    API's LISTEN connection, outside the pool), within the server's max_connections
+    less the superuser's reserve: past it a request fails with 'too many clients'."""
+    hpas = {
+        h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(overlay, "HorizontalPodAutoscaler")
+    }
+    clusters = named(overlay, "Cluster")
+    budgets: dict[str, int] = {}
+    for _service, component, deployment in workloads(overlay):
+        env = env_of(only_container(deployment), overlay)
+        if "DATABASE_URL" not in env:  # (its value comes from a Secret: None here)
+            continue
+        name = deployment["metadata"]["name"]
+        database = f"{deployment['metadata']['labels']['app.kubernetes.io/name']}-db"
+        pool = int(env.get("DB_POOL_SIZE") or DB_POOL_SIZE)
+        pool += int(env.get("DB_POOL_OVERFLOW") or DB_POOL_OVERFLOW)
+        if component == "api":
+            replicas, pool = hpas[name]["spec"]["maxReplicas"], pool + 1
+        else:
+            replicas = deployment["spec"]["replicas"]
+        budgets[database] = budgets.get(database, 0) + replicas * pool
+    assert budgets and set(budgets) <= set(clusters)
+    for database, needed in budgets.items():
+        parameters = clusters[database]["spec"].get("postgresql", {}).get("parameters", {})
+        allowed = int(parameters.get("max_connections", 100)) - 3  # superuser_reserved
+        assert needed <= allowed, (database, needed, allowed)
 
 
 @pytest.mark.parametrize("overlay", facts.OVERLAYS)

@@ -42,7 +42,14 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
 
 
-def create_engine(url: str) -> AsyncEngine:
+# PostgreSQL pools, unless the settings say otherwise (DB_POOL_SIZE, DB_POOL_OVERFLOW).
+DB_POOL_SIZE = 10
+DB_POOL_OVERFLOW = 10
+
+
+def create_engine(
+    url: str, *, pool_size: int = DB_POOL_SIZE, max_overflow: int = DB_POOL_OVERFLOW
+) -> AsyncEngine:
     url = async_url(url)
     # hide_parameters: a database error's message (which may reach a log or a
     # traceback) names the statement but never its values (emails, phones, hashes).
@@ -56,10 +63,12 @@ def create_engine(url: str) -> AsyncEngine:
         )
         tune_sqlite(engine.sync_engine)
         return engine
-    # As on SQLite, a pool that holds the requests in flight: an overflow connection
-    # is opened per request under load (a new server process and its start-up, in
-    # both processes) and closed again at check-in. Overflow only for bursts beyond.
-    engine = create_async_engine(url, pool_size=20, max_overflow=10, hide_parameters=True)
+    # Beyond pool_size, an overflow connection is opened per request (a new server
+    # process and its start-up) and closed again at check-in: size the pool for the
+    # requests a process has in flight, and the overflow for bursts.
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=max_overflow, hide_parameters=True
+    )
     drop_closed_connections(engine.sync_engine)
     return engine
 

@@ -182,7 +182,11 @@ class Platform:
     ) -> None:
         self.settings = settings
         self.migrations_dir = migrations_dir
-        self.engine = create_engine(settings.database_url)
+        self.engine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_overflow,
+        )
         # Units of work, the relay and the dispatchers write through `writes`. Views and
         # gauges read through `sessions`: on SQLite these begin deferred, so a read never
         # queues behind a writer (WAL gives it a snapshot); a writer must not use them.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from service_kit.db import default_sqlite_url
+from service_kit.db import DB_POOL_OVERFLOW, DB_POOL_SIZE, default_sqlite_url
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,11 @@ class ServiceSettings:
     kafka_bootstrap_servers: str
     # A request must arrive whole within this many seconds (see limits.py).
     http_read_timeout_s: float = 10.0
+    # On PostgreSQL, the connections a process keeps (and may open beyond, in a burst):
+    # a deployment sizes them so that every replica at its most fits the server's
+    # max_connections (tests/deploy checks the manifests' budget).
+    db_pool_size: int = DB_POOL_SIZE
+    db_pool_overflow: int = DB_POOL_OVERFLOW
 
     @classmethod
     def from_env(cls, service: str, *, http_port: int, worker_web_port: int) -> ServiceSettings:
@@ -30,4 +35,6 @@ class ServiceSettings:
             database_url=env.get("DATABASE_URL") or default_sqlite_url(service),
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
             http_read_timeout_s=float(env.get("HTTP_READ_TIMEOUT_S", "10")),
+            db_pool_size=int(env.get("DB_POOL_SIZE", DB_POOL_SIZE)),
+            db_pool_overflow=int(env.get("DB_POOL_OVERFLOW", DB_POOL_OVERFLOW)),
         )

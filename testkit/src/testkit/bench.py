@@ -70,6 +70,9 @@ MODES = {
 PAYLOAD = b"x" * 600  # about one encoded envelope
 BARE_PORT_OFFSET = 7000  # the bare app beside the system's ports
 SINK_PORT_OFFSET = 7001  # the trace sink beside it
+# On PostgreSQL each process's pool holds what the saturation stage has in flight (40
+# lanes), as a deployment sizes its pools for its load (the default is 10 + 10).
+POSTGRES_POOLS = {"DB_POOL_SIZE": "20", "DB_POOL_OVERFLOW": "10"}
 SHARED = ("kafka", "postgresql")  # servers beside the services, not counted as theirs
 STAGES = ("broker", "transport", "bare app", "system start", "hop", "saturation", "GETs")
 
@@ -518,7 +521,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             broker.bootstrap,
             port_offset=args.port_offset,
             database_urls=urls,
-            extra_env=env,
+            extra_env={**env, **POSTGRES_POOLS} if args.postgres else env,
         )
         try:
             system.start(timeout=180)
