@@ -37,7 +37,10 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
         assert report["transport"][figure] > 0, figure
     assert report["bare_app"]["req_per_s"] > 0
     saturation = report["saturation"]
-    assert saturation["lifecycles"] > 0 and saturation["failed"] == 0
+    assert saturation["lifecycles"] == 60 and saturation["failed"] == 0
+    # Measured after a warm-up of its own, reported apart.
+    assert saturation["warm_up"]["lifecycles"] == 30
+    assert saturation["warm_up"]["services_cpu_ms_per_lifecycle"] > 0
     assert saturation["driver_cpu_s"] > 0
     # Every lifecycle polls at least once: the status page until it shows PLACED.
     assert saturation["driver_polls_per_lifecycle"] >= 1

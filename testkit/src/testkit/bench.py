@@ -8,8 +8,9 @@ measured in one run on one broker, so the ratios survive a noisy, shared machine
 In order: a fresh broker; the raw transport (aiokafka batched produce, one
 `send_and_wait` at a time, consume, produce->consume latency); a bare FastAPI app under
 wrk; then the whole system (testkit.launcher's System, as `make run` starts it): the
-event hop at light load, lifecycles/s at saturation with CPU-seconds per lifecycle per
-process and memory, and `GET /mypage/orders/{id}`, `GET /orders/{id}` under wrk.
+event hop at light load, lifecycles/s at saturation (after a warm-up, reported apart)
+with CPU-seconds per lifecycle per process and memory, and `GET /mypage/orders/{id}`,
+`GET /orders/{id}` under wrk.
 The driver's own CPU is reported on its own line. Writes `.local/reports/bench-*.json`
 and prints the table (figure, limit, ratio, machine). Needs `wrk` (Debian: apt-get
 install wrk); `make bench` installs it when apt-get is at hand.
@@ -60,12 +61,13 @@ class Mode:
     hop_rate: float
     lifecycles: int  # at saturation
     concurrency: int
+    warm_up: int  # lifecycles at saturation before anything is measured
 
 
 MODES = {
-    "quick": Mode(20_000, 500, 200, 5, 30, 10.0, 60, 40),
-    "full": Mode(100_000, 2_000, 1_000, 15, 200, 10.0, 300, 40),
-    "long": Mode(100_000, 2_000, 1_000, 15, 200, 10.0, 2_000, 40),
+    "quick": Mode(20_000, 500, 200, 5, 30, 10.0, 60, 40, 30),
+    "full": Mode(100_000, 2_000, 1_000, 15, 200, 10.0, 300, 40, 600),
+    "long": Mode(100_000, 2_000, 1_000, 15, 200, 10.0, 2_000, 40, 600),
 }
 PAYLOAD = b"x" * 600  # about one encoded envelope
 BARE_PORT_OFFSET = 7000  # the bare app beside the system's ports
@@ -342,10 +344,72 @@ def process_table(system: System) -> dict[str, int]:
     return {name: proc.pid for name, proc in system.processes.items()}
 
 
+@dataclass
+class Mark:
+    """The counters at one moment of the saturation stage."""
+
+    at: float
+    cpu: dict[str, float]
+    driver_cpu: float
+    polls: int
+    rss: dict[str, float]
+
+    @classmethod
+    def now(cls, pids: dict[str, int], driver: Driver) -> Mark:
+        return cls(
+            time.monotonic(),
+            {n: cpu_seconds(p) for n, p in pids.items()},
+            own_cpu(),
+            driver.polls,
+            {n: rss_mb(p) for n, p in pids.items()},
+        )
+
+
+def window(
+    start: Mark, end: Mark, lifecycles: int, finished: list[float], concurrency: int
+) -> dict[str, Any]:
+    """Throughput and CPU per lifecycle between two marks, `finished` the lifecycles'
+    end times within them."""
+    n = max(lifecycles, 1)
+    elapsed = end.at - start.at
+    cpu = {name: round(end.cpu[name] - start.cpu[name], 2) for name in start.cpu}
+    services_cpu = sum(v for k, v in cpu.items() if k not in SHARED)
+    driver_cpu = end.driver_cpu - start.driver_cpu
+    half = len(finished) // 2
+    halves = []
+    if half >= 2:
+        first_span = finished[half - 1] - start.at
+        second_span = end.at - finished[half - 1]
+        halves = [round(half / first_span, 2), round((len(finished) - half) / second_span, 2)]
+    return {
+        "lifecycles": lifecycles,
+        "concurrency": concurrency,
+        "elapsed_s": round(elapsed, 1),
+        "lifecycles_per_s": round(lifecycles / elapsed, 2),
+        "per_s_first_half_second_half": halves,
+        "cpu_s": cpu,
+        "services_cpu_ms_per_lifecycle": round(1000 * services_cpu / n, 1),
+        "cpu_ms_per_lifecycle": {k: round(1000 * v / n, 1) for k, v in cpu.items()},
+        "driver_cpu_s": round(driver_cpu, 2),
+        "driver_cpu_ms_per_lifecycle": round(1000 * driver_cpu / n, 1),
+        # The driver's polls cost the APIs CPU too (the owner's inbox, the rider's
+        # offer, the status page before its live feed opens): so many per lifecycle.
+        "driver_polls_per_lifecycle": round((end.polls - start.polls) / n, 1),
+        "rss_mb_before": start.rss,
+        "rss_mb_after": end.rss,
+    }
+
+
 async def saturation(
     world: World, mode: Mode, pids: dict[str, int], bar: tqdm
 ) -> tuple[dict[str, Any], list[Any]]:
-    plans = world.plan(mode.lifecycles)
+    """`mode.concurrency` lanes, each driving one lifecycle after another, measured at
+    saturation: from the `warm_up`-th lifecycle ending to the `warm_up + lifecycles`-th,
+    while more keep every lane busy to the end (so neither the lanes starting together
+    nor the last ones draining are in the figure). The warm-up is reported apart: the
+    broker's JIT compiles its request paths over tens of thousands of requests, and
+    cold it took 2-3x the CPU per lifecycle it takes warm."""
+    plans = world.plan(mode.warm_up + mode.lifecycles + mode.concurrency)
     events = sum(
         len(p.scenario.order_events)
         + len(p.scenario.store_events)
@@ -354,53 +418,32 @@ async def saturation(
     ) / len(plans)
     driver = Driver(world, concurrency=mode.concurrency, follow=True)
     await world.sign_up(plans)  # accounts ahead: the CPU measured is the orders'
-    cpu_before = {n: cpu_seconds(p) for n, p in pids.items()}
-    rss_before = {n: rss_mb(p) for n, p in pids.items()}
-    driver_before = own_cpu()
-    started = time.monotonic()
+    marks = [Mark.now(pids, driver)]  # the start; the warm-up's end; the window's end
+    ends: list[float] = []  # when each lifecycle ended (or failed)
+    ends_at = (mode.warm_up, mode.warm_up + mode.lifecycles)
 
-    async def progress() -> None:
-        done = 0
-        while True:
-            now = sum(1 for p in plans if p.finished_at or p.error)
-            bar.set_postfix_str(f"lifecycles {now}/{len(plans)}")
-            done = now
-            if done >= len(plans):
-                return
-            await asyncio.sleep(0.5)  # a progress display, not a wait for a result
+    def ended(plan: Any) -> None:
+        ends.append(time.monotonic())
+        if len(ends) in ends_at:
+            marks.append(Mark.now(pids, driver))
+        if len(ends) % 10 == 0:
+            bar.set_postfix_str(f"lifecycles {len(ends)}/{len(plans)}")
 
-    await asyncio.gather(driver.run(plans), progress())
-    elapsed = time.monotonic() - started
-    driver_cpu = own_cpu() - driver_before
-    finished = sorted(p.finished_at for p in plans if p.finished_at)
-    n = len(finished)
-    cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
-    services_cpu = sum(v for k, v in cpu.items() if k not in SHARED)
-    half = n // 2
-    halves = []
-    if half >= 2:
-        first_span = finished[half - 1] - started
-        second_span = finished[-1] - finished[half - 1]
-        halves = [round(half / first_span, 2), round((n - half) / max(second_span, 1e-3), 2)]
-    return {
-        "lifecycles": n,
-        "failed": sum(1 for p in plans if p.error),
-        "concurrency": mode.concurrency,
-        "elapsed_s": round(elapsed, 1),
-        "lifecycles_per_s": round(n / elapsed, 2),
-        "per_s_first_half_second_half": halves,
-        "events_per_lifecycle": round(events, 2),
-        "cpu_s": cpu,
-        "services_cpu_ms_per_lifecycle": round(1000 * services_cpu / max(n, 1), 1),
-        "cpu_ms_per_lifecycle": {k: round(1000 * v / max(n, 1), 1) for k, v in cpu.items()},
-        "driver_cpu_s": round(driver_cpu, 2),
-        "driver_cpu_ms_per_lifecycle": round(1000 * driver_cpu / max(n, 1), 1),
-        # The driver's polls cost the APIs CPU too (the owner's inbox, the rider's
-        # offer, the status page before its live feed opens): so many per lifecycle.
-        "driver_polls_per_lifecycle": round(driver.polls / max(n, 1), 1),
-        "rss_mb_before": rss_before,
-        "rss_mb_after": {name: rss_mb(pid) for name, pid in pids.items()},
-    }, plans
+    driver.on_end = ended
+    await driver.run(plans)
+    failed = sum(1 for p in plans if p.error)
+    if mode.warm_up:
+        start, warm_end, end = marks
+    else:
+        (start, end), warm_end = marks, None
+    in_window = ends[mode.warm_up : mode.warm_up + mode.lifecycles]
+    measured = window(warm_end or start, end, mode.lifecycles, in_window, mode.concurrency)
+    result = {**measured, "failed": failed, "events_per_lifecycle": round(events, 2)}
+    if warm_end is not None:
+        result["warm_up"] = window(
+            start, warm_end, mode.warm_up, ends[: mode.warm_up], mode.concurrency
+        )
+    return result, plans
 
 
 async def gets(system: System, plans: list[Any], seconds: int) -> dict[str, Any]:
@@ -435,7 +478,8 @@ async def system_part(
     async with client() as http:
         # Customers and riders act many times, two lanes' worth of each.
         world = World(http, system.endpoints, accounts=2 * mode.concurrency)
-        await world.open_stores(max(1, -(-(mode.lifecycles + mode.hops) // 50)))
+        orders = mode.hops + mode.warm_up + mode.lifecycles + mode.concurrency
+        await world.open_stores(max(1, -(-orders // 50)))
         if saturation_only:
             sat, _ = await saturation(world, mode, pids, bar)
             bar.update()
@@ -683,6 +727,13 @@ def render(report: dict[str, Any]) -> str:
         f"lifecycle {sat['cpu_ms_per_lifecycle']}; the driver's polls per lifecycle "
         f"{sat['driver_polls_per_lifecycle']}"
     )
+    cold = sat.get("warm_up")
+    if cold:
+        lines.append(
+            f"warm-up (a cold system, not the figure): {cold['lifecycles']} lifecycles at "
+            f"{cold['lifecycles_per_s']} /s, services' CPU {cold['services_cpu_ms_per_lifecycle']}"
+            f" ms per lifecycle, Kafka's {cold['cpu_ms_per_lifecycle'].get('kafka')} ms"
+        )
     if "tracing" in report:
         tr = report["tracing"]
         lines.append(

@@ -83,6 +83,8 @@ class Driver:
     _feed_failed: dict[str, str] = field(default_factory=dict)  # order id -> why its feed ended
     # order id -> woken by its feed: a status wakes only its own lane, not all of them.
     _changed: dict[str, asyncio.Condition] = field(default_factory=dict)
+    # Told of every plan that ended, done or failed (the bench marks its window by them).
+    on_end: Callable[[Plan], None] | None = None
 
     @property
     def stalled(self) -> bool:
@@ -136,6 +138,8 @@ class Driver:
             if feed is not None:
                 feed.cancel()
                 self._changed.pop(plan.order_id or "", None)
+            if self.on_end is not None:
+                self.on_end(plan)
 
     async def _place(self, plan: Plan) -> None:
         key = f"load-{plan.index}"  # a retried POST finds the same order
