@@ -408,7 +408,7 @@ async def saturation(
     while more keep every lane busy to the end (so neither the lanes starting together
     nor the last ones draining are in the figure). The warm-up is reported apart: the
     broker's JIT compiles its request paths over tens of thousands of requests, and
-    cold it took 2-3x the CPU per lifecycle it takes warm."""
+    over its first 600 lifecycles it took 4-6x the CPU per lifecycle it takes warm."""
     plans = world.plan(mode.warm_up + mode.lifecycles + mode.concurrency)
     events = sum(
         len(p.scenario.order_events)
