@@ -7,12 +7,15 @@ run_env(metadata)            # the service's MetaData; the plumbing tables are a
 from __future__ import annotations
 
 import asyncio
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import MetaData, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
 from service_kit.db import async_url, create_engine
 from service_kit.lease import lease_key
@@ -44,7 +47,7 @@ def run_env(service_metadata: MetaData, *, plumbing: bool = True) -> None:
             if connection.dialect.name == "postgresql":
                 # One migrator at a time (the API and the worker both migrate at start;
                 # replicas too): the others wait here, then find the schema at head.
-                # SQLite's BEGIN IMMEDIATE (db.tune_sqlite) serialises them already.
+                # (On SQLite: _sqlite_turn.)
                 connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
                 )
@@ -57,7 +60,25 @@ def run_env(service_metadata: MetaData, *, plumbing: bool = True) -> None:
             await connection.commit()
         await engine.dispose()
 
-    asyncio.run(online())
+    with _sqlite_turn(url):
+        asyncio.run(online())
+
+
+@contextmanager
+def _sqlite_turn(url: str) -> Iterator[None]:
+    """On a SQLite file, one migrator at a time across processes: an exclusive lock on
+    a file beside the database, held from before the current version is read until the
+    last migration committed. SQLite's write lock does not do it: Alembic runs SQLite's
+    migrations in a transaction each (it takes SQLite's DDL as not transactional), so a
+    second migrator that read the version first would apply a migration again between
+    two of them (`duplicate column name`: test_migrations_at_once, once in CI)."""
+    database = make_url(url).database
+    if make_url(url).get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        yield
+        return
+    with open(f"{database}.migrating", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, or the process ends
+        yield
 
 
 def alembic_config(migrations_dir: Path, url: str) -> Config:
